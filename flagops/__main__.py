@@ -1,0 +1,3 @@
+from flagops.cli import main
+
+main()

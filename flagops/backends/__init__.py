@@ -1,0 +1,1 @@
+"""Backend port (base.py) and adapters (flagapi.py, unleash.py)."""
