@@ -1,0 +1,245 @@
+"""Profiles: which service to talk to, how, and with what safety settings.
+
+Profiles live in one YAML file, `$XDG_CONFIG_HOME/flagops/config.yaml` (FLAGOPS_CONFIG overrides the path):
+
+    default_profile: prod-api
+    profiles:
+      prod-api:
+        url: https://flags.example.com
+        backend: flagapi          # or unleash
+        environment: prod         # default environment for the console and read commands
+        readonly: false
+        theme: incident
+        min_reason_length: 8
+        runbooks_dir: ~/runbooks
+        verify_tls: true
+        keys: {kill: k}           # TUI key binding id -> key
+        unleash_project: default  # unleash only
+
+Environment overrides: FLAGOPS_PROFILE picks the profile, FLAGOPS_URL and FLAGOPS_BACKEND replace the
+profile's url/backend (and make a config file optional), FLAGOPS_TOKEN is read by `flagops.secrets`.
+Errors name the file, the line and the field, because a person has to go and fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flagops.errors import ConfigError
+
+BACKENDS = ("flagapi", "unleash")
+DEFAULT_PROFILE = "default"
+APP_NAME = "flagops"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    url: str
+    backend: str = "flagapi"
+    environment: str | None = None
+    readonly: bool = False
+    theme: str | None = None
+    min_reason_length: int = 8
+    runbooks_dir: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    unleash_project: str | None = None
+    verify_tls: bool = True
+    source: str = "defaults"  # where the profile came from: a file path, or "environment"
+
+
+def config_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def state_dir() -> Path:
+    """Logs and other state (XDG state dir)."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def config_path() -> Path:
+    override = os.environ.get("FLAGOPS_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return config_dir() / "config.yaml"
+
+
+# field name -> (python type(s), human description); the types a YAML scalar may take
+_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "url": ((str,), "a URL like https://flags.example.com"),
+    "backend": ((str,), "one of " + ", ".join(BACKENDS)),
+    "environment": ((str,), "an environment key like prod"),
+    "readonly": ((bool,), "true or false"),
+    "theme": ((str,), "a theme name"),
+    "min_reason_length": ((int,), "a whole number >= 1"),
+    "runbooks_dir": ((str,), "a directory path"),
+    "keys": ((dict,), "a mapping of binding id to key"),
+    "unleash_project": ((str,), "an Unleash project id"),
+    "verify_tls": ((bool,), "true or false"),
+}
+
+
+@dataclass(frozen=True)
+class _Located:
+    """A YAML mapping with the line each key was found on (1-based)."""
+
+    values: dict[str, Any]
+    lines: dict[str, int]
+    line: int
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc}).") from None
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{where}: {problem} — fix the YAML syntax there.") from None
+
+
+def _construct(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _mapping(path: Path, node: yaml.Node, what: str) -> _Located:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: {what} must be a mapping (key: value lines).")
+    values: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = _construct(key_node)
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}:{key_node.start_mark.line + 1}: {what}: keys must be names, got {key!r}.")
+        lines[key] = key_node.start_mark.line + 1
+        values[key] = value_node if isinstance(value_node, yaml.MappingNode) else _construct(value_node)
+    return _Located(values, lines, node.start_mark.line + 1)
+
+
+def _as_any(value: Any) -> Any:
+    return value
+
+
+def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
+    located = _mapping(path, node, f"profiles.{name}")
+    kwargs: dict[str, Any] = {}
+    for key, raw in located.values.items():
+        where = f"{path}:{located.lines[key]}: profiles.{name}.{key}"
+        if key not in _FIELDS:
+            known = ", ".join(sorted(_FIELDS))
+            raise ConfigError(f"{where}: unknown field. Known fields: {known}.")
+        types, description = _FIELDS[key]
+        value: Any = _construct(raw) if isinstance(raw, yaml.Node) else raw
+        if value is None and key not in ("url", "backend", "readonly", "min_reason_length", "keys", "verify_tls"):
+            kwargs[key] = None
+            continue
+        # bool is an int in Python; a YAML `true` is not a length
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise ConfigError(f"{where}: expected {description}, got {value!r}.")
+        value = _as_any(value)  # checked above; isinstance against a tuple of types narrows to object
+        if key == "backend" and value not in BACKENDS:
+            raise ConfigError(f"{where}: expected {description}, got {value!r}.")
+        if key == "min_reason_length" and value < 1:
+            raise ConfigError(f"{where}: expected {description}, got {value!r}.")
+        if key == "url" and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: expected {description} (http:// or https://), got {value!r}.")
+        if key == "keys":
+            bad = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
+            if bad:
+                raise ConfigError(f"{where}: expected {description}; {bad[0]!r} is not a name: key pair.")
+            value = dict(value)
+        kwargs[key] = value
+    if "url" not in kwargs and not os.environ.get("FLAGOPS_URL"):
+        raise ConfigError(f"{path}:{located.line}: profiles.{name}: missing field url (the service's address).")
+    kwargs.setdefault("url", "")
+    return Profile(name=name, source=str(path), **kwargs)
+
+
+def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:
+    """Every profile in `path`, and the file's default_profile."""
+    root = _compose(path)
+    if root is None:
+        return {}, None
+    top = _mapping(path, root, "the config file")
+    for key in top.values:
+        if key not in ("profiles", "default_profile"):
+            raise ConfigError(f"{path}:{top.lines[key]}: {key}: unknown top-level field. "
+                              "Known fields: default_profile, profiles.")
+    default = top.values.get("default_profile")
+    if default is not None and not isinstance(default, str):
+        raise ConfigError(f"{path}:{top.lines['default_profile']}: default_profile: expected a profile name.")
+    profiles_node = top.values.get("profiles")
+    if profiles_node is None:
+        return {}, default
+    if not isinstance(profiles_node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{top.lines['profiles']}: profiles: must be a mapping of name -> settings.")
+    profiles_map = _mapping(path, profiles_node, "profiles")
+    profiles = {}
+    for name, node in profiles_map.values.items():
+        if not isinstance(node, yaml.Node):
+            raise ConfigError(f"{path}:{profiles_map.lines[name]}: profiles.{name}: must be a mapping of settings.")
+        profiles[name] = _profile_from(path, name, node)
+    return profiles, default
+
+
+def _apply_env(profile: Profile) -> Profile:
+    from dataclasses import replace
+
+    url = os.environ.get("FLAGOPS_URL")
+    backend = os.environ.get("FLAGOPS_BACKEND")
+    if backend and backend not in BACKENDS:
+        raise ConfigError(f"FLAGOPS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}.")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"FLAGOPS_URL={url!r}: expected a URL starting with http:// or https://.")
+    changes: dict[str, Any] = {}
+    if url:
+        changes["url"] = url
+    if backend:
+        changes["backend"] = backend
+    return replace(profile, **changes) if changes else profile
+
+
+def load_profile(name: str | None = None) -> Profile:
+    """The active profile: `name`, else FLAGOPS_PROFILE, else the file's default_profile, else the only one."""
+    path = config_path()
+    profiles: dict[str, Profile] = {}
+    default: str | None = None
+    if path.exists():
+        profiles, default = load_profiles(path)
+    elif os.environ.get("FLAGOPS_CONFIG"):
+        raise ConfigError(f"FLAGOPS_CONFIG points at {path}, which does not exist. "
+                          "Create it, or unset FLAGOPS_CONFIG to use the default location.")
+    wanted = name or os.environ.get("FLAGOPS_PROFILE") or default
+    if wanted is None and len(profiles) == 1:
+        wanted = next(iter(profiles))
+    if wanted is not None and wanted in profiles:
+        return _apply_env(profiles[wanted])
+    if wanted is not None and profiles:
+        raise ConfigError(f"{path}: no profile named {wanted!r}. Profiles in the file: {', '.join(sorted(profiles))}.")
+    if os.environ.get("FLAGOPS_URL"):
+        # no file (or no profile of that name in an empty file): the environment alone describes one
+        return _apply_env(Profile(name=wanted or DEFAULT_PROFILE, url="", source="environment"))
+    if profiles:
+        raise ConfigError(f"{path}: several profiles and no default. Pick one with --profile or FLAGOPS_PROFILE, "
+                          f"or set default_profile. Profiles: {', '.join(sorted(profiles))}.")
+    raise ConfigError(
+        f"No profile configured. Set FLAGOPS_URL (and FLAGOPS_TOKEN) for a one-off, or create {path} with:\n"
+        "  profiles:\n    main:\n      url: https://flags.example.com\n      environment: prod"
+    )
