@@ -24,6 +24,8 @@ class ExitCode:
     REFUSED = 7  # refused by a safety rule: read-only, no reason, not confirmed
     INVALID = 8  # the service rejected the request as invalid (4xx problem)
     CONFIG = 9  # configuration file / runbook / theme is malformed
+    UNCONFIRMED = 10  # the write was accepted but the new state was not seen served in time
+    INTEGRITY = 11  # `audit --verify`: the audit log's hash chain does not verify
 
 
 class FlagOpsError(Exception):
