@@ -1,0 +1,14 @@
+"""The harness itself: a real Unleash of the pinned version, on PostgreSQL, reachable with the seeded token."""
+
+from __future__ import annotations
+
+from unleash_harness import UNLEASH_VERSION, UnleashServer
+
+
+def test_real_unleash_of_the_pinned_version_is_running(unleash: UnleashServer) -> None:
+    with unleash.client() as c:
+        assert c.get("/health").json()["health"] == "GOOD"
+        config = c.get("/api/admin/ui-config").json()
+        assert config["versionInfo"]["current"]["oss"] == UNLEASH_VERSION
+        assert c.get("/api/admin/projects").status_code == 200
+    assert unleash.psql("select 1").strip() == "1"
