@@ -1,0 +1,151 @@
+"""ctrl+p command palette providers: flags, actions, themes.
+
+Context dependent: the actions offered depend on the screen the palette was opened from. A screen that
+is "about" one flag (the detail screen, or the flags screen with a row highlighted) exposes it through a
+`palette_flag_key() -> str | None` method, and the palette then offers kill / rollout / rollback for
+that flag; read-only sessions get no write actions at all.
+
+Flag keys and names are untrusted: hits are built as Content from plain strings, and the fuzzy match is
+highlighted by offsets on that Content. (Textual's `Matcher.highlight` parses its input as markup, so it
+is not used here; `Hit.help` is parsed as markup too, so it only ever holds our own fixed text.)
+
+App.py registers them with `COMMANDS = App.COMMANDS | PALETTE_PROVIDERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.style import Style
+
+from flagops.tui.host import console_host, live_store
+from flagops.tui.safe_text import plain
+
+MAX_FLAG_HITS = 30
+
+
+def safe_highlight(text: str, query: str, matcher: Any) -> tuple[float, Content]:
+    """Score `text` against the palette query and highlight the matched characters, without markup."""
+    score, offsets = matcher.fuzzy_search.match(query, text)
+    content = Content(text)
+    for offset in offsets:
+        if offset < len(text) and not text[offset].isspace():
+            content = content.stylize(Style(bold=True, underline=True), offset, offset + 1)
+    return score, content
+
+
+def open_flag(app: Any, key: str) -> None:
+    opener = getattr(app, "open_flag", None)
+    if opener is not None:
+        opener(key)
+        return
+    from flagops.tui.screens.detail_screen import FlagDetailScreen
+
+    app.push_screen(FlagDetailScreen(key))
+
+
+def context_flag_key(screen: Any) -> str | None:
+    getter = getattr(screen, "palette_flag_key", None)
+    if getter is None:
+        return None
+    key = getter()
+    return key if isinstance(key, str) and key else None
+
+
+class FlagsProvider(Provider):
+    """Open any flag of the current environment by fuzzy key / name."""
+
+    def _candidates(self, query: str) -> list[Any]:
+        store = live_store(self.app)
+        if store is None:
+            return []
+        if hasattr(store, "search"):
+            return list(store.search(query))[: MAX_FLAG_HITS * 4]
+        return list(getattr(store, "flags", {}).values())
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for flag in self._candidates(query):
+            label = plain(flag.key, 120)
+            score, display = safe_highlight(label, query, matcher)
+            if score <= 0:
+                name_score = matcher.fuzzy_search.match(query, plain(flag.name, 120))[0]
+                if name_score <= 0:
+                    continue
+                score = name_score * 0.8
+            yield Hit(score, Content.assemble("open flag ", display), partial(open_flag, self.app, flag.key),
+                      text=f"open flag {label}")
+
+
+class ActionsProvider(Provider):
+    """What can be done here: actions on the flag in context, then console-wide actions."""
+
+    def _commands(self) -> Iterable[tuple[str, Callable[[], Any], str]]:
+        app = self.app
+        host = console_host(app)
+        key = context_flag_key(self.screen)
+        if key is not None:
+            label = plain(key, 80)
+            yield f"open {label}", partial(open_flag, app, key), "Flag detail: state, rules, charts, audit"
+            start = getattr(app, "start_action", None)
+            if start is not None and not host.readonly:
+                yield f"kill {label}", partial(start, "kill", key), "Turn the flag off in this environment"
+                yield f"set rollout of {label}", partial(start, "rollout", key), "Change the rollout percentage"
+                yield f"roll back {label}", partial(start, "rollback", key), "Restore the previous version"
+        from flagops.tui.screens.dashboard_screen import DashboardScreen
+        from flagops.tui.screens.help_screen import HelpScreen
+
+        screen = self.screen
+        if not isinstance(screen, DashboardScreen):
+            yield "open dashboard", partial(app.push_screen, DashboardScreen()), \
+                "Flags ranked by error rate and recent change, live change feed"
+        yield "show keys", partial(app.push_screen, HelpScreen(screen)), "Every key on this screen"
+        switch = getattr(app, "switch_environment", None)
+        if switch is not None:
+            for env in host.environments:
+                if env.key != host.environment:
+                    yield f"switch to environment {plain(env.key, 40)}", partial(switch, env.key), \
+                        "protected" if env.protected else "Show this environment's flags"
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands():
+            yield DiscoveryHit(Content(text), command, text=text, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score, display = safe_highlight(text, query, matcher)
+            if score > 0:
+                yield Hit(score, display, command, text=text, help=help_text)
+
+
+class ThemesProvider(Provider):
+    """Switch theme for this session (a profile's `theme:` sets the default)."""
+
+    def _themes(self) -> list[str]:
+        return sorted(self.app.available_themes)
+
+    def _set(self, name: str) -> None:
+        self.app.theme = name
+
+    async def discover(self) -> Hits:
+        for name in self._themes():
+            text = f"theme: {plain(name, 60)}"
+            yield DiscoveryHit(Content(text), partial(self._set, name), text=text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name in self._themes():
+            text = f"theme: {plain(name, 60)}"
+            score, display = safe_highlight(text, query, matcher)
+            if score > 0:
+                yield Hit(score, display, partial(self._set, name), text=text)
+
+
+PALETTE_PROVIDERS: set[type[Provider] | Callable[[], type[Provider]]] = {
+    FlagsProvider, ActionsProvider, ThemesProvider,
+}

@@ -1,0 +1,44 @@
+"""Untrusted text (from the API, a config, a runbook) made safe to draw.
+
+Markup is never parsed: screens wrap the result in `Content(...)` / `Text(...)`, never `from_markup`.
+On top of that, characters that would act on the terminal or reorder what is shown are made visible:
+C0/C1 control characters (ESC starts an ANSI sequence) become `\\x1b`-style escapes, and bidi override /
+isolate characters become `\\u202e`-style escapes, so "shown literally" holds for what the person sees.
+Ordinary right-to-left text (Hebrew, Arabic) is left alone. Very long values are cut with a note,
+because a 5,000-character name would otherwise push everything else off an 80x24 screen.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# bidi embeddings/overrides/isolates and the implicit marks: they change display order (Trojan Source)
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    if ch in _BIDI_CONTROLS:
+        return f"\\u{code:04x}"
+    if unicodedata.category(ch) == "Cc":
+        return "\\t" if ch == "\t" else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return ch
+
+
+def plain(value: object, limit: int | None = None, *, note: bool = True) -> str:
+    """`value` as one line of inert text: escapes made visible, cut to `limit` characters (with a note
+    saying how long it really was, unless `note=False` for tight columns)."""
+    text = "" if value is None else str(value)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}… ({len(text):,} chars)" if note else f"{text[:max(0, limit - 1)]}…"
+    if text.isprintable():
+        return text
+    return "".join(_visible(ch) for ch in text)
+
+
+def plain_lines(value: object, limit: int | None = None) -> str:
+    """Like `plain` but keeps newlines (descriptions, reasons)."""
+    text = "" if value is None else str(value)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}… ({len(text):,} chars)"
+    return "\n".join(plain(line) for line in text.split("\n"))

@@ -1,0 +1,287 @@
+"""Live rollout and error overview for the current environment.
+
+Four panels: flags ranked by error rate, flags ranked by most recent change, flags whose error rate rose
+after a change (the incident suspects, called out first), and a feed of changes as they come in.
+
+Data: the app's LiveFlags store supplies flags and per-flag error rates (kept current by SSE and the
+metrics sweep); the feed is the environment's audit log, polled every couple of seconds for entries newer
+than the last one seen; for each flag changed in the last `SUSPECT_WINDOW` a metrics window spanning the
+change is fetched and the error rate before and after it compared (`rose_after_change`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from flagops.errors import FlagOpsError
+from flagops.model import AuditEntry, Flag, MetricSeries
+from flagops.tui.host import console_host, live_store
+from flagops.tui.safe_text import plain
+from flagops.tui.widgets.audit_view import change_summary
+from flagops.tui.widgets.charts import format_rate, sparkline_text
+
+FEED_SECONDS = 2.0
+SUSPECT_SECONDS = 10.0
+SUSPECT_WINDOW = timedelta(minutes=15)
+MAX_SUSPECT_CHECKS = 8
+TOP_N = 10
+FEED_MAX = 40
+# "rose": at least this much higher after the change, in absolute terms and relative to before
+RISE_ABSOLUTE = 0.01
+RISE_RELATIVE = 1.5
+MIN_EVALUATIONS = 20  # on each side of the change; fewer is noise
+
+
+@dataclass(frozen=True)
+class Rise:
+    flag_key: str
+    before: float
+    after: float
+    change: AuditEntry
+
+
+def rose_after_change(series: MetricSeries, at: datetime) -> tuple[float, float] | None:
+    """(error rate before, after) when it rose meaningfully after `at`; None otherwise or when unknown."""
+    if not series.has_errors:
+        return None
+    before = [p for p in series.points if p.at < at]
+    after = [p for p in series.points if p.at >= at]
+    n_before, n_after = sum(p.total for p in before), sum(p.total for p in after)
+    if n_before < MIN_EVALUATIONS or n_after < MIN_EVALUATIONS:
+        return None
+    rate_before = sum(p.errors for p in before) / n_before
+    rate_after = sum(p.errors for p in after) / n_after
+    if rate_after - rate_before >= RISE_ABSOLUTE and rate_after >= rate_before * RISE_RELATIVE:
+        return rate_before, rate_after
+    return None
+
+
+def _state(flag: Flag, environment: str) -> str:
+    state = flag.state(environment)
+    if state is None:
+        return "—"
+    return f"on {state.rollout:g}%" if state.enabled else "off"
+
+
+def _age(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "—"
+    seconds = max(0, int((now - at).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+class DashboardScreen(Screen[None]):
+    """Where is it burning, and what changed just before?"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="dashboard.back"),
+        Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
+        Binding("question_mark", "help", "Keys", id="help"),
+    ]
+
+    DEFAULT_CSS = """
+    DashboardScreen Grid { grid-size: 2; grid-gutter: 0 1; height: auto; padding: 0 1; }
+    DashboardScreen .panel { height: auto; border: round $panel; padding: 0 1; }
+    DashboardScreen .panel-wide { column-span: 2; }
+    DashboardScreen #suspects { border: round $error; }
+    DashboardScreen .panel-title { text-style: bold; color: $primary; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feed: list[AuditEntry] = []
+        self.rises: dict[str, Rise] = {}
+        self.feed_problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            with Grid():
+                yield Static("", id="suspects", classes="panel panel-wide", markup=False)
+                yield Static("", id="top-errors", classes="panel", markup=False)
+                yield Static("", id="recent", classes="panel", markup=False)
+                yield Static("", id="feed", classes="panel panel-wide", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "dashboard"
+        self.render_panels()
+        self.poll_feed()
+        self.check_suspects()
+        self.set_interval(FEED_SECONDS, self.poll_feed)
+        self.set_interval(FEED_SECONDS, self.render_panels)
+        self.set_interval(SUSPECT_SECONDS, self.check_suspects)
+
+    # -- data --------------------------------------------------------------------------------------
+
+    def _flags(self) -> list[Flag]:
+        store = live_store(self.app)
+        return list(getattr(store, "flags", {}).values()) if store is not None else []
+
+    def _metrics(self) -> dict[str, Any]:
+        store = live_store(self.app)
+        return dict(getattr(store, "metrics", {})) if store is not None else {}
+
+    @work(exclusive=True, group="dashboard-feed", exit_on_error=False)
+    async def poll_feed(self) -> None:
+        host = console_host(self.app)
+        try:
+            entries = await host.backend.audit(environment=host.environment, limit=FEED_MAX)
+        except FlagOpsError as exc:
+            self.feed_problem = f"change feed unavailable: {exc.message}"
+            self.render_panels()
+            return
+        self.feed_problem = None
+        known = {e.sequence for e in self.feed}
+        if any(e.sequence not in known for e in entries) or len(entries) != len(self.feed):
+            self.feed = sorted(entries, key=lambda e: e.sequence, reverse=True)[:FEED_MAX]
+            self.render_panels()
+
+    @work(exclusive=True, group="dashboard-suspects", exit_on_error=False)
+    async def check_suspects(self) -> None:
+        host = console_host(self.app)
+        now = datetime.now(timezone.utc)
+        latest: dict[str, AuditEntry] = {}
+        for entry in self.feed:  # newest first: keep each flag's latest change in the window
+            if entry.action in ("flag.updated", "flag.restored") and now - entry.at <= SUSPECT_WINDOW:
+                latest.setdefault(entry.flag_key, entry)
+        candidates = list(latest.values())[:MAX_SUSPECT_CHECKS]
+
+        async def check(entry: AuditEntry) -> Rise | None:
+            window = int((now - entry.at).total_seconds()) * 2 + 60  # as much before the change as after
+            window = max(120, min(window, 3600))
+            step = max(5, window // 30)
+            try:
+                series = await host.backend.metrics(entry.flag_key, host.environment,
+                                                    window_seconds=window, step_seconds=step)
+            except FlagOpsError:
+                return None
+            rose = rose_after_change(series, entry.at)
+            return Rise(entry.flag_key, rose[0], rose[1], entry) if rose else None
+
+        results = await asyncio.gather(*(check(e) for e in candidates))
+        self.rises = {r.flag_key: r for r in results if r is not None}
+        self.render_panels()
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def render_panels(self) -> None:
+        host = console_host(self.app)
+        env = host.environment
+        now = datetime.now(timezone.utc)
+        flags = self._flags()
+        metrics = self._metrics()
+        by_key = {f.key: f for f in flags}
+        self.query_one("#suspects", Static).update(self._suspects(by_key, env, now))
+        self.query_one("#top-errors", Static).update(self._top_errors(flags, metrics, env))
+        self.query_one("#recent", Static).update(self._recent(flags, env, now))
+        self.query_one("#feed", Static).update(self._feed(now))
+
+    def _suspects(self, by_key: dict[str, Flag], env: str, now: datetime) -> Content:
+        parts: list[str | tuple[str, str]] = [("Error rate rose after a change", "bold $error")]
+        if not console_host(self.app).backend.capabilities.error_metrics:
+            parts.append(("\nno error source configured: cannot compare error rates", "$text-muted"))
+            return Content.assemble(*parts)
+        if not self.rises:
+            parts.append((f"\nnone in the last {int(SUSPECT_WINDOW.total_seconds() // 60)} min", "$text-muted"))
+            return Content.assemble(*parts)
+        for rise in sorted(self.rises.values(), key=lambda r: r.after - r.before, reverse=True):
+            flag = by_key.get(rise.flag_key)
+            parts.append("\n")
+            parts.append(("▲ ", "bold $error"))
+            parts.append((plain(rise.flag_key, 40, note=False), "bold"))
+            parts.append(f"  {format_rate(rise.before)} -> ")
+            parts.append((format_rate(rise.after), "bold $error"))
+            parts.append(f"  after {change_summary(rise.change)} by {plain(rise.change.actor, 24)}"
+                         f" {_age(rise.change.at, now)}")
+            if flag is not None:
+                parts.append((f"  now {_state(flag, env)}", "$text-muted"))
+        return Content.assemble(*parts)
+
+    def _top_errors(self, flags: list[Flag], metrics: dict[str, Any], env: str) -> Content:
+        parts: list[str | tuple[str, str]] = [("Highest error rate", "bold $primary")]
+        if not console_host(self.app).backend.capabilities.error_metrics:
+            parts.append(("\nno error source configured", "$text-muted"))
+            return Content.assemble(*parts)
+        rated = [(f, metrics[f.key]) for f in flags
+                 if f.key in metrics and getattr(metrics[f.key], "error_rate", None) is not None]
+        rated.sort(key=lambda fm: fm[1].error_rate, reverse=True)
+        if not rated:
+            parts.append(("\nwaiting for metrics…", "$text-muted"))
+        for flag, m in rated[:TOP_N]:
+            rate = m.error_rate
+            style = "bold $error" if rate >= 0.05 else "$warning" if rate >= 0.01 else ""
+            parts.append("\n")
+            parts.append((f"{format_rate(rate):>6} ", style))
+            parts.append((f"{sparkline_text(getattr(m, 'trend', ()), 8):<8} ", style or "$text-muted"))
+            parts.append(f"{plain(flag.key, 36, note=False)}")
+            parts.append((f"  {_state(flag, env)}", "$text-muted"))
+        return Content.assemble(*parts)
+
+    def _recent(self, flags: list[Flag], env: str, now: datetime) -> Content:
+        parts: list[str | tuple[str, str]] = [("Most recently changed", "bold $primary")]
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+
+        def changed_at(flag: Flag) -> datetime:
+            state = flag.state(env)
+            return state.updated_at if state is not None and state.updated_at is not None else epoch
+
+        ranked = sorted((f for f in flags if changed_at(f) > epoch), key=changed_at, reverse=True)
+        if not ranked:
+            parts.append(("\nno flags loaded yet", "$text-muted"))
+        for flag in ranked[:TOP_N]:
+            state = flag.state(env)
+            parts.append("\n")
+            parts.append((f"{_age(changed_at(flag), now):>8} ", "$text-muted"))
+            parts.append(f"{plain(flag.key, 36, note=False)}")
+            parts.append((f"  {_state(flag, env)}", "$text-muted"))
+            if state is not None and state.updated_by:
+                parts.append((f" by {plain(state.updated_by, 20)}", "$text-muted"))
+        return Content.assemble(*parts)
+
+    def _feed(self, now: datetime) -> Content:
+        parts: list[str | tuple[str, str]] = [("Changes as they come in", "bold $primary")]
+        if self.feed_problem:
+            parts.append(("\n" + plain(self.feed_problem, 200), "$error"))
+        if not self.feed:
+            parts.append(("\nno changes yet", "$text-muted"))
+        for entry in self.feed[:15]:
+            parts.append("\n")
+            parts.append((f"{entry.at.astimezone().strftime('%H:%M:%S')} ", "$text-muted"))
+            if entry.flag_key in self.rises:
+                parts.append(("▲ ", "bold $error"))
+            parts.append((plain(entry.flag_key, 32, note=False), "bold"))
+            parts.append(f"  {change_summary(entry)}  {plain(entry.actor, 20)}: ")
+            parts.append(plain(entry.reason, 80, note=False))
+        return Content.assemble(*parts)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_help(self) -> None:
+        from flagops.tui.screens.help_screen import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
+
+    def action_refresh(self) -> None:
+        self.poll_feed()
+        self.check_suspects()
+        self.render_panels()

@@ -1,0 +1,313 @@
+"""One flag, everything about it: metadata, state in every environment, rules and rollout, live charts
+of evaluations by variant and error rate, the runbooks that touch it, and its audit history.
+
+Pushed by `FlagOpsApp.open_flag(key)`. Reads go straight to the backend (reads are not ops' business);
+the write keys (kill / rollout / rollback) hand over to the app's action flow, and are removed, not just
+disabled, in read-only mode. Every value shown came from the service and is drawn as Content, never markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from flagops.errors import FlagOpsError, NotFound
+from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
+from flagops.tui.host import console_host
+from flagops.tui.runbook_links import RunbookLink, runbooks_touching
+from flagops.tui.safe_text import plain, plain_lines
+from flagops.tui.widgets.audit_view import AuditView
+from flagops.tui.widgets.charts import MetricsPanel
+
+REFRESH_SECONDS = 5.0
+AUDIT_LIMIT = 50
+WRITE_ACTIONS = frozenset({"kill", "rollout", "rollback"})
+
+
+def state_words(state: FlagState | None) -> str:
+    if state is None:
+        return "not present"
+    return f"on {state.rollout:g}%" if state.enabled else "off"
+
+
+def metadata_lines(flag: Flag) -> Content:
+    def when(value: Any) -> str:
+        return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+    rows: list[tuple[str, str]] = [
+        ("owner", plain(flag.owner, 80) or "—"),
+        ("tags", ", ".join(plain(t, 40) for t in flag.tags[:20]) or "—"),
+        ("stage", flag.stage.value),
+        ("risk", flag.risk_level.value),
+        ("kill switch", "yes" if flag.kill_switch else "no"),
+        ("kind", flag.kind.value),
+        ("variants", ", ".join(plain(v.key, 30) for v in flag.variants[:20]) or "—"),
+        ("ticket", plain(flag.ticket, 80) if flag.ticket else "—"),
+        ("sunset", when(flag.sunset_at)),
+        ("created", when(flag.created_at)),
+        ("dashboards", "\n             ".join(plain(d, 200) for d in flag.dashboards[:10]) or "—"),
+    ]
+    parts: list[str | tuple[str, str]] = []
+    for i, (label, value) in enumerate(rows):
+        if i:
+            parts.append("\n")
+        parts.append((f"{label:<12} ", "$text-muted"))
+        style = "bold $error" if (label == "risk" and value in ("high", "critical")) else ""
+        parts.append((value, style) if style else value)
+    return Content.assemble(*parts)
+
+
+def summary_line(flag: Flag) -> Content:
+    """owner · risk · kill switch · stage · ticket, on one line under the title."""
+    risky = flag.risk_level.value in ("high", "critical")
+    parts: list[str | tuple[str, str]] = [
+        (plain(flag.owner, 40, note=False) or "no owner", "$accent"), "  ",
+        (f"risk {flag.risk_level.value}", "bold $error" if risky else ""), "  ",
+        ("kill switch" if flag.kill_switch else "no kill switch", "bold" if flag.kill_switch else "$text-muted"),
+        "  ", f"stage {flag.stage.value}",
+    ]
+    if flag.ticket:
+        parts += ["  ", plain(flag.ticket, 30, note=False)]
+    return Content.assemble(*parts)
+
+
+def environment_lines(flag: Flag, environments: list[Any], current: str) -> Content:
+    """One line per environment: marker for the console's environment, protected, state, version, who."""
+    keys = [e.key for e in environments] or sorted(flag.states)
+    protected = {e.key for e in environments if e.protected}
+    keys += [k for k in sorted(flag.states) if k not in keys]
+    parts: list[str | tuple[str, str]] = []
+    for i, key in enumerate(keys):
+        state = flag.states.get(key)
+        if i:
+            parts.append("\n")
+        parts.append(("▶ " if key == current else "  ", "bold $accent"))
+        parts.append((f"{plain(key, 14):<14}", "bold" if key == current else ""))
+        parts.append(("protected " if key in protected else "          ", "$warning"))
+        words = state_words(state)
+        parts.append((f"{words:<10}", "bold $success" if words.startswith("on") else "bold $error"))
+        if state is not None:
+            parts.append(f" default {plain(state.default_variant, 16)}, off {plain(state.off_variant, 16)}"
+                         f", {len(state.rules)} rule{'s' if len(state.rules) != 1 else ''}, v{state.version}")
+            if state.updated_at is not None:
+                parts.append((f"  {state.updated_at.astimezone().strftime('%m-%d %H:%M:%S')}", "$text-muted"))
+            if state.updated_by:
+                parts.append((f" by {plain(state.updated_by, 24)}", "$text-muted"))
+    return Content.assemble(*parts)
+
+
+def rules_lines(state: FlagState | None) -> Content:
+    if state is None:
+        return Content("the flag has no state in this environment")
+    parts: list[str | tuple[str, str]] = []
+    if not state.enabled:
+        parts.append(("off", "bold $error"))
+        parts.append(f": everyone gets {plain(state.off_variant, 30)}")
+    else:
+        bar = "█" * round(state.rollout / 5) + "░" * (20 - round(state.rollout / 5))
+        parts.append((bar, "$success"))
+        parts.append(f" {state.rollout:g}% get {plain(state.default_variant, 30)}")
+        parts.append(f", the rest {plain(state.off_variant, 30)}")
+    if not state.rules:
+        parts.append(("\nno targeting rules", "$text-muted"))
+    for n, rule in enumerate(state.rules, start=1):
+        values = ", ".join(plain(v, 40) for v in rule.values[:10])
+        more = f" (+{len(rule.values) - 10} more)" if len(rule.values) > 10 else ""
+        parts.append(f"\n{n}. if {plain(rule.attribute, 40)} {rule.op} [{values}{more}]")
+        parts.append(f" -> {plain(rule.variant, 30)}")
+    return Content.assemble(*parts)
+
+
+class FlagDetailScreen(Screen[None]):
+    """Everything about one flag; live charts refresh every few seconds."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("r", "refresh", "Refresh", id="detail.refresh"),
+        Binding("e", "next_environment", "Chart env", id="detail.environment"),
+        Binding("k", "write('kill')", "Kill", id="kill"),
+        Binding("percent_sign", "write('rollout')", "Rollout %", id="rollout"),
+        Binding("u", "write('rollback')", "Rollback", id="rollback"),
+        Binding("question_mark", "help", "Keys", id="help"),
+    ]
+
+    DEFAULT_CSS = """
+    FlagDetailScreen #detail-body { padding: 0 1; }
+    FlagDetailScreen .section { margin-top: 1; text-style: bold; color: $primary; }
+    FlagDetailScreen #detail-title { text-style: bold; }
+    FlagDetailScreen #detail-description { margin-top: 1; }
+    FlagDetailScreen #detail-name, FlagDetailScreen #detail-description { color: $text-muted; }
+    FlagDetailScreen #detail-problem { color: $error; }
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.flag: Flag | None = None
+        self.chart_environment = ""  # set on mount from the app's environment
+
+    def compose(self) -> ComposeResult:
+        # what matters in an incident comes first: state, rollout, live numbers, who changed what
+        with VerticalScroll(id="detail-body"):
+            yield Static(Content(plain(self.key, 200)), id="detail-title", markup=False)
+            yield Static("", id="detail-name", markup=False)
+            yield Static("", id="detail-summary", markup=False)
+            yield Static("", id="detail-problem", markup=False)
+            yield Static("State in every environment", classes="section", markup=False)
+            yield Static("loading…", id="detail-envs", markup=False)
+            yield Static("", classes="section", id="detail-rules-title", markup=False)
+            yield Static("loading…", id="detail-rules", markup=False)
+            yield Static("", classes="section", id="detail-charts-title", markup=False)
+            yield MetricsPanel(id="detail-charts")
+            yield Static("Audit history (newest first)", classes="section", markup=False)
+            yield AuditView(id="detail-audit")
+            yield Static("Runbooks that touch this flag", classes="section", id="detail-runbooks-title",
+                         markup=False)
+            yield Static("", id="detail-runbooks", markup=False)
+            yield Static("Metadata", classes="section", markup=False)
+            yield Static("loading…", id="detail-meta", markup=False)
+            yield Static("", id="detail-description", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.chart_environment = console_host(self.app).environment
+        self._set_titles()
+        self._show_runbooks()
+        self.refresh_all()
+        self.set_interval(REFRESH_SECONDS, self.refresh_all)
+
+    def palette_flag_key(self) -> str:
+        """The palette's context: actions offered are about this flag."""
+        return self.key
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "write":
+            host = console_host(self.app)
+            # read-only: the actions are gone (hidden from the footer and help), not greyed out
+            return not host.readonly and hasattr(self.app, "start_action")
+        return True
+
+    def _set_titles(self) -> None:
+        env = plain(self.chart_environment, 30)
+        self.query_one("#detail-rules-title", Static).update(Content(f"Rules and rollout in {env}"))
+        self.query_one("#detail-charts-title", Static).update(
+            Content(f"Live in {env}: evaluations by variant and error rate (every {REFRESH_SECONDS:g}s)"))
+
+    def _show_runbooks(self) -> None:
+        links = runbooks_touching(self.app, self.key)
+        title = self.query_one("#detail-runbooks-title", Static)
+        body = self.query_one("#detail-runbooks", Static)
+        if links is None:  # no runbook support available: leave the section out rather than fake it
+            title.display = False
+            body.display = False
+            return
+        body.update(runbook_lines(links))
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        self.load_flag()
+        self.load_metrics()
+        self.load_audit()
+
+    @work(exclusive=True, group="detail-flag", exit_on_error=False)
+    async def load_flag(self) -> None:
+        host = console_host(self.app)
+        problem = self.query_one("#detail-problem", Static)
+        try:
+            flag = await host.backend.get_flag(self.key, None)
+        except NotFound:
+            problem.update(Content("This flag no longer exists (archived or deleted)."))
+            return
+        except FlagOpsError as exc:
+            problem.update(Content(f"Could not refresh: {plain(exc.message, 200)} (showing last known data)"))
+            return
+        problem.update("")
+        self.flag = flag
+        self.show_flag(flag)
+
+    def show_flag(self, flag: Flag) -> None:
+        host = console_host(self.app)
+        self.query_one("#detail-name", Static).update(Content(plain(flag.name, 300)))
+        self.query_one("#detail-summary", Static).update(summary_line(flag))
+        self.query_one("#detail-description", Static).update(Content(plain_lines(flag.description, 600)))
+        self.query_one("#detail-meta", Static).update(metadata_lines(flag))
+        self.query_one("#detail-envs", Static).update(
+            environment_lines(flag, list(host.environments), self.chart_environment))
+        self.query_one("#detail-rules", Static).update(rules_lines(flag.state(self.chart_environment)))
+
+    @work(exclusive=True, group="detail-metrics", exit_on_error=False)
+    async def load_metrics(self) -> None:
+        host = console_host(self.app)
+        panel = self.query_one(MetricsPanel)
+        try:
+            series: MetricSeries = await host.backend.metrics(self.key, self.chart_environment)
+        except FlagOpsError as exc:
+            panel.show_problem(f"Metrics unavailable: {exc.message}")
+            return
+        panel.show(series, error_source=host.backend.capabilities.error_metrics)
+
+    @work(exclusive=True, group="detail-audit", exit_on_error=False)
+    async def load_audit(self) -> None:
+        host = console_host(self.app)
+        view = self.query_one(AuditView)
+        try:
+            entries: list[AuditEntry] = await host.backend.audit(flag=self.key, limit=AUDIT_LIMIT)
+        except FlagOpsError as exc:
+            view.show_problem(f"Audit unavailable: {exc.message}")
+            return
+        view.show(entries)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_refresh(self) -> None:
+        self.refresh_all()
+
+    def action_help(self) -> None:
+        from flagops.tui.screens.help_screen import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
+
+    def action_next_environment(self) -> None:
+        keys = [e.key for e in console_host(self.app).environments]
+        if not keys:
+            return
+        index = keys.index(self.chart_environment) if self.chart_environment in keys else -1
+        self.chart_environment = keys[(index + 1) % len(keys)]
+        self._set_titles()
+        if self.flag is not None:
+            self.show_flag(self.flag)
+        self.load_metrics()
+
+    def action_write(self, kind: str) -> None:
+        host = console_host(self.app)
+        if kind not in WRITE_ACTIONS or host.readonly:
+            return
+        start = getattr(self.app, "start_action", None)
+        if start is not None:
+            start(kind, self.key)
+
+
+def runbook_lines(links: list[RunbookLink]) -> Content:
+    if not links:
+        return Content("no runbook names this flag")
+    parts: list[str | tuple[str, str]] = []
+    for i, link in enumerate(links):
+        if i:
+            parts.append("\n")
+        parts.append((plain(link.id, 40), "bold"))
+        parts.append("  ")
+        parts.append(plain(link.title, 120))
+        if link.path:
+            parts.append((f"  {plain(link.path, 120)}", "$text-muted"))
+    return Content.assemble(*parts)
