@@ -1,0 +1,274 @@
+"""The one place writes happen: kill, set rollout, rollback — planned, checked, applied, confirmed.
+
+Every face (CLI, TUI, runbooks) goes through `Ops`, so all of them get the same rules:
+1. plan: read the flag now, compute before -> after and the blast radius (evaluations per minute and
+   error rate over the last 5 minutes for that flag and environment);
+2. check: read-only refuses, a reason of at least `min_reason_length` characters is required;
+3. apply: send with If-Match (the version the plan saw) and an Idempotency-Key made once per apply and
+   reused by every retry, so a retry never applies twice and a stale plan never overwrites a newer change;
+4. confirm: read back until the new state is served, and report the time to effect.
+A kill of a flag that is already off is a success that says so, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from flagops import wire
+from flagops.backends.base import FlagBackend
+from flagops.errors import FlagOpsError, Invalid, NotFound, Refused, Unauthorized
+from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
+
+Action = Literal["kill", "rollout", "rollback"]
+BLAST_WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    evaluations_per_minute: float
+    error_rate: float | None  # None: the platform has no error source, or metrics could not be read
+    window_seconds: int
+    unknown: str | None = None  # why the numbers are missing, when they are
+
+    def describe(self) -> str:
+        if self.unknown:
+            return f"blast radius unknown ({self.unknown})"
+        minutes = self.window_seconds // 60
+        rate = "no error source" if self.error_rate is None else f"error rate {self.error_rate:.1%}"
+        return f"{self.evaluations_per_minute:,.0f} evaluations/min, {rate} (last {minutes} min)"
+
+
+def describe_state(state: FlagState) -> str:
+    if not state.enabled:
+        return "off"
+    return f"on {state.rollout:g}%"
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    action: Action
+    flag: Flag
+    environment: Environment
+    before: FlagState
+    after: FlagState
+    blast: BlastRadius
+    to_version: int | None  # rollback target
+    noop: bool
+
+    @property
+    def change(self) -> StateChange:
+        """The PATCH fields this plan sends (kill and rollout)."""
+        if self.action == "kill":
+            return StateChange(enabled=False)
+        return StateChange(rollout=self.after.rollout)
+
+    def summary(self) -> str:
+        target = f"{self.flag.key} in {self.environment.key}"
+        if self.noop:
+            return f"{target}: already {describe_state(self.before)}, nothing to change"
+        before, after = describe_state(self.before), describe_state(self.after)
+        if self.action == "rollout" and not self.before.enabled:
+            before, after = f"off (rollout {self.before.rollout:g}%)", f"off (rollout {self.after.rollout:g}%)"
+        text = f"{target}: {before} -> {after}"
+        if self.action == "rollback":
+            text += f" (restore version {self.to_version})"
+        return text
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    plan: PlannedChange
+    flag: Flag
+    state: FlagState
+    time_to_effect: float | None  # seconds from sending the write until the new state was read back
+    confirmed: bool
+    noop: bool
+    idempotency_key: str | None = None
+
+
+def refuse_if_readonly(readonly: bool, action: str, key: str) -> None:
+    """The read-only rule alone (faces call it before reading anything, to fail fast)."""
+    if readonly:
+        raise Refused(f"Read-only: flagops will not {action} {key}. Use a profile without "
+                      "`readonly: true` (and without --readonly) to make changes.")
+
+
+def refuse_bad_reason(reason: str | None, min_length: int) -> None:
+    """The reason rule alone."""
+    given = (reason or "").strip()
+    if len(given) < min_length:
+        what = "A reason is required" if not given else f"The reason {given!r} is too short"
+        raise Refused(f"{what}: say why in at least {min_length} characters "
+                      "(e.g. --reason \"errors on checkout since 14:02, INC-123\"). It goes into the audit log.")
+
+
+def _same_effect(a: FlagState, b: FlagState) -> bool:
+    return (a.enabled, a.rollout, a.rules, a.default_variant) == (b.enabled, b.rollout, b.rules, b.default_variant)
+
+
+class Ops:
+    def __init__(self, backend: FlagBackend, *, readonly: bool = False, min_reason_length: int = 8) -> None:
+        self.backend = backend
+        self.readonly = readonly
+        self.min_reason_length = min_reason_length
+        self._environments: list[Environment] | None = None
+
+    # --- reading what a plan needs ----------------------------------------------------------
+
+    async def environments(self) -> list[Environment]:
+        if self._environments is None:
+            self._environments = await self.backend.environments()
+        return list(self._environments)
+
+    async def environment(self, key: str) -> Environment:
+        for env in await self.environments():
+            if env.key == key:
+                return env
+        known = ", ".join(e.key for e in await self.environments())
+        raise NotFound(f"No environment {key!r}. Environments: {known}.")
+
+    async def blast_radius(self, key: str, environment: str) -> BlastRadius:
+        """Best effort: a kill must not wait for, or fail on, the metrics endpoint."""
+        try:
+            series = await asyncio.wait_for(
+                self.backend.metrics(key, environment, window_seconds=BLAST_WINDOW_SECONDS), timeout=3.0)
+        except (FlagOpsError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, Unauthorized):
+                raise
+            why = "metrics timed out" if isinstance(exc, asyncio.TimeoutError) else exc.message
+            return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=why)
+        return BlastRadius(series.evaluations_per_minute(), series.error_rate, BLAST_WINDOW_SECONDS)
+
+    async def _read(self, key: str, environment: str) -> tuple[Flag, Environment, FlagState, BlastRadius]:
+        flag, env, blast = await asyncio.gather(
+            self.backend.get_flag(key, environment), self.environment(environment),
+            self.blast_radius(key, environment))
+        state = flag.state(environment)
+        if state is None:
+            raise NotFound(f"{key} has no state in {environment}.")
+        return flag, env, state, blast
+
+    # --- plans ------------------------------------------------------------------------------
+
+    async def plan_kill(self, key: str, environment: str) -> PlannedChange:
+        flag, env, before, blast = await self._read(key, environment)
+        after = before.with_changes(StateChange(enabled=False))
+        return PlannedChange("kill", flag, env, before, after, blast, None, noop=not before.enabled)
+
+    async def plan_rollout(self, key: str, environment: str, percent: float) -> PlannedChange:
+        if not 0 <= percent <= 100:
+            raise Invalid(f"Rollout must be a percentage from 0 to 100, not {percent:g}.")
+        flag, env, before, blast = await self._read(key, environment)
+        after = before.with_changes(StateChange(rollout=float(percent)))
+        return PlannedChange("rollout", flag, env, before, after, blast, None, noop=before.rollout == percent)
+
+    async def plan_rollback(self, key: str, environment: str, to_version: int | None = None) -> PlannedChange:
+        """Restore `to_version`; by default the state before the last change (found in the audit log)."""
+        flag, env, before, blast = await self._read(key, environment)
+        entries = await self.backend.audit(flag=key, environment=environment, limit=500)
+        snapshots: dict[int, FlagState] = {}
+        previous_of: dict[int, int] = {}  # version -> version it replaced
+        for entry in entries:
+            for snapshot in (entry.before, entry.after):
+                if isinstance(snapshot, dict) and isinstance(snapshot.get("version"), int):
+                    try:
+                        snapshots.setdefault(snapshot["version"], wire.state_from_json(environment, snapshot))
+                    except ValueError:
+                        continue
+            if isinstance(entry.before, dict) and isinstance(entry.after, dict):
+                b, a = entry.before.get("version"), entry.after.get("version")
+                if isinstance(a, int) and isinstance(b, int):
+                    previous_of.setdefault(a, b)
+        if to_version is None:
+            to_version = previous_of.get(before.version)
+            if to_version is None:
+                raise NotFound(f"{key} in {environment}: the audit log has no earlier version to roll back to "
+                               f"(current version {before.version}). Pass --to-version N.")
+        if to_version >= before.version or to_version < 1:
+            raise Invalid(f"{key} in {environment}: version {to_version} is not an earlier version "
+                          f"(current: {before.version}).")
+        target = snapshots.get(to_version)
+        if target is None:
+            raise NotFound(f"{key} in {environment}: version {to_version} is not in the audit log, so flagops "
+                           "cannot show what it would restore. Pick a version from `flagops audit FLAG`.")
+        after = before.with_changes(StateChange(enabled=target.enabled, rollout=target.rollout, rules=target.rules,
+                                                default_variant=target.default_variant))
+        return PlannedChange("rollback", flag, env, before, after, blast, to_version,
+                             noop=_same_effect(before, after))
+
+    # --- rules ------------------------------------------------------------------------------
+
+    def check(self, plan: PlannedChange, reason: str) -> None:
+        self.check_writable(plan.action, plan.flag.key)
+        self.check_reason(reason)
+
+    def check_writable(self, action: str, key: str) -> None:
+        refuse_if_readonly(self.readonly, action, key)
+
+    def check_reason(self, reason: str | None) -> None:
+        refuse_bad_reason(reason, self.min_reason_length)
+
+    def needs_typed_key(self, plan: PlannedChange) -> bool:
+        return plan.environment.protected and not plan.noop
+
+    # --- apply ------------------------------------------------------------------------------
+
+    async def apply(
+        self,
+        plan: PlannedChange,
+        *,
+        reason: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+        idempotency_key: str | None = None,
+        confirm: bool = True,
+        confirm_timeout: float = 10.0,
+    ) -> AppliedChange:
+        self.check(plan, reason)
+        if plan.noop:
+            return AppliedChange(plan, plan.flag, plan.before, time_to_effect=0.0, confirmed=True, noop=True)
+        key = idempotency_key or str(uuid.uuid4())
+        env = plan.environment.key
+        sent = time.monotonic()
+        if plan.action == "rollback":
+            assert plan.to_version is not None
+            flag = await self.backend.restore(plan.flag.key, env, plan.to_version, expected_version=plan.before.version,
+                                              reason=reason.strip(), idempotency_key=key, ticket=ticket, origin=origin)
+        else:
+            flag = await self.backend.update_state(plan.flag.key, env, plan.change,
+                                                   expected_version=plan.before.version, reason=reason.strip(),
+                                                   idempotency_key=key, ticket=ticket, origin=origin)
+        written = flag.state(env)
+        if written is None:
+            flag = await self.backend.get_flag(plan.flag.key, env)
+            written = flag.state(env)
+            assert written is not None
+        if not confirm:
+            return AppliedChange(plan, flag, written, time_to_effect=None, confirmed=False, noop=False,
+                                 idempotency_key=key)
+        served, seen, elapsed = await self._confirm(plan, written, sent, confirm_timeout)
+        return AppliedChange(plan, served or flag, seen or written, time_to_effect=elapsed,
+                             confirmed=served is not None, noop=False, idempotency_key=key)
+
+    async def _confirm(self, plan: PlannedChange, written: FlagState, sent: float,
+                       timeout: float) -> tuple[Flag | None, FlagState | None, float | None]:
+        """Read back until the written version (or a newer one with the same effect) is served."""
+        env = plan.environment.key
+        delay = 0.02
+        deadline = sent + timeout
+        while True:
+            try:
+                flag = await self.backend.get_flag(plan.flag.key, env)
+            except FlagOpsError:
+                flag = None
+            state = flag.state(env) if flag else None
+            if state is not None and state.version >= written.version and _same_effect(state, written):
+                return flag, state, time.monotonic() - sent
+            if time.monotonic() + delay > deadline:
+                return None, state, None
+            await asyncio.sleep(delay)
+            delay = min(0.5, delay * 2)
