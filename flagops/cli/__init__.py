@@ -16,6 +16,14 @@ import click
 COMMANDS: dict[str, str] = {
     "serve": "flagops.cli.serve_cmd:serve",
     "demo": "flagops.cli.serve_cmd:demo",
+    "flags": "flagops.cli.read_cmds:flags",
+    "status": "flagops.cli.read_cmds:status",
+    "audit": "flagops.cli.read_cmds:audit",
+    "kill": "flagops.cli.write_cmds:kill",
+    "rollout": "flagops.cli.write_cmds:rollout",
+    "rollback": "flagops.cli.write_cmds:rollback",
+    "login": "flagops.cli.account_cmds:login",
+    "info": "flagops.cli.account_cmds:info",
 }
 
 

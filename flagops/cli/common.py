@@ -1,0 +1,142 @@
+"""What every CLI command shares: the active profile, opening the backend, and turning errors into exit codes.
+
+Errors are printed as one message (what happened, what to do) on stderr with the documented exit code;
+never a traceback for anything flagops expected, and never the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from flagops.config import Profile, load_profile
+from flagops.errors import ExitCode, FlagOpsError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    profile: Profile
+    environment: str | None  # --env given to the command, else the group's, else the profile's
+    readonly: bool
+
+
+def group_options(ctx: click.Context) -> dict[str, Any]:
+    root = ctx.find_root()
+    return dict(root.obj or {}) if isinstance(root.obj, dict) else {}
+
+
+def invocation(ctx: click.Context, environment: str | None = None) -> Invocation:
+    opts = group_options(ctx)
+    profile = load_profile(opts.get("profile"))
+    readonly = bool(opts.get("readonly")) or profile.readonly
+    if readonly and not profile.readonly:
+        profile = replace(profile, readonly=True)
+    env = environment or opts.get("environment") or profile.environment
+    return Invocation(profile, env, readonly)
+
+
+def require_environment(inv: Invocation, explicit: str | None, ctx: click.Context, *, write: bool) -> str:
+    """Writes need --env spelled out (a kill in the wrong environment is its own incident); reads default."""
+    env = explicit or group_options(ctx).get("environment")
+    if env:
+        return str(env)
+    if not write and inv.environment:
+        return inv.environment
+    what = "Which environment? Pass --env E" + ("" if write else " or set `environment:` in the profile")
+    raise click.UsageError(what + ".", ctx=ctx)
+
+
+JSON_FLAG = "flagops.json"
+
+
+def want_json(ctx: click.Context, on: bool) -> bool:
+    """Remember --json so errors are reported as JSON on stdout too."""
+    ctx.meta[JSON_FLAG] = on
+    return on
+
+
+def fail(error: FlagOpsError) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(JSON_FLAG):
+        from flagops import wire
+
+        fresh = getattr(error, "fresh", None)
+        click.echo(json.dumps({"error": type(error).__name__, "message": error.message, "detail": error.detail,
+                               "exitCode": error.exit_code,
+                               "fresh": wire.flag_to_json(fresh) if fresh is not None else None}, indent=2))
+    click.echo(f"flagops: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def handles_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Typed errors -> message + exit code; Ctrl-C -> 130 without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except FlagOpsError as error:
+            fail(error)
+        except KeyboardInterrupt:
+            click.echo("flagops: interrupted", err=True)
+            sys.exit(130)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the profile's backend, run `use(backend)`, always close it."""
+    from flagops.session import open_backend
+
+    backend = open_backend(profile)
+    try:
+        return await use(backend)
+    finally:
+        await backend.aclose()
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """'90s', '30m', '2h', '7d', or an ISO 8601 time."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text.strip().lower()
+    if raw[-1:] in units and raw[:-1].replace(".", "", 1).isdigit():
+        return datetime.now(timezone.utc) - timedelta(seconds=float(raw[:-1]) * units[raw[-1]])
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("expected a duration like 30m, 2h, 7d, or an ISO time like 2026-01-02T03:04Z",
+                                 param_hint="--since") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "-"
+    seconds = ((now or datetime.now(timezone.utc)) - when).total_seconds()
+    if seconds < 0:
+        return when.strftime("%Y-%m-%d %H:%M")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+EXIT = ExitCode

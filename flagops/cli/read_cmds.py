@@ -1,0 +1,213 @@
+"""`flagops flags | status | audit`: quick looks over SSH. Tables on a terminal, JSON with --json."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from flagops.cli.common import (
+    EXIT,
+    ago,
+    handles_errors,
+    invocation,
+    parse_since,
+    require_environment,
+    run,
+    want_json,
+    with_backend,
+)
+from flagops.cli.output import clean, emit_json, emit_table, percent, say
+from flagops.errors import FlagOpsError
+from flagops.model import AuditEntry, Flag, MetricSeries
+
+_env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _state_cell(flag: Flag, environment: str) -> tuple[str, str]:
+    state = flag.state(environment)
+    if state is None:
+        return "-", "-"
+    return ("on" if state.enabled else "off"), f"{state.rollout:g}%"
+
+
+@click.command()
+@_env
+@click.option("--search", "-s", "query", default=None,
+              help="Fuzzy search over key, name, tags, owner; filters tag:, owner:, state:on|off, stale.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N flags.")
+@_json
+@click.pass_context
+@handles_errors
+def flags(ctx: click.Context, env_opt: str | None, query: str | None, limit: int | None, as_json: bool) -> None:
+    """List flags with their state in one environment."""
+    want_json(ctx, as_json)
+    inv = invocation(ctx)
+    environment = require_environment(inv, env_opt, ctx, write=False)
+
+    async def go(backend: Any) -> list[Flag]:
+        return list(await backend.list_flags(environment))
+
+    found = run(with_backend(inv.profile, go))
+    if query:
+        from flagops.search import FlagIndex
+
+        found = FlagIndex(found, environment=environment).search(query, limit=limit)
+    else:
+        found.sort(key=lambda f: f.key)
+        if limit:
+            found = found[:limit]
+    if as_json:
+        from flagops import wire
+
+        emit_json({"environment": environment, "flags": [wire.flag_to_json(f) for f in found]})
+        return
+    rows = []
+    for flag in found:
+        state, rollout = _state_cell(flag, environment)
+        st = flag.state(environment)
+        rows.append([flag.key, state, rollout, flag.owner, ",".join(flag.tags), flag.stage.value,
+                     ago(st.updated_at if st else None)])
+    emit_table(["key", "state", "rollout", "owner", "tags", "stage", "changed"], rows)
+    if not rows:
+        say(f"(no flags in {environment}" + (f" matching {query!r})" if query else ")"))
+
+
+async def _status_data(backend: Any, key: str, environment: str | None) -> dict[str, Any]:
+    flag: Flag = await backend.get_flag(key)
+    envs = [environment] if environment else sorted(flag.states)
+
+    async def metrics(env: str) -> MetricSeries | str:
+        try:
+            series: MetricSeries = await backend.metrics(key, env, window_seconds=300)
+            return series
+        except FlagOpsError as exc:
+            return exc.message
+
+    series_list, entries = await asyncio.gather(
+        asyncio.gather(*(metrics(e) for e in envs)), backend.audit(flag=key, limit=200))
+    last: dict[str, AuditEntry] = {}
+    for entry in entries:  # newest first
+        if entry.environment and entry.environment not in last:
+            last[entry.environment] = entry
+    return {"flag": flag, "envs": envs, "metrics": dict(zip(envs, series_list)), "last": last}
+
+
+@click.command()
+@click.argument("flag")
+@click.option("--env", "env_opt", default=None, help="Only this environment (default: all).")
+@_json
+@click.pass_context
+@handles_errors
+def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) -> None:
+    """FLAG's state in every environment: rollout, error rate over 5 minutes, last change."""
+    want_json(ctx, as_json)
+    inv = invocation(ctx)
+    data = run(with_backend(inv.profile, lambda b: _status_data(b, flag, env_opt)))
+    found: Flag = data["flag"]
+    if as_json:
+        from flagops import wire
+
+        out = wire.flag_to_json(found)
+        out["status"] = {}
+        for env in data["envs"]:
+            series = data["metrics"][env]
+            entry = data["last"].get(env)
+            out["status"][env] = {
+                "evaluationsPerMinute": series.evaluations_per_minute() if isinstance(series, MetricSeries) else None,
+                "errorRate": series.error_rate if isinstance(series, MetricSeries) else None,
+                "metricsError": series if isinstance(series, str) else None,
+                "lastChange": None if entry is None else {
+                    "actor": entry.actor, "action": entry.action, "reason": entry.reason, "ticket": entry.ticket,
+                    "at": entry.at.isoformat(), "sequence": entry.sequence},
+            }
+        emit_json(out)
+        return
+    say(f"{clean(found.key)} — {clean(found.name)}")
+    meta = [f"owner {clean(found.owner) or '-'}", f"stage {found.stage.value}", f"risk {found.risk_level.value}"]
+    if found.tags:
+        meta.append("tags " + clean(",".join(found.tags)))
+    if found.kill_switch:
+        meta.append("kill switch")
+    say("  " + ", ".join(meta))
+    rows = []
+    for env in data["envs"]:
+        state = found.state(env)
+        if state is None:
+            continue
+        series = data["metrics"][env]
+        entry = data["last"].get(env)
+        evals = f"{series.evaluations_per_minute():,.0f}/min" if isinstance(series, MetricSeries) else "?"
+        rate = percent(series.error_rate) if isinstance(series, MetricSeries) else "?"
+        change = "-" if entry is None else f"{entry.actor}, {ago(entry.at)}: {entry.reason}"
+        rows.append([env, "on" if state.enabled else "off", f"{state.rollout:g}%", state.version, evals, rate,
+                     change])
+    say("")
+    emit_table(["env", "state", "rollout", "version", "evals", "errors 5m", "last change"], rows)
+
+
+def _entry_json(entry: AuditEntry) -> dict[str, Any]:
+    from flagops import wire
+
+    return {"sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
+            "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,
+            "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": entry.before,
+            "after": entry.after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
+            "hash": entry.hash}
+
+
+def _change_text(entry: AuditEntry) -> str:
+    def short(snapshot: Any) -> str:
+        if not isinstance(snapshot, dict):
+            return "-"
+        on = "on" if snapshot.get("enabled") else "off"
+        return f"{on} {snapshot.get('rollout', '?')}% v{snapshot.get('version', '?')}"
+
+    if entry.before is None and entry.after is None:
+        return "-"
+    return f"{short(entry.before)} -> {short(entry.after)}"
+
+
+@click.command()
+@click.argument("flag", required=False)
+@click.option("--env", "env_opt", default=None, help="Only this environment.")
+@click.option("--since", default=None, help="Only entries newer than this: 30m, 2h, 7d or an ISO time.")
+@click.option("--limit", type=click.IntRange(min=1, max=5000), default=200, show_default=True)
+@click.option("--verify", is_flag=True, help="Recompute the hash chain and say where it breaks.")
+@_json
+@click.pass_context
+@handles_errors
+def audit(ctx: click.Context, flag: str | None, env_opt: str | None, since: str | None, limit: int, verify: bool,
+          as_json: bool) -> None:
+    """Who changed what, when and why (newest first)."""
+    want_json(ctx, as_json)
+    inv = invocation(ctx)
+    since_at = parse_since(since)
+    if verify:
+        result = run(with_backend(inv.profile, lambda b: b.verify_audit()))
+        if as_json:
+            emit_json({"ok": result.ok, "checked": result.checked, "brokenAt": result.broken_at,
+                       "problem": result.problem})
+        elif result.ok:
+            say(f"Audit log verified: {result.checked} entries, hash chain intact.")
+        else:
+            say(f"Audit log does NOT verify: broken at sequence {result.broken_at} "
+                f"({clean(result.problem) or 'hash mismatch'}); {result.checked} entries checked.")
+        if not result.ok:
+            ctx.exit(EXIT.INTEGRITY)
+        return
+    entries: list[AuditEntry] = run(with_backend(
+        inv.profile, lambda b: b.audit(flag=flag, environment=env_opt, since=since_at, limit=limit)))
+    if as_json:
+        emit_json({"entries": [_entry_json(e) for e in entries]})
+        return
+    now = datetime.now(timezone.utc)
+    rows = [[e.sequence, e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), ago(e.at, now), e.actor,
+             e.action.removeprefix("flag."), e.flag_key, e.environment or "-", _change_text(e), e.reason,
+             e.ticket or ""] for e in entries]
+    emit_table(["seq", "at", "", "actor", "action", "flag", "env", "change", "reason", "ticket"], rows)
+    if not rows:
+        say("(no audit entries match)")

@@ -1,0 +1,179 @@
+"""`flagops kill | rollout | rollback`: the panic path.
+
+Imports stay lean on purpose (no textual, fastapi, uvicorn; keyring only when FLAGOPS_TOKEN is unset):
+tests/test_imports.py checks it. Flow: rules that need no network first (read-only, reason, --yes without
+a terminal), then the plan from ops, then the confirmation (a typed flag key in protected environments),
+then apply + confirm. Every write goes through `flagops.ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from flagops.cli.common import EXIT, handles_errors, invocation, require_environment, run, want_json, with_backend
+from flagops.cli.output import clean, emit_json, say, stdin_is_tty, stdout_is_tty, warn
+from flagops.errors import Refused
+from flagops.ops import AppliedChange, Ops, PlannedChange, describe_state, refuse_bad_reason, refuse_if_readonly
+
+
+def _plan_json(plan: PlannedChange) -> dict[str, Any]:
+    from flagops import wire
+
+    return {
+        "action": plan.action, "flag": plan.flag.key, "environment": plan.environment.key,
+        "protected": plan.environment.protected, "noop": plan.noop, "summary": plan.summary(),
+        "before": wire.state_to_json(plan.before), "after": wire.state_to_json(plan.after),
+        "toVersion": plan.to_version,
+        "blastRadius": {"evaluationsPerMinute": plan.blast.evaluations_per_minute,
+                        "errorRate": plan.blast.error_rate, "windowSeconds": plan.blast.window_seconds,
+                        "unknown": plan.blast.unknown},
+    }
+
+
+def _applied_json(applied: AppliedChange) -> dict[str, Any]:
+    from flagops import wire
+
+    return {**_plan_json(applied.plan), "applied": not applied.noop, "confirmed": applied.confirmed,
+            "timeToEffect": applied.time_to_effect, "state": wire.state_to_json(applied.state),
+            "idempotencyKey": applied.idempotency_key}
+
+
+def _show_plan(plan: PlannedChange) -> None:
+    env = plan.environment
+    protected = " (PROTECTED)" if env.protected else ""
+    before = plan.before
+    who = f", by {clean(before.updated_by)}" if before.updated_by else ""
+    say(f"Plan: {plan.action} {clean(plan.flag.key)} in {clean(env.key)}{protected}")
+    say(f"  now:    {describe_state(before)} (version {before.version}{who})")
+    after = describe_state(plan.after)
+    if plan.action == "rollback":
+        after += f" (as version {plan.to_version})"
+    elif plan.action == "rollout" and not plan.after.enabled:
+        after = f"off, rollout {plan.after.rollout:g}% (the flag stays off)"
+    say(f"  after:  {after}")
+    say(f"  blast radius: {clean(plan.blast.describe())}")
+
+
+def _confirm(plan: PlannedChange, ops: Ops) -> None:
+    try:
+        if ops.needs_typed_key(plan):
+            typed = click.prompt(f"{plan.environment.key} is protected. Type the flag key to confirm",
+                                 default="", show_default=False)
+            if typed.strip() != plan.flag.key:
+                raise Refused("Not confirmed: the typed key did not match. Nothing was changed.")
+        elif not click.confirm("Apply?", default=False):
+            raise Refused("Not confirmed. Nothing was changed.")
+    except click.Abort:
+        raise Refused("Not confirmed. Nothing was changed.") from None
+
+
+def _report(applied: AppliedChange, as_json: bool) -> None:
+    plan = applied.plan
+    if as_json:
+        emit_json(_applied_json(applied))
+    elif applied.noop:
+        say(f"{clean(plan.flag.key)} in {clean(plan.environment.key)} is already {describe_state(plan.before)}: "
+            "nothing to change, nothing written.")
+    else:
+        verb = {"kill": "Killed", "rollout": "Set rollout of", "rollback": "Rolled back"}[plan.action]
+        effect = (f"served after {applied.time_to_effect:.2f}s" if applied.confirmed and applied.time_to_effect
+                  is not None else "not yet confirmed")
+        say(f"{verb} {clean(plan.flag.key)} in {clean(plan.environment.key)}: {describe_state(plan.before)} -> "
+            f"{describe_state(applied.state)} (version {applied.state.version}); {effect}.")
+    if not applied.noop and not applied.confirmed:
+        warn("flagops: the service accepted the change, but flagops did not see it served within the timeout. "
+             "Check with `flagops status FLAG`.")
+
+
+def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reason: str | None,
+           ticket: str | None, yes: bool, as_json: bool, percent: float | None = None,
+           to_version: int | None = None) -> None:
+    want_json(ctx, as_json)
+    inv = invocation(ctx)
+    environment = require_environment(inv, env_opt, ctx, write=True)
+    interactive = stdin_is_tty() and stdout_is_tty() and not as_json
+    # the rules that need no network first, so a refusal is instant even when the service is down
+    refuse_if_readonly(inv.readonly, action, key)
+    if not (reason or "").strip() and interactive and not yes:
+        reason = click.prompt("Reason (goes into the audit log)", default="", show_default=False)
+    refuse_bad_reason(reason, inv.profile.min_reason_length)
+    if not yes and not interactive:
+        raise Refused(f"Refusing to {action} {key} in {environment} without confirmation: there is no terminal "
+                      "to ask on. Pass --yes to confirm non-interactively.")
+    assert reason is not None
+
+    async def go(backend: Any) -> AppliedChange:
+        ops = Ops(backend, readonly=inv.readonly, min_reason_length=inv.profile.min_reason_length)
+        if action == "kill":
+            plan = await ops.plan_kill(key, environment)
+        elif action == "rollout":
+            assert percent is not None
+            plan = await ops.plan_rollout(key, environment, percent)
+        else:
+            plan = await ops.plan_rollback(key, environment, to_version)
+        if not yes and not plan.noop:
+            _show_plan(plan)
+            _confirm(plan, ops)
+        return await ops.apply(plan, reason=reason, ticket=ticket)
+
+    applied = run(with_backend(inv.profile, go))
+    _report(applied, as_json)
+    if not applied.noop and not applied.confirmed:
+        ctx.exit(EXIT.UNCONFIRMED)
+
+
+_env = click.option("--env", "env_opt", default=None, help="Environment to change (required for writes).")
+_reason = click.option("--reason", "-r", default=None, help="Why (goes into the audit log; min length per profile).")
+_ticket = click.option("--ticket", "-t", default=None, help="Ticket or incident id.")
+_yes = click.option("--yes", "-y", is_flag=True, help="Do not ask; required without a terminal.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.command()
+@click.argument("flag")
+@_env
+@_reason
+@_ticket
+@_yes
+@_json
+@click.pass_context
+@handles_errors
+def kill(ctx: click.Context, flag: str, env_opt: str | None, reason: str | None, ticket: str | None, yes: bool,
+         as_json: bool) -> None:
+    """Turn FLAG off in one environment. Killing a flag that is already off succeeds without writing."""
+    _write(ctx, "kill", flag, env_opt, reason, ticket, yes, as_json)
+
+
+@click.command()
+@click.argument("flag")
+@click.argument("percent", type=click.FloatRange(0, 100))
+@_env
+@_reason
+@_ticket
+@_yes
+@_json
+@click.pass_context
+@handles_errors
+def rollout(ctx: click.Context, flag: str, percent: float, env_opt: str | None, reason: str | None,
+            ticket: str | None, yes: bool, as_json: bool) -> None:
+    """Set FLAG's rollout to PERCENT (0-100) in one environment. Does not turn an off flag on."""
+    _write(ctx, "rollout", flag, env_opt, reason, ticket, yes, as_json, percent=percent)
+
+
+@click.command()
+@click.argument("flag")
+@_env
+@click.option("--to-version", type=click.IntRange(min=1), default=None,
+              help="Version to restore (default: the one before the last change).")
+@_reason
+@_ticket
+@_yes
+@_json
+@click.pass_context
+@handles_errors
+def rollback(ctx: click.Context, flag: str, env_opt: str | None, to_version: int | None, reason: str | None,
+             ticket: str | None, yes: bool, as_json: bool) -> None:
+    """Restore FLAG's state in one environment to an earlier version (a new version equal to it)."""
+    _write(ctx, "rollback", flag, env_opt, reason, ticket, yes, as_json, to_version=to_version)
