@@ -1,0 +1,179 @@
+"""FlagOpsApp: the console. Holds the backend, ops, the current environment and the live flag store.
+
+Surface other screens rely on (see notes/interfaces.md point 5): `backend`, `ops`, `environment`,
+`environments`, `readonly`, `profile`, `store` (LiveFlags), `open_flag(key)`, `start_action(kind, key)`.
+
+Blocking work runs in named workers: "environments" (startup), "live" (stream + probes) and "metrics"
+(error rates). Backend failures never escape a worker: the store turns them into connection state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Middle
+from textual.screen import ModalScreen
+from textual.widgets import Label
+
+from flagops.backends.base import FlagBackend
+from flagops.config import Profile
+from flagops.errors import FlagOpsError
+from flagops.model import Environment
+from flagops.ops import AppliedChange, Ops
+from flagops.tui.live import LiveFlags
+from flagops.tui.palette import PALETTE_PROVIDERS
+from flagops.tui.screens.action_modal import ActionModal, ActionKind
+from flagops.tui.screens.flags_screen import FlagsScreen
+from flagops.tui.themes import install_themes
+from flagops.tui.widgets.flag_table import printable
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class TooSmallScreen(ModalScreen[None]):
+    """Covers the console while the terminal is smaller than 80x24, and says so."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "app.quit", "Quit", id="quit_small")]
+
+    def compose(self) -> ComposeResult:
+        with Middle(), Center():
+            yield Label("", id="too-small-message", markup=False)
+
+    def on_mount(self) -> None:
+        self.update_size()
+
+    def on_resize(self) -> None:
+        self.update_size()
+
+    def update_size(self) -> None:
+        width, height = self.app.size
+        self.query_one("#too-small-message", Label).update(
+            f"Terminal too small: {width}x{height}. flagops needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n"
+            "Enlarge the window (q quits)."
+        )
+
+
+class FlagOpsApp(App[None]):
+    CSS_PATH = str(Path(__file__).with_name("flagops.tcss"))  # absolute: subclasses live elsewhere
+    TITLE = "flagops"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | PALETTE_PROVIDERS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        profile: Profile,
+        backend: FlagBackend,
+        *,
+        environment: str | None = None,
+        readonly: bool | None = None,
+        ops: Ops | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile = profile
+        self.backend = backend
+        self.readonly = profile.readonly if readonly is None else (readonly or profile.readonly)
+        self.ops = ops or Ops(backend, readonly=self.readonly, min_reason_length=profile.min_reason_length)
+        self.environment = environment or profile.environment or ""
+        self.environments: list[Environment] = []
+        self.store = LiveFlags(backend, self.environment)
+        self._too_small: TooSmallScreen | None = None
+
+    # -- startup ----------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.profile.keys:
+            self.set_keymap(dict(self.profile.keys))
+        install_themes(self, self.profile.theme)
+        self.push_screen(FlagsScreen())
+        self.run_worker(self._start(), name="environments", group="environments", exit_on_error=False)
+        self._check_size()
+
+    async def _start(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                self.environments = await self.ops.environments()
+                break
+            except FlagOpsError as exc:
+                attempt += 1
+                if attempt == 1:
+                    self.notify(printable(exc.message, 300), title="Cannot reach the flag service",
+                                severity="error", timeout=8, markup=False)
+                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
+        keys = [env.key for env in self.environments]
+        if self.environment not in keys:
+            if self.environment:
+                self.notify(f"No environment {printable(self.environment, 40)!r}; showing {keys[0]!r}.",
+                            severity="warning", markup=False)
+            self.environment = keys[0] if keys else self.environment
+        self.store.environment = self.environment
+        self._start_live()
+
+    def _start_live(self) -> None:
+        self.run_worker(self.store.run(), name="live", group="live", exclusive=True, exit_on_error=False)
+        self.run_worker(self.store.run_metrics(), name="metrics", group="metrics", exclusive=True,
+                        exit_on_error=False)
+
+    def current_environment(self) -> Environment | None:
+        for env in self.environments:
+            if env.key == self.environment:
+                return env
+        return None
+
+    def switch_environment(self, environment: str) -> None:
+        """Show another environment: stop following the old one, load and follow the new one."""
+        self.run_worker(self._switch(environment), name="switch", group="switch", exclusive=True,
+                        exit_on_error=False)
+
+    async def _switch(self, environment: str) -> None:
+        self.workers.cancel_group(self, "live")
+        self.workers.cancel_group(self, "metrics")
+        self.environment = environment
+        await self.store.switch_environment(environment)
+        self._start_live()
+
+    # -- the surface other screens use --------------------------------------------------------------------
+
+    def open_flag(self, key: str) -> None:
+        """Push the flag detail screen (flagops/tui/screens/detail_screen.py)."""
+        try:
+            module = importlib.import_module("flagops.tui.screens.detail_screen")
+        except ImportError:
+            self.notify("Flag detail is not available in this build.", severity="warning", markup=False)
+            return
+        self.push_screen(module.FlagDetailScreen(key))
+
+    def start_action(self, kind: ActionKind, key: str) -> None:
+        """Open the confirmation modal for `kind` on `key` in the current environment."""
+        if self.readonly:
+            self.notify("Read-only: changes are not possible in this console.", severity="warning", markup=False)
+            return
+        self.push_screen(ActionModal(kind, key, self.environment), self._action_done)
+
+    def _action_done(self, applied: AppliedChange | None) -> None:
+        if applied is not None and not applied.noop:
+            self.notify(printable(applied.plan.summary(), 300), title="Applied", markup=False, timeout=4)
+
+    # -- terminal size ------------------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        width, height = self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen(id="too-small")
+            self.push_screen(self._too_small)
+        elif not small and self._too_small is not None:
+            screen, self._too_small = self._too_small, None
+            if self.screen is screen:
+                self.pop_screen()

@@ -1,0 +1,363 @@
+"""LiveFlags: the flags of one environment, kept current while the console is open.
+
+Two loops feed it:
+- the change loop: the backend's `watch()` stream (SSE) applies each change in place; a periodic
+  `list_flags()` (cheap: ETag / 304) doubles as the liveness probe and as the polling fallback when the
+  backend has no stream or the stream keeps failing. Failures move the connection state to
+  "reconnecting (n)" and then "stale since HH:MM:SS" with exponential backoff; the last-known flags
+  stay in place.
+- the metrics loop: error rates and a short trend per flag, visible rows first (the table tells us which
+  ones are on screen), then a slow sweep over the rest so "sort by error rate" converges.
+
+It does not import Textual: listeners are plain callables, so the widgets decide how to repaint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+
+from flagops.backends.base import FlagBackend
+from flagops.errors import FlagOpsError, NotFound
+from flagops.model import ChangeEvent, Flag
+from flagops.search import FlagIndex
+
+
+class Link(str, Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    link: Link
+    attempts: int = 0  # failed attempts since the connection was lost
+    stale_since: datetime | None = None  # when the data stopped being current
+    polling: bool = False  # True when updates come from polling, not the stream
+    error: str | None = None  # the last failure, in words
+
+    def label(self) -> str:
+        """'live', 'reconnecting (3)', 'stale since 03:12:09' — what the header shows."""
+        if self.link is Link.LIVE:
+            return "live (polling)" if self.polling else "live"
+        if self.link is Link.RECONNECTING:
+            return f"reconnecting ({self.attempts})"
+        if self.link is Link.STALE and self.stale_since is not None:
+            return f"stale since {self.stale_since.astimezone().strftime('%H:%M:%S')}"
+        return self.link.value
+
+
+@dataclass(frozen=True)
+class FlagMetrics:
+    error_rate: float | None  # None: the platform has no error source, or not fetched yet
+    evaluations_per_minute: float
+    trend: tuple[float, ...]  # error rate per step, oldest first (empty when no error source)
+    fetched_at: float  # loop time
+
+
+FlagsListener = Callable[[set[str]], None]  # keys whose flag or metrics changed
+ConnectionListener = Callable[[ConnectionState], None]
+ReloadListener = Callable[[], None]  # everything changed (first load, environment switch, resync)
+
+
+def backoff_delay(attempt: int, base: float = 0.5, cap: float = 15.0) -> float:
+    """Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... up to `cap`."""
+    delay: float = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay * random.uniform(0.8, 1.2)
+
+
+class LiveFlags:
+    """The current environment's flags, an index to search them, and how current they are."""
+
+    STALE_AFTER_ATTEMPTS = 3  # after this many failed attempts the data is called stale
+
+    def __init__(
+        self,
+        backend: FlagBackend,
+        environment: str,
+        *,
+        probe_interval: float = 5.0,
+        poll_interval: float = 1.0,
+        metrics_interval: float = 3.0,
+        metrics_window: int = 300,
+        metrics_step: int = 30,
+        metrics_concurrency: int = 4,
+    ) -> None:
+        self.backend = backend
+        self.environment = environment
+        self.flags: dict[str, Flag] = {}
+        self.index = FlagIndex([], environment)
+        self.metrics: dict[str, FlagMetrics] = {}
+        self.connection = ConnectionState(Link.CONNECTING)
+        self.loaded = False
+        self.last_event_id: int | None = None
+        self.probe_interval = probe_interval
+        self.poll_interval = poll_interval
+        self.metrics_interval = metrics_interval
+        self.metrics_window = metrics_window
+        self.metrics_step = metrics_step
+        self.metrics_concurrency = metrics_concurrency
+        self._flags_listeners: list[FlagsListener] = []
+        self._connection_listeners: list[ConnectionListener] = []
+        self._reload_listeners: list[ReloadListener] = []
+        self._visible: list[str] = []
+        self._sweep_position = 0
+        self._metrics_wakeup = asyncio.Event()
+
+    # -- listeners ---------------------------------------------------------------------------------
+
+    def on_flags(self, listener: FlagsListener) -> None:
+        self._flags_listeners.append(listener)
+
+    def on_connection(self, listener: ConnectionListener) -> None:
+        self._connection_listeners.append(listener)
+
+    def on_reload(self, listener: ReloadListener) -> None:
+        self._reload_listeners.append(listener)
+
+    def _emit_flags(self, keys: set[str]) -> None:
+        if keys:
+            for listener in list(self._flags_listeners):
+                listener(keys)
+
+    def _emit_reload(self) -> None:
+        for listener in list(self._reload_listeners):
+            listener()
+
+    def _set_connection(self, state: ConnectionState) -> None:
+        if state != self.connection:
+            self.connection = state
+            for listener in list(self._connection_listeners):
+                listener(state)
+
+    # -- data --------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Flag | None:
+        return self.flags.get(key)
+
+    def replace_all(self, flags: Iterable[Flag]) -> None:
+        """Take a full list (first load, resync after a reconnect, a poll); tells listeners what changed."""
+        fresh = {flag.key: flag for flag in flags}
+        if not self.loaded:
+            self.flags = fresh
+            self.index = FlagIndex(fresh.values(), self.environment)
+            self.loaded = True
+            self._emit_reload()
+            return
+        changed = {key for key, flag in fresh.items() if self.flags.get(key) != flag}
+        removed = set(self.flags) - set(fresh)
+        if not changed and not removed:
+            return
+        added = {key for key in changed if key not in self.flags}
+        for key in removed:
+            del self.flags[key]
+            self.index.remove(key)
+            self.metrics.pop(key, None)
+        for key in changed:
+            self.flags[key] = fresh[key]
+            self.index.update(fresh[key])
+        if added or removed:
+            self._emit_reload()  # the set of rows changed: the table re-runs its query
+        else:
+            self._emit_flags(changed)
+
+    def apply_event(self, event: ChangeEvent) -> None:
+        """One change from the stream: update that flag in place."""
+        self.last_event_id = max(event.id, self.last_event_id or 0)
+        if event.environment not in (None, self.environment):
+            return
+        if event.type == "flag.archived" or (event.flag is not None and event.flag.archived):
+            if self.flags.pop(event.flag_key, None) is not None:
+                self.index.remove(event.flag_key)
+                self.metrics.pop(event.flag_key, None)
+                self._emit_reload()
+            return
+        if event.flag is None:
+            return  # nothing to show yet; the next probe resyncs
+        is_new = event.flag_key not in self.flags
+        self.flags[event.flag_key] = event.flag
+        self.index.update(event.flag)
+        if is_new:
+            self._emit_reload()
+        else:
+            self._emit_flags({event.flag_key})
+
+    def put(self, flag: Flag) -> None:
+        """A flag this console just changed or fetched (e.g. after an action): show it at once."""
+        if flag.state(self.environment) is None:
+            return
+        is_new = flag.key not in self.flags
+        self.flags[flag.key] = flag
+        self.index.update(flag)
+        if is_new:
+            self._emit_reload()
+        else:
+            self._emit_flags({flag.key})
+
+    def search(self, query: str) -> list[Flag]:
+        return self.index.search(query)
+
+    async def switch_environment(self, environment: str) -> None:
+        """Forget the old environment's flags and load the new one's (the caller restarts `run`)."""
+        self.environment = environment
+        self.flags = {}
+        self.metrics = {}
+        self.index = FlagIndex([], environment)
+        self.loaded = False
+        self.last_event_id = None
+        self._sweep_position = 0
+        self._set_connection(ConnectionState(Link.CONNECTING))
+        self._emit_reload()
+
+    # -- the change loop ----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        self.replace_all(await self.backend.list_flags(self.environment))
+
+    async def run(self) -> None:
+        """Keep the flags current until cancelled. Never raises a backend error; shows it instead."""
+        attempts = 0
+        lost_at: datetime | None = None
+        while True:
+            try:
+                await self.load()
+                attempts, lost_at = 0, None
+                use_stream = self.backend.capabilities.stream
+                self._set_connection(ConnectionState(Link.LIVE, polling=not use_stream))
+                if use_stream:
+                    await self._follow_stream()
+                else:
+                    await self._poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means "not connected"; shown, retried
+                attempts += 1
+                lost_at = lost_at or datetime.now(timezone.utc)
+                message = exc.message if isinstance(exc, FlagOpsError) else type(exc).__name__
+                if attempts >= self.STALE_AFTER_ATTEMPTS:
+                    state = ConnectionState(Link.STALE, attempts, lost_at, error=message)
+                else:
+                    state = ConnectionState(Link.RECONNECTING, attempts, lost_at, error=message)
+                self._set_connection(state)
+                await asyncio.sleep(backoff_delay(attempts))
+
+    async def _follow_stream(self) -> None:
+        """Apply stream events; a probe task checks the service is still there (the stream may be quiet)."""
+        stream = self.backend.watch(self.environment, self.last_event_id)
+        probe = asyncio.ensure_future(self._probe())
+        next_event = asyncio.ensure_future(anext(stream))
+        try:
+            while True:
+                done, _ = await asyncio.wait({probe, next_event}, return_when=asyncio.FIRST_COMPLETED)
+                if probe in done:
+                    probe.result()  # raises the probe's failure
+                    raise RuntimeError("probe ended")
+                try:
+                    event = next_event.result()
+                except StopAsyncIteration:
+                    raise FlagOpsError("The live stream ended.") from None
+                self.apply_event(event)
+                next_event = asyncio.ensure_future(anext(stream))
+        finally:
+            for task in (probe, next_event):
+                task.cancel()
+            await asyncio.gather(probe, next_event, return_exceptions=True)
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
+                    pass
+
+    async def _probe(self) -> None:
+        """Every `probe_interval`, resync from a full list; raises when the service is gone."""
+        while True:
+            await asyncio.sleep(self.probe_interval)
+            await self.load()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            await self.load()
+
+    # -- the metrics loop ----------------------------------------------------------------------------
+
+    def set_visible(self, keys: list[str]) -> None:
+        """The rows on screen: their metrics are fetched first and kept fresh."""
+        if keys != self._visible:
+            self._visible = keys
+            self._metrics_wakeup.set()
+
+    async def run_metrics(self) -> None:
+        """Keep error rates fresh for visible rows and sweep the rest; errors are quiet (data stays)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            due = [k for k in self._visible if k in self.flags and self._is_due(k, now)]
+            due += self._sweep_batch(now, max(0, 16 - len(due)))
+            if due:
+                await self._fetch_metrics(due)
+            self._metrics_wakeup.clear()
+            try:
+                await asyncio.wait_for(self._metrics_wakeup.wait(), timeout=self.metrics_interval / 3)
+            except asyncio.TimeoutError:
+                pass
+
+    def _is_due(self, key: str, now: float) -> bool:
+        current = self.metrics.get(key)
+        return current is None or now - current.fetched_at >= self.metrics_interval
+
+    def _sweep_batch(self, now: float, size: int) -> list[str]:
+        if size <= 0 or not self.flags:
+            return []
+        keys = list(self.flags)
+        batch: list[str] = []
+        for _ in range(min(len(keys), size * 4)):
+            self._sweep_position %= len(keys)
+            key = keys[self._sweep_position]
+            self._sweep_position += 1
+            current = self.metrics.get(key)
+            # swept rows refresh slowly: they only feed the sort order
+            if current is None or now - current.fetched_at >= self.metrics_interval * 10:
+                batch.append(key)
+                if len(batch) >= size:
+                    break
+        return batch
+
+    async def _fetch_metrics(self, keys: list[str]) -> None:
+        environment = self.environment
+        limit = asyncio.Semaphore(self.metrics_concurrency)
+        loop = asyncio.get_running_loop()
+
+        async def one(key: str) -> str | None:
+            async with limit:
+                try:
+                    series = await self.backend.metrics(
+                        key, environment, window_seconds=self.metrics_window, step_seconds=self.metrics_step
+                    )
+                except NotFound:
+                    return None
+                except FlagOpsError:
+                    return None
+            if environment != self.environment or key not in self.flags:
+                return None
+            trend: tuple[float, ...] = ()
+            if series.has_errors:
+                trend = tuple(p.errors / p.total if p.total else 0.0 for p in series.points)
+            fresh = FlagMetrics(series.error_rate, series.evaluations_per_minute(), trend, loop.time())
+            old = self.metrics.get(key)
+            self.metrics[key] = fresh
+            if old is None or (old.error_rate, old.trend, old.evaluations_per_minute) != (
+                fresh.error_rate, fresh.trend, fresh.evaluations_per_minute
+            ):
+                return key
+            return None
+
+        results = await asyncio.gather(*(one(key) for key in keys))
+        self._emit_flags({key for key in results if key is not None})

@@ -1,0 +1,267 @@
+"""The confirmation modal for kill (`k`), set rollout (`%`) and rollback (`u`).
+
+It repeats the target, the environment, the effect (before -> after) and the blast radius; asks for a reason
+(required, minimum length from the profile) and, in a protected environment, the typed flag key. Focus
+starts on Cancel and `esc` cancels. Applying goes through ops.py (If-Match, idempotency key, read-back);
+afterwards the modal shows the time to effect and the new state. A 412 shows the fresh state, plans again
+against it and lets the person press Apply again (the reason is kept).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+from flagops.errors import Conflict, FlagOpsError, Refused
+from flagops.ops import AppliedChange, PlannedChange, describe_state
+from flagops.tui.widgets.flag_table import printable
+
+if TYPE_CHECKING:
+    from flagops.tui.app import FlagOpsApp
+
+ActionKind = Literal["kill", "rollout", "rollback"]
+TITLES = {"kill": "Kill flag", "rollout": "Set rollout", "rollback": "Roll back flag"}
+VERBS = {"kill": "Kill", "rollout": "Set rollout", "rollback": "Roll back"}
+
+
+def parse_percent(text: str) -> float | None:
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100 else None
+
+
+class ActionModal(ModalScreen[AppliedChange | None]):
+    """Plan, confirm and apply one change to one flag in the current environment."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="cancel_action")]
+
+    def __init__(self, kind: ActionKind, key: str, environment: str) -> None:
+        super().__init__(id="action-modal", classes=f"action-{kind}")
+        self.kind = kind
+        self.key = key
+        self.environment = environment
+        self.plan: PlannedChange | None = None
+        self.applied: AppliedChange | None = None
+        self.busy = False
+        self._idempotency_key = str(uuid.uuid4())
+
+    @property
+    def flagops(self) -> FlagOpsApp:
+        return cast("FlagOpsApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        ops = self.flagops.ops
+        with Vertical(id="action-dialog"):
+            yield Label(TITLES[self.kind], id="action-title", markup=False)
+            yield Label(f"Flag         {printable(self.key, 120)}", id="action-target", markup=False)
+            yield Label(f"Environment  {printable(self.environment, 40)}", id="action-environment", markup=False)
+            yield Label("Effect       planning…", id="action-effect", markup=False)
+            yield Label("Blast radius …", id="action-blast", markup=False)
+            if self.kind == "rollout":
+                yield Label("New rollout % (0-100)", classes="action-field-label", markup=False)
+                yield Input(placeholder="e.g. 5", id="action-percent", restrict=r"[0-9.%]*", max_length=6)
+            yield Label(f"Reason (required, at least {ops.min_reason_length} characters)",
+                        classes="action-field-label", markup=False)
+            yield Input(placeholder="why, for the audit log", id="action-reason", max_length=500)
+            yield Label("Ticket / incident (optional)", classes="action-field-label", markup=False)
+            yield Input(placeholder="e.g. INC-123", id="action-ticket", max_length=100)
+            yield Label("", id="action-typed-label", classes="action-field-label", markup=False)
+            yield Input(placeholder="type the flag key", id="action-typed-key", max_length=1000)
+            yield Label("", id="action-message", markup=False)
+            with Horizontal(id="action-buttons"):
+                yield Button("Cancel", id="action-cancel", variant="default")
+                yield Button(VERBS[self.kind], id="action-apply", variant="error", disabled=True)
+                yield Button("Close", id="action-close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#action-typed-label").display = False
+        self.query_one("#action-typed-key").display = False
+        self.query_one("#action-close").display = False
+        self.query_one("#action-cancel", Button).focus()
+        if self.kind == "rollout":
+            flag = self.flagops.store.get(self.key)
+            state = flag.state(self.environment) if flag is not None else None
+            if state is not None:
+                self.query_one("#action-percent", Input).value = f"{state.rollout:g}"
+            # the plan follows the number typed; nothing to plan until there is one
+        else:
+            self.replan()
+
+    # -- planning ---------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="plan", exit_on_error=False)
+    async def replan(self, note: str | None = None) -> None:
+        ops = self.flagops.ops
+        self.plan = None
+        self.query_one("#action-apply", Button).disabled = True
+        try:
+            if self.kind == "kill":
+                plan = await ops.plan_kill(self.key, self.environment)
+            elif self.kind == "rollback":
+                plan = await ops.plan_rollback(self.key, self.environment)
+            else:
+                percent = parse_percent(self.query_one("#action-percent", Input).value)
+                if percent is None:
+                    self._show_effect("enter a number from 0 to 100", None)
+                    return
+                plan = await ops.plan_rollout(self.key, self.environment, percent)
+        except FlagOpsError as exc:
+            self._show_effect("cannot plan this change", None)
+            self._message(exc.message, "error")
+            return
+        self.plan = plan
+        self._idempotency_key = str(uuid.uuid4())
+        self._show_plan(plan)
+        if note:
+            self._message(note, "warning")
+
+    def _show_effect(self, effect: str, blast: str | None) -> None:
+        self.query_one("#action-effect", Label).update(f"Effect       {effect}")
+        self.query_one("#action-blast", Label).update(f"Blast radius {blast or '…'}")
+
+    def _show_plan(self, plan: PlannedChange) -> None:
+        env = plan.environment
+        env_label = self.query_one("#action-environment", Label)
+        env_label.update(f"Environment  {printable(env.key, 40)}" + ("  PROTECTED" if env.protected else ""))
+        env_label.set_class(env.protected, "protected")
+        before, after = describe_state(plan.before), describe_state(plan.after)
+        if plan.noop:
+            effect = f"already {before}: nothing to change"
+        elif self.kind == "rollout" and not plan.before.enabled:
+            effect = f"off, rollout {plan.before.rollout:g}% -> off, rollout {plan.after.rollout:g}%"
+        else:
+            effect = f"{before} (v{plan.before.version}) -> {after}"
+            if plan.to_version is not None:
+                effect += f"  (restores v{plan.to_version})"
+        self._show_effect(effect, plan.blast.describe())
+        needs_key = self.flagops.ops.needs_typed_key(plan)
+        typed_label = self.query_one("#action-typed-label", Label)
+        typed_label.update(f"Protected environment: type the flag key ({printable(plan.flag.key, 80)}) to confirm")
+        typed_label.display = needs_key
+        self.query_one("#action-typed-key").display = needs_key
+        self.query_one("#action-apply", Button).disabled = False
+        self._message("", None)
+
+    @on(Input.Changed, "#action-percent")
+    def _percent_changed(self) -> None:
+        self.replan()
+
+    # -- applying ---------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#action-apply")
+    def _apply_pressed(self) -> None:
+        self.try_apply()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        # enter moves on to the next field; it never applies by itself
+        event.stop()
+        self.focus_next()
+
+    def try_apply(self) -> None:
+        plan = self.plan
+        if plan is None or self.busy or self.applied is not None:
+            return
+        ops = self.flagops.ops
+        reason = self.query_one("#action-reason", Input).value.strip()
+        if len(reason) < ops.min_reason_length:
+            self._message(
+                f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed).", "error"
+            )
+            self.query_one("#action-reason", Input).focus()
+            return
+        try:
+            ops.check(plan, reason)
+        except Refused as exc:
+            self._message(exc.message, "error")
+            return
+        if ops.needs_typed_key(plan):
+            typed = self.query_one("#action-typed-key", Input).value.strip()
+            if typed != plan.flag.key:
+                self._message("The typed key does not match the flag key.", "error")
+                self.query_one("#action-typed-key", Input).focus()
+                return
+        ticket = self.query_one("#action-ticket", Input).value.strip() or None
+        self.apply_plan(plan, reason, ticket)
+
+    @work(exclusive=True, group="apply", exit_on_error=False)
+    async def apply_plan(self, plan: PlannedChange, reason: str, ticket: str | None) -> None:
+        self.busy = True
+        self._set_inputs_disabled(True)
+        self._message("Applying…", None)
+        try:
+            applied = await self.flagops.ops.apply(
+                plan, reason=reason, ticket=ticket, idempotency_key=self._idempotency_key
+            )
+        except Conflict as exc:
+            self._set_inputs_disabled(False)
+            fresh = exc.fresh.state(self.environment) if exc.fresh is not None else None
+            if exc.fresh is not None:
+                self.flagops.store.put(exc.fresh)
+            now = f"now {describe_state(fresh)} (v{fresh.version}, by {printable(fresh.updated_by or '?', 40)})" \
+                if fresh is not None else "it changed"
+            self.replan(f"Someone else changed this flag first: {now}. Check the effect and apply again.")
+            return
+        except FlagOpsError as exc:
+            self._set_inputs_disabled(False)
+            self._message(f"{exc.message} Nothing was changed unless the audit log says so; "
+                          "applying again is safe (same idempotency key).", "error")
+            return
+        finally:
+            self.busy = False
+        self.applied = applied
+        self.flagops.store.put(applied.flag)
+        self._show_result(applied)
+
+    def _show_result(self, applied: AppliedChange) -> None:
+        state = applied.state
+        if applied.noop:
+            text = f"Nothing to change: already {describe_state(state)}."
+        elif applied.confirmed and applied.time_to_effect is not None:
+            text = (f"Done: now {describe_state(state)} (v{state.version}). "
+                    f"Took effect in {applied.time_to_effect:.2f} s.")
+        else:
+            text = (f"Written: now {describe_state(state)} (v{state.version}), "
+                    "but the service did not confirm it is served yet.")
+        self._message(text, "success")
+        self.query_one("#action-apply").display = False
+        self.query_one("#action-cancel").display = False
+        close = self.query_one("#action-close", Button)
+        close.display = True
+        close.focus()
+
+    def _set_inputs_disabled(self, disabled: bool) -> None:
+        for widget in self.query(Input):
+            widget.disabled = disabled
+        self.query_one("#action-apply", Button).disabled = disabled
+
+    def _message(self, text: str, kind: Literal["error", "warning", "success"] | None) -> None:
+        label = self.query_one("#action-message", Label)
+        label.update(printable(text, 600))
+        for name in ("error", "warning", "success"):
+            label.set_class(kind == name, name)
+
+    # -- leaving ----------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#action-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Button.Pressed, "#action-close")
+    def _close_pressed(self) -> None:
+        self.dismiss(self.applied)
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            self.notify("The change is being applied; wait for the result.", severity="warning")
+            return
+        self.dismiss(self.applied)
