@@ -26,6 +26,7 @@ class ExitCode:
     CONFIG = 9  # configuration file / runbook / theme is malformed
     UNCONFIRMED = 10  # the write was accepted but the new state was not seen served in time
     INTEGRITY = 11  # `audit --verify`: the audit log's hash chain does not verify
+    STEP_FAILED = 12  # a runbook run stopped at a failed step (check failed, wait timed out, guard rolled back)
 
 
 class FlagOpsError(Exception):

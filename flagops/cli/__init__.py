@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "flagops.cli.write_cmds:rollback",
     "login": "flagops.cli.account_cmds:login",
     "info": "flagops.cli.account_cmds:info",
+    "runbook": "flagops.cli.runbook_cmd:runbook",
 }
 
 
