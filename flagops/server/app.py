@@ -1,0 +1,114 @@
+"""The FastAPI application: wiring, error handling, and the small endpoints.
+
+Every error leaves as RFC 9457 problem+json. Flag routes live in routes_flags.py; the live parts (stream,
+audit, metrics, evaluation) in routes_live.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from flagops.server.auth import Authenticator, Principal
+from flagops.server import routes_flags, routes_live
+from flagops.server.http import BEARER, dumps, json_response
+from flagops.server.metrics import MetricsStore
+from flagops.server.problems import PROBLEM_JSON, Problem
+from flagops.server.store import Store
+from flagops.server.stream import Broker
+
+log = logging.getLogger("flagops.server")
+
+
+@dataclass
+class Service:
+    store: Store
+    auth: Authenticator
+    broker: Broker
+    metrics: MetricsStore
+    max_body: int = 1024 * 1024
+    on_ready: Callable[[], None] | None = None
+    background: list[Callable[[Service], Any]] = field(default_factory=list)  # coroutine factories (traffic)
+
+    def require(self, request: Request, scope: str, environment: str | None = None) -> Principal:
+        return self.auth.require(request.headers.get("authorization"), scope, environment)
+
+
+def problem_response(problem: Problem) -> Response:
+    return Response(content=dumps(problem.to_json()), status_code=problem.status, media_type=PROBLEM_JSON,
+                    headers=problem.headers)
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "header", "path", "body")]
+    name = ".".join(loc) or "request"
+    return Problem(422, f"{name}: {first.get('msg', 'invalid')}", field=name)
+
+
+def create_app(svc: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc.broker.bind(asyncio.get_running_loop())
+        tasks = [asyncio.create_task(factory(svc)) for factory in svc.background]
+        if svc.on_ready is not None:
+            svc.on_ready()
+        try:
+            yield
+        finally:
+            svc.broker.close_all()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(title="flagops Flag API", version="1.0.0", lifespan=lifespan,
+                  description="The reference v1 Flag API service of flagops. Errors are RFC 9457 problem+json.",
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.service = svc
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(_validation_problem(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.method} {request.url.path[:200]}"
+        return problem_response(Problem(exc.status_code, detail, headers=dict(exc.headers or {})))
+
+    @app.exception_handler(Exception)
+    async def on_error(request: Request, exc: Exception) -> Response:
+        # logged with the route only: never headers (they carry the token)
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "internal error; the service log has details"))
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> Response:
+        return json_response({"status": "ok", "flags": len(svc.store.flags()),
+                              "auditSequence": svc.store.head_sequence})
+
+    @app.get("/v1/environments", tags=["flags"])
+    async def environments(request: Request, _: Any = BEARER) -> Response:
+        svc.require(request, "flags:read")
+        return json_response({"environments": [{"key": e.key, "name": e.name, "protected": e.protected}
+                                               for e in svc.store.environments]})
+
+    routes_flags.add_routes(app, svc)
+    routes_live.add_routes(app, svc)
+    return app
+

@@ -1,0 +1,142 @@
+"""Bearer tokens: who is calling, what they may do, and how often.
+
+The tokens file is a YAML list of `{actor, sha256, scopes, environments}`; only SHA-256 hashes are at rest.
+A presented token is hashed and compared against every entry with `hmac.compare_digest` (no early exit),
+so timing does not reveal how much of a hash matched. Tokens themselves are never stored, logged or
+put into an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flagops.server.problems import Problem
+
+SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:write"})
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    actor: str
+    scopes: frozenset[str]
+    environments: frozenset[str] | None  # None: every environment ("*")
+    token_hash: str = field(repr=False)
+
+    def may_touch(self, environment: str) -> bool:
+        return self.environments is None or environment in self.environments
+
+
+class TokenFileError(ValueError):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_tokens(data: Any, source: str = "tokens") -> list[Principal]:
+    if not isinstance(data, list) or not data:
+        raise TokenFileError(f"{source}: expected a non-empty YAML list of {{actor, sha256, scopes, environments}}")
+    principals = []
+    for i, entry in enumerate(data):
+        where = f"{source}: entry {i + 1}"
+        if not isinstance(entry, dict):
+            raise TokenFileError(f"{where}: expected a mapping")
+        unknown = set(entry) - {"actor", "sha256", "scopes", "environments"}
+        if unknown:
+            raise TokenFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        actor, digest, scopes, envs = (entry.get(k) for k in ("actor", "sha256", "scopes", "environments"))
+        if not isinstance(actor, str) or not actor.strip():
+            raise TokenFileError(f"{where}: actor: expected a non-empty string")
+        if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
+            raise TokenFileError(f"{where} ({actor}): sha256: expected the 64-hex-digit SHA-256 of the token")
+        if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
+            raise TokenFileError(f"{where} ({actor}): scopes: expected a list from {', '.join(sorted(SCOPES))}")
+        if envs == "*":
+            allowed = None
+        elif isinstance(envs, list) and all(isinstance(e, str) for e in envs):
+            allowed = frozenset(envs)
+        else:
+            raise TokenFileError(f"{where} ({actor}): environments: expected a list of keys or \"*\"")
+        principals.append(Principal(actor.strip(), frozenset(scopes), allowed, digest.lower()))
+    return principals
+
+
+def load_tokens(path: Path) -> list[Principal]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise TokenFileError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TokenFileError(f"{path}: not valid YAML: {exc}") from None
+    return parse_tokens(data, str(path))
+
+
+class RateLimiter:
+    """A token bucket per caller: `rate` requests per second, bursts up to twice that. 0 turns it off."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, 2 * rate)
+        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, last refill)
+        self._lock = threading.Lock()
+
+    def check(self, caller: str) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(caller, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[caller] = (tokens, now)
+                wait = math.ceil((1 - tokens) / self.rate)
+                raise Problem(429, f"rate limit of {self.rate:g} requests/s for this token exceeded; retry in "
+                              f"{wait}s", headers={"Retry-After": str(wait)})
+            self._buckets[caller] = (tokens - 1, now)
+
+
+class Authenticator:
+    def __init__(self, principals: list[Principal], limiter: RateLimiter) -> None:
+        self.principals = principals
+        self.limiter = limiter
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Problem(401, "missing Authorization header; send 'Authorization: Bearer <token>'",
+                          field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "Authorization must be 'Bearer <token>'", field="Authorization",
+                          headers={"WWW-Authenticate": "Bearer"})
+        digest = hash_token(token)
+        found: Principal | None = None
+        for principal in self.principals:  # every entry, always: constant time with respect to matches
+            if hmac.compare_digest(principal.token_hash, digest):
+                found = principal
+        if found is None:
+            raise Problem(401, "unknown or revoked token", field="Authorization",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        self.limiter.check(found.token_hash)
+        return found
+
+    def require(self, authorization: str | None, scope: str, environment: str | None = None) -> Principal:
+        principal = self.authenticate(authorization)
+        if scope not in principal.scopes:
+            raise Problem(403, f"this token ({principal.actor}) lacks the {scope} scope", extra={"scope": scope})
+        if environment is not None and not principal.may_touch(environment):
+            raise Problem(403, f"this token ({principal.actor}) may not access environment {environment[:60]!r}",
+                          field="environment")
+        return principal

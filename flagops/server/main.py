@@ -1,0 +1,145 @@
+"""Starting the service: options, tokens, the listening socket, uvicorn.
+
+The socket is bound here (port 0 = any free port) so the URL printed is the one actually served;
+"listening on http://HOST:PORT" is printed once the app has started.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from flagops.server.app import Service, create_app
+from flagops.server.auth import Authenticator, Principal, RateLimiter, hash_token, load_tokens
+from flagops.server.demo import INCIDENT_FLAG, demo_flags
+from flagops.server.metrics import MetricsStore
+from flagops.server.store import Store
+from flagops.server.stream import Broker
+from flagops.server.traffic import Traffic
+
+ALL_SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:write"})
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    db: Path | None = None
+    tokens: Path | None = None
+    demo: bool = False
+    traffic: bool = True
+    rate_limit: float = 100.0
+    seed: int = 7
+    heartbeat: float = 15.0
+    max_body: int = 1024 * 1024
+    access_log: bool = True
+    incident_step: float = 45.0
+
+
+class StartupError(Exception):
+    """A problem to report in one line (bad tokens file, port in use, unreadable database)."""
+
+
+def default_db() -> Path:
+    import platformdirs  # noqa: PLC0415 - only when no --db is given
+
+    path = platformdirs.user_data_path("flagops") / "flags.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """Ends open event streams at shutdown, so SIGTERM does not wait for clients that never hang up."""
+
+    broker: Broker | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        broker = self.broker
+        if broker is not None and broker.loop is not None and not broker.loop.is_closed():
+            broker.loop.call_soon_threadsafe(broker.close_all)
+
+
+def serve(opts: ServeOptions) -> None:
+    printed_tokens: list[tuple[str, str]] = []
+    if opts.tokens is not None:
+        principals = load_tokens(opts.tokens)
+    else:  # a local service without a tokens file: fresh tokens, shown once, never stored in plain text
+        admin, reader = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        principals = [Principal("demo-admin", ALL_SCOPES, None, hash_token(admin)),
+                      Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader))]
+        printed_tokens = [("admin (all scopes)", admin), ("read-only", reader)]
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    db = opts.db
+    if db is None:
+        if opts.demo:
+            tmp = tempfile.TemporaryDirectory(prefix="flagops-demo-")
+            db = Path(tmp.name) / "flags.db"
+        else:
+            db = default_db()
+    sock = _bind(opts.host, opts.port)
+    try:
+        store = Store(db)
+    except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
+        raise StartupError(f"cannot open database {db}: {exc}") from None
+    if opts.demo and not store.flags():
+        store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
+    broker = Broker(store, heartbeat=opts.heartbeat)
+    store.on_commit = broker.notify_threadsafe
+    svc = Service(store=store, auth=Authenticator(principals, RateLimiter(opts.rate_limit)), broker=broker,
+                  metrics=MetricsStore(), max_body=opts.max_body)
+    if opts.demo and opts.traffic:
+        traffic = Traffic(svc, seed=opts.seed, step_seconds=opts.incident_step)
+        svc.background.append(lambda _svc: traffic.run())
+    host, port = sock.getsockname()[:2]
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def ready() -> None:
+        lines = [f"flagops Flag API listening on {url}", f"  database: {db}", f"  API docs: {url}/docs"]
+        if opts.demo:
+            lines.append(f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
+                         + ("" if opts.traffic else "; traffic simulator off"))
+        if printed_tokens:
+            lines.append("  tokens (generated for this run; pass --tokens FILE to use your own):")
+            lines += [f"    {name}: {token}" for name, token in printed_tokens]
+            lines.append(f"  try: curl -H 'Authorization: Bearer <admin token>' '{url}/v1/flags?environment=prod'")
+        print("\n".join(lines), flush=True)
+
+    svc.on_ready = ready
+    config = uvicorn.Config(create_app(svc), log_level="info", access_log=opts.access_log, server_header=False,
+                            timeout_graceful_shutdown=3, lifespan="on")
+    server = _Server(config)
+    server.broker = broker
+    try:
+        server.run(sockets=[sock])
+    finally:
+        store.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def main_error(message: str) -> None:
+    logging.getLogger("flagops.server").error(message)
+    print(f"flagops serve: {message}", file=sys.stderr, flush=True)
