@@ -164,6 +164,7 @@ class _Console:
     """Prints run progress and asks for each action step's confirmation on the terminal."""
 
     def __init__(self, runbook: Runbook, ops: Ops, yes: bool, quiet: bool) -> None:
+        self.runbook = runbook
         self.total = len(runbook.steps)
         self.ops = ops
         self.yes = yes
@@ -172,7 +173,10 @@ class _Console:
     def on_event(self, event: RunEvent) -> None:
         if self.quiet:
             return
-        if event.kind == "step-start":
+        if event.kind == "run-start":
+            say(f"run {event.message}: {len(self.runbook.steps)} steps; if this terminal dies: "
+                f"flagops runbook resume {event.message} (or undo)")
+        elif event.kind == "step-start":
             say(f"[{event.step}/{self.total}] {clean(event.message)}")
         elif event.kind == "step-done":
             say(f"      done: {clean(event.message)}")

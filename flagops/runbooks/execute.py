@@ -26,7 +26,7 @@ from flagops.runbooks.targets import resolve, step_environment
 
 @dataclass(frozen=True)
 class RunEvent:
-    kind: str  # step-start | progress | change | step-done | step-failed | run-done
+    kind: str  # run-start | step-start | progress | change | step-done | step-failed | run-done
     step: int | None
     message: str
     value: float | None = None  # the watched metric (error rate in percent), for waits and guards
@@ -73,6 +73,7 @@ class Runner:
         log = self.log
         log.status, log.finished_at, log.message = "running", None, ""
         self.store.save(log)
+        self.emit("run-start", None, log.run_id)
         for step in self.runbook.steps:
             record = log.step(step.index)
             if record.status in ("done", "skipped"):

@@ -227,6 +227,8 @@ class _Reader:
         if spec is None:
             return None
         kinds = [k for k in spec if k in StepKind._value2member_map_]
+        # `rollout` is a step kind and also a field of state conditions (check/wait): a field there
+        kinds = [k for k in kinds if not any(k in STEP_FIELDS[StepKind(o)] for o in kinds if o != k)]
         if len(kinds) != 1:
             what = "no step kind" if not kinds else "more than one step kind (" + ", ".join(kinds) + ")"
             self.problem(node.line, where, f"{what}; a step is one of: " + ", ".join(k.value for k in StepKind))

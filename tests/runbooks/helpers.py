@@ -63,7 +63,7 @@ def patch(service: RunningService, flag: str, environment: str, reason: str, **f
 def cli_env(service: RunningService, state_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGOPS_")}
     env.update(FLAGOPS_URL=service.url, FLAGOPS_TOKEN=service.admin_token, FLAGOPS_STATE_DIR=str(state_dir),
-               FLAGOPS_CONFIG=str(state_dir / "no-config.yaml"), FLAGOPS_RUNBOOKS_DIR=str(state_dir / "user-runbooks"),
+               XDG_CONFIG_HOME=str(state_dir / "config"), FLAGOPS_RUNBOOKS_DIR=str(state_dir / "user-runbooks"),
                PYTHONUNBUFFERED="1")
     return env
 

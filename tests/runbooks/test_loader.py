@@ -194,3 +194,9 @@ def test_shipped_examples_have_no_yaml_surprises(tmp_path: Path) -> None:
     # a file that is not a mapping at all
     assert problems("- just\n- a list\n")[0][2].startswith("expected a mapping")
     assert problems("")[0][2] == "the file is empty"
+
+
+def test_rollout_is_a_field_of_state_conditions_not_a_second_kind() -> None:
+    rb = loads("id: x\ntitle: t\nenvironment: dev\nsteps:\n  - wait: state\n    flag: a\n    rollout: 0\n", "rb.yaml")
+    assert rb.steps[0].kind is StepKind.WAIT and rb.steps[0].condition is not None
+    assert rb.steps[0].condition.rollout == 0.0
