@@ -175,7 +175,7 @@ def _change_text(entry: AuditEntry) -> str:
 @click.argument("flag", required=False)
 @click.option("--env", "env_opt", default=None, help="Only this environment.")
 @click.option("--since", default=None, help="Only entries newer than this: 30m, 2h, 7d or an ISO time.")
-@click.option("--limit", type=click.IntRange(min=1, max=5000), default=200, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=200, show_default=True)
 @click.option("--verify", is_flag=True, help="Recompute the hash chain and say where it breaks.")
 @_json
 @click.pass_context

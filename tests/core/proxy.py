@@ -35,6 +35,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.fault = fault
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.statuses: list[int] = []  # what the client got, in order
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,7 @@ class FaultProxy:
                 proxy.seen.append((self.command, self.path, dict(self.headers.items())))
                 reply = proxy.fault(request) if proxy.fault else None
                 status, headers, content = reply if reply is not None else request.forward()
+                proxy.statuses.append(status)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
