@@ -31,7 +31,8 @@ from rapidfuzz.distance import LCSseq
 
 from flagops.model import Flag, Stage
 from flagops.search_query import Filter, ParsedQuery, parse_query, words_of
-from flagops.search_score import across_words_score, word_scores
+from flagops.search_score import across_words_score
+from flagops.search_vocab import VocabScorer
 
 __all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
 
@@ -64,6 +65,7 @@ class FlagIndex:
         self._slot_of: dict[str, int] = {}
         self._vocab: list[str] = [""]  # word id 0: sentinel occurrence so that every flag has one
         self._word_id: dict[str, int] = {"": 0}
+        self._vocab_scorer: VocabScorer | None = None
         self._key_words: list[list[int]] = []
         self._keys_lower: list[str] = []
         self._initials: list[tuple[str, int]] = []
@@ -342,7 +344,9 @@ class FlagIndex:
         if per_word is None:
             if len(self._vocab_cache) >= 4 * _CACHE_SIZE:
                 self._vocab_cache.clear()
-            per_word = self._vocab_cache[word] = word_scores(word, self._vocab)
+            if self._vocab_scorer is None or self._vocab_scorer.size != len(self._vocab):
+                self._vocab_scorer = VocabScorer(self._vocab)
+            per_word = self._vocab_cache[word] = self._vocab_scorer.scores(word)
         return per_word
 
     def _add_initials(self, typed: str, scores: np.ndarray) -> None:

@@ -1,5 +1,6 @@
-"""Scoring pieces for flagops.search: how well one typed word matches one word of a flag, and the
-precise (slower, per-candidate) scores used to rerank the best few hundred.
+"""Scoring pieces for flagops.search: the score scale, the typo budget, and the precise (slower,
+per-candidate) across-words score used to rerank the best few hundred. search_vocab applies the scale
+to a whole vocabulary at C speed.
 
 Score scale for one typed word against a flag (the flag's score is the sum over typed words):
     1.00  the same word                      "checkout"  ~ checkout
@@ -14,62 +15,12 @@ Words from the key count fully; name words x0.9, tags x0.85, owner x0.8 (see sea
 
 from __future__ import annotations
 
-import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
-
-def is_subsequence(needle: str, haystack: str) -> bool:
-    it = iter(haystack)
-    return all(ch in it for ch in needle)
-
 
 def typo_budget(n: int) -> int:
     """Edits tolerated in a typed word of n letters: none for short words (too many false friends)."""
     if n < 4:
         return 0
     return 1 if n < 8 else 2
-
-
-def word_scores(typed: str, vocab: list[str]) -> np.ndarray:
-    """Score of `typed` against every vocabulary word (float32, 0 = no match). Vocab[0] is the "" sentinel."""
-    n = len(typed)
-    scores = np.zeros(len(vocab), dtype=np.float32)
-    first = typed[0]
-    for i, word in enumerate(vocab):
-        if not word:
-            continue
-        m = len(word)
-        if word.startswith(typed):
-            scores[i] = 1.0 if m == n else 0.80 + 0.15 * n / m
-        elif n >= 2 and first == word[0] and n < m and is_subsequence(typed, word):
-            scores[i] = 0.62 + 0.15 * n / m
-        elif n >= 2 and typed in word:
-            scores[i] = 0.55 + 0.10 * n / m
-    budget = typo_budget(n)
-    if budget:
-        _add_typos(typed, vocab, scores, budget)
-    return scores
-
-
-def _add_typos(typed: str, vocab: list[str], scores: np.ndarray, budget: int) -> None:
-    """Typo matches (OSA: insert, delete, substitute, swap two neighbours) against whole words and
-    against word prefixes of the typed length (a typo made while still typing: "recomend" ~ recommendations)."""
-    n = len(typed)
-    whole = process.cdist([typed], vocab, scorer=OSA.distance, score_cutoff=budget, dtype=np.int32)[0]
-    prefixes = [w[:n] if len(w) > n else "" for w in vocab]
-    partial = process.cdist([typed], prefixes, scorer=OSA.distance, score_cutoff=budget, dtype=np.int32)[0]
-    for i in np.flatnonzero((whole <= budget) | (partial <= budget)).tolist():
-        word = vocab[i]
-        if not word or scores[i] > 0:
-            continue
-        if n < 6 and word[0] != typed[0]:
-            continue  # short typed words: keep the first letter, or "flow" would find every "slow"
-        if whole[i] <= budget:
-            score = 0.50 + 0.10 * min(n / len(word), 1.0) - 0.12 * (int(whole[i]) - 1)
-        else:
-            score = 0.45 + 0.05 * n / len(word) - 0.12 * (int(partial[i]) - 1)
-        scores[i] = score
 
 
 def _is_boundary(text: str, pos: int) -> bool:

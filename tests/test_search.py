@@ -9,10 +9,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import random
+import string
+
+import numpy as np
 import pytest
+from rapidfuzz.distance import OSA
 
 from flagops.model import Flag, FlagState, Stage
 from flagops.search import FlagIndex, parse_query
+from flagops.search_score import typo_budget
+from flagops.search_vocab import VocabScorer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -312,3 +319,51 @@ def test_markup_and_odd_unicode_do_not_break_indexing_or_search() -> None:
     assert keys(idx.search("ключ оплаты")) == ["ключ-новой-оплаты"]
     assert "emoji-🚀-launch" in keys(idx.search("launch"))
     assert keys(idx.search("tag:[b]"))  # filter values are compared as text, never parsed
+
+
+# ---- the vectorised vocabulary scorer against a plain reference -----------------------------------------
+
+
+def reference_word_scores(typed: str, vocab: list[str]) -> list[float]:
+    """The score scale of flagops.search_score, one word at a time, written for clarity rather than speed."""
+    n = len(typed)
+    budget = typo_budget(n)
+    out: list[float] = []
+    for word in vocab:
+        m = len(word)
+        score = 0.0
+        if not word:
+            pass
+        elif word.startswith(typed):
+            score = 1.0 if m == n else 0.80 + 0.15 * n / m
+        elif n >= 2 and typed[0] == word[0] and n < m and is_subsequence(typed, word):
+            score = 0.62 + 0.15 * n / m
+        elif n >= 2 and typed in word:
+            score = 0.55 + 0.10 * n / m
+        elif budget and (n >= 6 or word[0] == typed[0]):
+            whole = OSA.distance(typed, word)
+            partial = OSA.distance(typed, word[:n]) if m > n else budget + 1
+            if whole <= budget:
+                score = 0.50 + 0.10 * min(n / m, 1.0) - 0.12 * (whole - 1)
+            elif partial <= budget:
+                score = 0.45 + 0.05 * n / m - 0.12 * (partial - 1)
+        out.append(score)
+    return out
+
+
+def is_subsequence(needle: str, haystack: str) -> bool:
+    it = iter(haystack)
+    return all(ch in it for ch in needle)
+
+
+def test_vocab_scorer_agrees_with_the_reference() -> None:
+    rng = random.Random(3)
+    letters = "abcdehiklmnoprstu"  # few letters: plenty of prefixes, abbreviations and typos to find
+    vocab = ["", *sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 11))) for _ in range(3000)})]
+    vocab += ["checkout", "payment", "recommendations", "ключ", "v2"]
+    scorer = VocabScorer(vocab)
+    typed_words = ["c", "ch", "chk", "chekout", "paymnet", "recomend", "ключ", "v2", "\x00", *vocab[1:40:3]]
+    typed_words += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 9))) for _ in range(60)]
+    for typed in typed_words:
+        expected = np.array(reference_word_scores(typed, vocab), dtype=np.float32)
+        assert np.allclose(scorer.scores(typed), expected, atol=1e-5), typed
