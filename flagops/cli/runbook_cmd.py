@@ -178,7 +178,7 @@ class _Console:
                 f"flagops runbook resume {event.message} (or undo)")
         elif event.kind == "step-start":
             say(f"[{event.step}/{self.total}] {clean(event.message)}")
-        elif event.kind == "step-done":
+        elif event.kind == "step-done" and event.message:
             say(f"      done: {clean(event.message)}")
         elif event.kind == "step-failed":
             say(f"      FAILED: {clean(event.message)}")
@@ -223,7 +223,7 @@ def _finish(ctx: click.Context, log: RunLog, as_json: bool) -> None:
         if log.status == "failed":
             say(f"resume with: flagops runbook resume {log.run_id}")
     if log.status == "failed":
-        ctx.exit(EXIT.STEP_FAILED)
+        ctx.exit(log.error_code or EXIT.STEP_FAILED)
     if log.status == "stopped":
         ctx.exit(EXIT.REFUSED)
 

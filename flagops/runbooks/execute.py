@@ -71,7 +71,7 @@ class Runner:
 
     async def run(self) -> RunLog:
         log = self.log
-        log.status, log.finished_at, log.message = "running", None, ""
+        log.status, log.finished_at, log.message, log.error_code = "running", None, "", None
         self.store.save(log)
         self.emit("run-start", None, log.run_id)
         for step in self.runbook.steps:
@@ -89,6 +89,7 @@ class Runner:
                 text = exc.message if isinstance(exc, (StepFailed, FlagOpsError)) else str(exc)
                 record.status, record.message, record.finished_at = "failed", text, now_iso()
                 log.status = "stopped" if stopped else "failed"
+                log.error_code = exc.exit_code if isinstance(exc, FlagOpsError) else None
                 log.message = f"step {step.index} ({step.title()}): {text}"
                 log.finished_at = now_iso()
                 self.store.save(log)
@@ -107,8 +108,8 @@ class Runner:
     async def _step(self, step: Step, resuming: bool) -> str:
         env = step_environment(self.runbook, step)
         if step.kind is StepKind.NOTE:
-            self.emit("progress", step.index, str(step.text))
-            return str(step.text).strip()
+            self.emit("progress", step.index, str(step.text).strip())
+            return ""
         if step.kind is StepKind.CHECK:
             assert step.condition is not None
             reading = await conditions.read(self.backend, step.condition, env)

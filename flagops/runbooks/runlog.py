@@ -93,6 +93,7 @@ class RunLog:
     pid: int = field(default_factory=os.getpid)
     attempts: int = 1  # 1 + the number of resumes; part of idempotency keys
     message: str = ""
+    error_code: int | None = None  # the exit code of the typed error that failed a step (403 -> 3, ...)
     steps: list[StepRecord] = field(default_factory=list)
     changes: list[ChangeRecord] = field(default_factory=list)
     undo: list[UndoRecord] = field(default_factory=list)

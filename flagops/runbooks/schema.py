@@ -190,7 +190,7 @@ def describe_step(step: Step) -> str:
     """A one-line plain-text description, used when the step has no name."""
     target = _show(step.flag) if step.flag is not None else step.selector.describe() if step.selector else "?"
     if step.kind is StepKind.NOTE:
-        return "note: " + _show(step.text).strip().splitlines()[0][:80] if _show(step.text).strip() else "note"
+        return "note"
     if step.kind in (StepKind.CHECK, StepKind.WAIT):
         assert step.condition is not None
         text = step.condition.describe()
