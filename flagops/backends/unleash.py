@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 CAPABILITIES = BackendCapabilities(error_metrics=False, change_reasons=False, if_match=False, stream=False,
                                    evaluate=True, restore_versions=True)
 MAX_VERSION_PAGES = 20  # list_flags reads at most this many pages of 1000 events to find versions
+VERSION_CACHE_SECONDS = 60.0
 
 
 class UnleashBackend:
@@ -61,6 +63,8 @@ class UnleashBackend:
         self.log = changelog or ChangeLog()
         self.poll_interval = poll_interval
         self._projects: dict[str, str] = {}  # flag key -> project id
+        # environment -> (newest event id seen, newest state event per feature, when last read in full)
+        self._version_cache: dict[str, tuple[int, dict[str, dict[str, Any]], float]] = {}
 
     def __repr__(self) -> str:
         return f"UnleashBackend({self.url!r}, project={self.project!r})"
@@ -99,16 +103,32 @@ class UnleashBackend:
         return flags
 
     async def _versions(self, environment: str) -> dict[str, dict[str, Any]]:
-        """Newest state event per feature in `environment`."""
-        newest: dict[str, dict[str, Any]] = {}
+        """Newest state event per feature in `environment`.
+
+        The console polls this every second, so it is incremental: only events newer than the newest one
+        already seen are read, with a full re-read every VERSION_CACHE_SECONDS.
+        """
+        now = time.monotonic()
+        top, known, read_at = self._version_cache.get(environment, (0, {}, 0.0))
+        if now - read_at > VERSION_CACHE_SECONDS:
+            top, known, read_at = 0, {}, now
+        fresh: dict[str, dict[str, Any]] = {}
+        newest_id = top
         for page in range(MAX_VERSION_PAGES):
             events, total = await self.api.events(environment=environment, project=self.project,
                                                   types=STATE_EVENT_TYPES, offset=page * PAGE)
+            reached = False
             for event in events:
-                newest.setdefault(str(event.get("featureName")), event)
-            if len(events) < PAGE or (page + 1) * PAGE >= total:
+                if int(event["id"]) <= top:
+                    reached = True
+                    break
+                newest_id = max(newest_id, int(event["id"]))
+                fresh.setdefault(str(event.get("featureName")), event)
+            if reached or len(events) < PAGE or (page + 1) * PAGE >= total:
                 break
-        return newest
+        merged = {**known, **fresh}
+        self._version_cache[environment] = (newest_id, merged, read_at)
+        return merged
 
     async def _project_of(self, key: str) -> str:
         if key in self._projects:

@@ -43,6 +43,13 @@ async def test_list_flags_spans_projects_with_state_per_environment(
     assert not pay_prod.enabled and pay_prod.version == 0 and prod[pay].kill_switch
     assert list(prod[shop].states) == ["production"]  # list_flags carries only the asked environment
 
+    with unleash.client() as c:  # a change made in Unleash shows in the next listing, with its new version
+        c.post(f"/api/admin/projects/{second_project}/features/{pay}/environments/production/on").raise_for_status()
+    again = {f.key: f for f in await backend.list_flags("production")}
+    assert again[pay].states["production"].enabled
+    assert again[pay].states["production"].version == newest_state_event(unleash, pay, "production") > 0
+    assert again[shop].states["production"].version == shop_prod.version
+
 
 async def test_get_flag_reads_every_environment_and_shows_targeting_as_rules(
         backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]) -> None:
