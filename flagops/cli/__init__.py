@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "login": "flagops.cli.account_cmds:login",
     "info": "flagops.cli.account_cmds:info",
     "runbook": "flagops.cli.runbook_cmd:runbook",
+    "timeline": "flagops.cli.timeline_cmd:timeline",
 }
 
 

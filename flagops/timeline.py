@@ -1,0 +1,249 @@
+"""The incident timeline: every flag change in a window, from the audit log, with what it did.
+
+Each change carries who, why, the ticket, the runbook run it belonged to (from the change's origin, and
+the local run log when this machine ran it), and the changed flag's error rate in the five minutes before
+and after (from the metrics endpoint, which keeps an hour; older changes say so). Rendered as markdown
+for a postmortem, or JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flagops import wire
+from flagops.backends.base import FlagBackend
+from flagops.errors import FlagOpsError
+from flagops.model import AuditEntry, MetricSeries
+
+AUDIT_PAGE = 1000
+AROUND = timedelta(minutes=5)  # error rate is compared over this long before and after each change
+METRICS_RETENTION = timedelta(hours=1)
+METRIC_STEP = 10
+SHOWN_ACTIONS = ("flag.updated", "flag.restored", "flag.archived")
+
+
+@dataclass
+class RateAround:
+    before: float | None  # fraction; None = no traffic or unknown
+    after: float | None
+    note: str = ""  # why a side is missing: "no traffic", "older than metrics retention (1 h)", ...
+
+
+@dataclass
+class TimelineChange:
+    entry: AuditEntry
+    summary: str  # "on 25% -> off (v5 -> v6)"
+    rate: RateAround
+    run_title: str | None = None  # the run's status in the local run log, when this machine ran it
+
+
+@dataclass
+class Timeline:
+    since: datetime
+    until: datetime
+    environment: str | None
+    changes: list[TimelineChange] = field(default_factory=list)
+    created: int = 0  # flag.created entries in the window (not listed one by one)
+    truncated: bool = False
+
+    def runs(self) -> list[tuple[str, str | None, list[TimelineChange]]]:
+        """(run id, runbook, its changes) in the order the runs started."""
+        out: dict[str, tuple[str | None, list[TimelineChange]]] = {}
+        for change in self.changes:
+            origin = change.entry.origin
+            if origin is not None and origin.run_id:
+                out.setdefault(origin.run_id, (origin.runbook, []))[1].append(change)
+        return [(run_id, runbook, changes) for run_id, (runbook, changes) in out.items()]
+
+
+def _state_text(snapshot: Any) -> str:
+    if not isinstance(snapshot, dict):
+        return "?"
+    enabled, rollout = snapshot.get("enabled"), snapshot.get("rollout")
+    if enabled is False:
+        return "off"
+    if isinstance(rollout, (int, float)) and not isinstance(rollout, bool):
+        return f"on {rollout:g}%"
+    return "on"
+
+
+def _version(snapshot: Any) -> str:
+    version = snapshot.get("version") if isinstance(snapshot, dict) else None
+    return f"v{version}" if isinstance(version, int) else "v?"
+
+
+def describe_change(entry: AuditEntry) -> str:
+    """Built from numbers and booleans only, so it is safe in markdown as is."""
+    if entry.action == "flag.archived":
+        return "archived"
+    text = f"{_state_text(entry.before)} -> {_state_text(entry.after)}"
+    if entry.action == "flag.restored":
+        text = "restored: " + text
+    rules_before = entry.before.get("rules") if isinstance(entry.before, dict) else None
+    rules_after = entry.after.get("rules") if isinstance(entry.after, dict) else None
+    if rules_before != rules_after:
+        text += ", rules changed"
+    return f"{text} ({_version(entry.before)} -> {_version(entry.after)})"
+
+
+def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float | None, int]:
+    """Over the points whose bucket ends after `start` and starts before `end`."""
+    step = timedelta(seconds=series.step_seconds)
+    evaluations = errors = 0
+    for point in series.points:
+        if point.at + step > start and point.at < end:
+            evaluations += point.total
+            errors += point.errors
+    return (errors / evaluations if evaluations else None), evaluations
+
+
+def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "") -> RateAround:
+    if series is None:
+        return RateAround(None, None, why_missing or "metrics unavailable")
+    if not series.has_errors:
+        return RateAround(None, None, "this backend has no error-rate source")
+    if at < now - METRICS_RETENTION:
+        return RateAround(None, None, "older than the metrics retention (1 h)")
+    # the bucket the change falls in counts as "after": the after-rate starts at the change
+    bucket = at - timedelta(seconds=at.timestamp() % series.step_seconds)
+    before, n_before = _rate(series, at - AROUND, bucket)
+    after, n_after = _rate(series, bucket, min(now, at + AROUND))
+    notes = []
+    if not n_before:
+        notes.append("no traffic before")
+    if not n_after:
+        notes.append("no traffic after")
+    return RateAround(before, after, ", ".join(notes))
+
+
+async def _series(backend: FlagBackend, flag: str, env: str, oldest: datetime,
+                  now: datetime) -> tuple[MetricSeries | None, str]:
+    span = (now - oldest + AROUND).total_seconds() + METRIC_STEP
+    window = int(min(METRICS_RETENTION.total_seconds(), max(60.0, span)))
+    window -= window % METRIC_STEP
+    try:
+        return await backend.metrics(flag, env, window_seconds=window, step_seconds=METRIC_STEP), ""
+    except FlagOpsError as exc:
+        return None, exc.message
+
+
+def _run_titles() -> dict[str, str]:
+    """run id -> the run's status in this machine's run logs; empty when there are none."""
+    try:
+        from flagops.runbooks.runlog import RunStore
+
+        return {log.run_id: log.shown_status for log in RunStore().list()}
+    except (FlagOpsError, OSError):
+        return {}
+
+
+async def build_timeline(backend: FlagBackend, since: datetime, environment: str | None = None,
+                         now: datetime | None = None) -> Timeline:
+    now = now or datetime.now(timezone.utc)
+    entries = await backend.audit(environment=environment, since=since, limit=AUDIT_PAGE)
+    timeline = Timeline(since=since, until=now, environment=environment, truncated=len(entries) >= AUDIT_PAGE)
+    shown = [e for e in reversed(entries) if e.action in SHOWN_ACTIONS and e.at >= since]
+    timeline.created = sum(1 for e in entries if e.action == "flag.created")
+    oldest: dict[tuple[str, str], datetime] = {}
+    for e in shown:
+        if e.environment is not None:
+            ident = (e.flag_key, e.environment)
+            oldest[ident] = min(oldest.get(ident, e.at), e.at)
+    keys = list(oldest)
+    fetched = await asyncio.gather(*(_series(backend, f, env, oldest[(f, env)], now) for f, env in keys))
+    series = dict(zip(keys, fetched))
+    titles = _run_titles()
+    for e in shown:
+        got, why = series.get((e.flag_key, e.environment or ""), (None, "no environment"))
+        run_id = e.origin.run_id if e.origin else None
+        timeline.changes.append(TimelineChange(e, describe_change(e), rate_around(got, e.at, now, why),
+                                               titles.get(run_id) if run_id else None))
+    return timeline
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _cell(text: object) -> str:
+    """Untrusted text in a markdown table cell: one line, no pipes, no HTML, no markdown links."""
+    raw = "" if text is None else str(text)
+    raw = " ".join(raw.split())
+    for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "'"), ("[", "\\["),
+                    ("]", "\\]"), ("*", "\\*"), ("_", "\\_")):
+        raw = raw.replace(ch, rep)
+    return raw[:300]
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _origin_text(change: TimelineChange) -> str:
+    origin = change.entry.origin
+    if origin is None or not (origin.runbook or origin.run_id):
+        return ""
+    text = f"{origin.runbook or '?'} run {origin.run_id or '?'}"
+    if origin.step is not None:
+        text += f" step {origin.step}"
+    elif origin.tool and origin.tool != "flagops":
+        text += f" ({origin.tool})"
+    return text
+
+
+def to_markdown(timeline: Timeline, source: str = "") -> str:
+    where = f" in {timeline.environment}" if timeline.environment else ""
+    lines = [f"# Flag changes{where}: {_time(timeline.since)} to {_time(timeline.until)} UTC", ""]
+    runs = timeline.runs()
+    lines.append(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s)" +
+                 (f", from {_cell(source)}" if source else "") + ". Error rates are over the 5 minutes before "
+                 "and after each change.")
+    if timeline.created:
+        lines.append(f"{timeline.created} flag(s) were created in the window (not listed).")
+    if timeline.truncated:
+        lines.append(f"Only the newest {AUDIT_PAGE} audit entries were read: narrow --since to see older ones.")
+    lines.append("")
+    if runs:
+        lines += ["## Runbook runs", ""]
+        for run_id, runbook, changes in runs:
+            first = changes[0].entry
+            local = f" (run log on this machine: {_cell(changes[0].run_title)})" if changes[0].run_title else ""
+            ticket = f", ticket {_cell(first.ticket)}" if first.ticket else ""
+            lines.append(f"- {_time(first.at)}: {_cell(runbook or '?')} run {_cell(run_id)} by {_cell(first.actor)}"
+                         f"{local}: {len(changes)} change(s){ticket}; reason: {_cell(first.reason)}")
+        lines.append("")
+    lines += ["## Changes", ""]
+    if not timeline.changes:
+        lines.append("No flag changes in this window.")
+        return "\n".join(lines) + "\n"
+    lines += ["| time (UTC) | who | flag | env | change | error rate before -> after | why | ticket | runbook |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for c in timeline.changes:
+        e = c.entry
+        rate = f"{_pct(c.rate.before)} -> {_pct(c.rate.after)}" + (f" ({c.rate.note})" if c.rate.note else "")
+        lines.append("| " + " | ".join([_time(e.at), _cell(e.actor), _cell(e.flag_key), _cell(e.environment or "-"),
+                                        c.summary, rate, _cell(e.reason), _cell(e.ticket or ""),
+                                        _cell(_origin_text(c))]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(timeline: Timeline) -> dict[str, Any]:
+    return {
+        "since": wire.iso(timeline.since), "until": wire.iso(timeline.until), "environment": timeline.environment,
+        "created": timeline.created, "truncated": timeline.truncated,
+        "runs": [{"runId": run_id, "runbook": runbook, "changes": len(changes)}
+                 for run_id, runbook, changes in timeline.runs()],
+        "changes": [{
+            "sequence": c.entry.sequence, "at": wire.iso(c.entry.at), "actor": c.entry.actor,
+            "action": c.entry.action, "flag": c.entry.flag_key, "environment": c.entry.environment,
+            "summary": c.summary, "reason": c.entry.reason, "ticket": c.entry.ticket,
+            "origin": wire.origin_to_json(c.entry.origin), "runLog": c.run_title,
+            "errorRateBefore": c.rate.before, "errorRateAfter": c.rate.after, "errorRateNote": c.rate.note or None,
+        } for c in timeline.changes],
+    }

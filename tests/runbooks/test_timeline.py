@@ -1,0 +1,60 @@
+"""`flagops timeline`: the changes of an incident with who, why, ticket, runbook run and error rates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import RunningService
+
+from flagops.runbooks.catalog import load_catalog
+from flagops.runbooks.runlog import RunStore
+from flagops.runbooks.runs import start_run
+
+from .helpers import SHIPPED, cli_env, flagops, ops_for, patch, post_metrics
+
+
+async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: RunningService, tmp_path: Path) -> None:
+    svc = fresh_service
+    env = cli_env(svc, tmp_path)
+    post_metrics(svc, "checkout-new-flow", "prod", evaluations=2000, errors=300, ago_seconds=60)
+    async with ops_for(svc) as ops:
+        log = await start_run(ops, load_catalog([SHIPPED]).get("checkout-error-spike"), {"timeout": "5s"},
+                              reason="INC-9 checkout 500s | paging", ticket="INC-9",
+                              store=RunStore(Path(env["FLAGOPS_STATE_DIR"])))
+    assert log.status == "done", log.message
+    post_metrics(svc, "checkout-new-flow", "prod", evaluations=1000, errors=1)
+    patch(svc, "payments-sepa-debit", "staging", "bob: trying the <b>new</b> bank", rollout=75)
+
+    md = flagops(["timeline", "--since", "1h", "--env", "prod"], env)
+    assert md.returncode == 0, md.stderr
+    text = md.stdout
+    assert text.startswith("# Flag changes in prod: ")
+    assert "1 change(s), 1 runbook run(s)" in text
+    assert f"checkout-error-spike run {log.run_id} by alice-admin (run log on this machine: done)" \
+        in text
+    row = next(line for line in text.splitlines() if line.startswith("| ") and "checkout-new-flow" in line)
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    assert cells[1:5] == ["alice-admin", "checkout-new-flow", "prod", "on 1% -> off (v1 -> v2)"]
+    assert cells[5] == "15% -> 0.1%"
+    assert cells[6] == "INC-9 checkout 500s \\| paging" and cells[7] == "INC-9"
+    assert cells[8] == f"checkout-error-spike run {log.run_id} step 3"
+    assert "payments-sepa-debit" not in text  # another environment
+
+    every = json.loads(flagops(["timeline", "--since", "1h", "--format", "json"], env).stdout)
+    flags = [c["flag"] for c in every["changes"]]
+    assert flags == ["checkout-new-flow", "payments-sepa-debit"]  # oldest first
+    staging = every["changes"][1]
+    assert staging["actor"] == "alice-admin" and staging["reason"] == "bob: trying the <b>new</b> bank"
+    assert staging["errorRateBefore"] is None and "no traffic" in staging["errorRateNote"]
+    assert every["runs"] == [{"runId": log.run_id, "runbook": "checkout-error-spike", "changes": 1}]
+    assert svc.admin_token not in md.stdout + md.stderr
+
+
+def test_timeline_empty_window_and_bad_since(service: RunningService, tmp_path: Path) -> None:
+    env = cli_env(service, tmp_path)
+    empty = flagops(["timeline", "--since", "2h", "--env", "dev"], env)
+    assert empty.returncode == 0, empty.stderr
+    assert "No flag changes in this window." in empty.stdout
+    bad = flagops(["timeline", "--since", "yesterdayish"], env)
+    assert bad.returncode == 2 and "--since" in bad.stderr
