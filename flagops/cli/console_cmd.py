@@ -6,7 +6,6 @@ Configuration and token problems are reported as one plain message with the CLI 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import click
@@ -34,17 +33,11 @@ def open_console(profile: str | None = None, environment: str | None = None, rea
 
 
 def run_console(profile: object, backend: object, *, environment: str | None, readonly: bool) -> None:
-    """Run the Textual app against an open backend, then close the backend."""
+    """Run the Textual app against an open backend (the app closes the backend when it exits)."""
     from flagops.backends.base import FlagBackend
     from flagops.config import Profile
     from flagops.tui.app import FlagOpsApp
 
     assert isinstance(profile, Profile) and isinstance(backend, FlagBackend)
     app = FlagOpsApp(profile, backend, environment=environment, readonly=readonly)
-    try:
-        app.run()
-    finally:
-        try:
-            asyncio.run(backend.aclose())
-        except Exception:  # noqa: BLE001 - closing after the console exits must not hide its result
-            pass
+    app.run()

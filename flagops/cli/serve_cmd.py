@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,12 +53,57 @@ def serve(host: str, port: int, db: Path | None, tokens: Path | None, demo: bool
 
 
 @click.command("demo")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep the demo's database here (default: a temporary one, deleted on exit).")
 @click.option("--no-traffic", is_flag=True, help="Do not simulate traffic (no incident).")
-def demo(no_traffic: bool) -> None:
-    """Start the embedded service with demo data and print how to reach it (Ctrl-C stops it)."""
+@click.option("--headless", is_flag=True,
+              help="Do not open the console: print how to reach the service and wait (Ctrl-C stops it).")
+@click.option("--print-connection", "connection_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, envvar="FLAGOPS_DEMO_CONNECTION",
+              help="Write {url, admin_token, read_token} as JSON to this file (mode 0600) once the service runs; "
+                   "for scripts and tests (env: FLAGOPS_DEMO_CONNECTION).")
+@click.pass_context
+def demo(ctx: click.Context, db: Path | None, no_traffic: bool, headless: bool, connection_file: Path | None) -> None:
+    """Start the embedded service with demo data and open the console against it; stop it on exit."""
     from flagops.server.embedded import start_embedded  # noqa: PLC0415
 
-    service = start_embedded(traffic=not no_traffic)
+    options = ctx.obj or {}
+    try:
+        service = start_embedded(db=db, traffic=not no_traffic)
+    except RuntimeError as exc:
+        click.echo(f"flagops demo: {exc}", err=True)
+        sys.exit(ExitCode.ERROR)
+    try:
+        if connection_file is not None:
+            _write_connection(connection_file, service.url, service.admin_token, service.read_token)
+        if headless:
+            _print_and_wait(service)
+            return
+        from flagops.cli.console_cmd import run_console  # noqa: PLC0415 - textual only when the console opens
+        from flagops.config import Profile  # noqa: PLC0415
+        from flagops.secrets import Secret  # noqa: PLC0415
+        from flagops.session import open_backend  # noqa: PLC0415
+
+        profile = Profile(name="demo", url=service.url, environment="prod", source="flagops demo")
+        backend = open_backend(profile, Secret(service.admin_token))
+        run_console(profile, backend, environment=options.get("environment"),
+                    readonly=bool(options.get("readonly")))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+
+
+def _write_connection(path: Path, url: str, admin_token: str, read_token: str) -> None:
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"url": url, "admin_token": admin_token, "read_token": read_token}, handle)
+
+
+def _print_and_wait(service: Any) -> None:
     click.echo(f"flagops demo: the Flag API is running at {service.url}")
     click.echo(f"  admin token:     {service.admin_token}")
     click.echo(f"  read-only token: {service.read_token}")
@@ -69,5 +115,3 @@ def demo(no_traffic: bool) -> None:
         service.wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        service.stop()

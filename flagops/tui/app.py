@@ -49,6 +49,7 @@ class TooSmallScreen(ModalScreen[None]):
 
     def on_resize(self) -> None:
         self.update_size()
+        self.call_after_refresh(getattr(self.app, "check_size", lambda: None))
 
     def update_size(self) -> None:
         width, height = self.app.size
@@ -85,16 +86,18 @@ class FlagOpsApp(App[None]):
         self.environments: list[Environment] = []
         self.store = LiveFlags(backend, self.environment)
         self._too_small: TooSmallScreen | None = None
+        self._screens_ready = False  # the size check waits for the flags screen (resize comes first)
 
     # -- startup ----------------------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.profile.keys:
             self.set_keymap(dict(self.profile.keys))
         install_themes(self, self.profile.theme)
-        self.push_screen(FlagsScreen())
+        await self.push_screen(FlagsScreen())
+        self._screens_ready = True
         self.run_worker(self._start(), name="environments", group="environments", exit_on_error=False)
-        self._check_size()
+        self.check_size()
 
     async def _start(self) -> None:
         attempt = 0
@@ -140,6 +143,13 @@ class FlagOpsApp(App[None]):
         await self.store.switch_environment(environment)
         self._start_live()
 
+    async def on_unmount(self) -> None:
+        # the console owns the backend it was given: close its connections on the loop that made them
+        try:
+            await self.backend.aclose()
+        except Exception:  # noqa: BLE001 - closing while quitting must not turn an exit into a traceback
+            pass
+
     # -- the surface other screens use --------------------------------------------------------------------
 
     def open_flag(self, key: str) -> None:
@@ -165,9 +175,12 @@ class FlagOpsApp(App[None]):
     # -- terminal size ------------------------------------------------------------------------------------
 
     def on_resize(self) -> None:
-        self._check_size()
+        self.check_size()
 
-    def _check_size(self) -> None:
+    def check_size(self) -> None:
+        """Cover the console with a message while the terminal is below 80x24 (screens call this on resize)."""
+        if not self._screens_ready:
+            return
         width, height = self.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         if small and self._too_small is None:

@@ -349,7 +349,8 @@ class LiveFlags:
                 return None
             trend: tuple[float, ...] = ()
             if series.has_errors:
-                trend = tuple(p.errors / p.total if p.total else 0.0 for p in series.points)
+                # steps without traffic (often the current, partial one) say nothing about errors
+                trend = tuple(p.errors / p.total for p in series.points if p.total)
             fresh = FlagMetrics(series.error_rate, series.evaluations_per_minute(), trend, loop.time())
             old = self.metrics.get(key)
             self.metrics[key] = fresh

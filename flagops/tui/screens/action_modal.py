@@ -77,6 +77,8 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             yield Label("", id="action-typed-label", classes="action-field-label", markup=False)
             yield Input(placeholder="type the flag key", id="action-typed-key", max_length=1000)
             yield Label("", id="action-message", markup=False)
+            yield Label("tab/shift+tab: fields and buttons · enter: next field · esc: cancel",
+                        id="action-hint", markup=False)
             with Horizontal(id="action-buttons"):
                 yield Button("Cancel", id="action-cancel", variant="default")
                 yield Button(VERBS[self.kind], id="action-apply", variant="error", disabled=True)

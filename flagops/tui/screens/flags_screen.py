@@ -84,6 +84,9 @@ class FlagsScreen(Screen[None]):
         if store.loaded:
             self._on_reload()
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.flagops.check_size)
+
     # -- live data --------------------------------------------------------------------------------------
 
     def _on_reload(self) -> None:
@@ -108,8 +111,11 @@ class FlagsScreen(Screen[None]):
 
     # -- the query --------------------------------------------------------------------------------------
 
-    def apply_query(self) -> None:
-        """Run the search and sort; hand the table the resulting keys (a list, not widgets)."""
+    def apply_query(self, *, keep_cursor: bool = True) -> None:
+        """Run the search and sort; hand the table the resulting keys (a list, not widgets).
+
+        Live updates keep the cursor on its flag; a new query or sort starts at the best match.
+        """
         store = self.flagops.store
         table = self.query_one(FlagTable)
         if not store.loaded:
@@ -133,7 +139,7 @@ class FlagsScreen(Screen[None]):
                 return state.updated_at or epoch if state is not None else epoch
 
             flags = sorted(flags, key=change_key, reverse=True)
-        table.set_rows([flag.key for flag in flags])
+        table.set_rows([flag.key for flag in flags], keep_cursor=keep_cursor)
         self._update_status(len(flags))
 
     def _update_status(self, shown: int) -> None:
@@ -163,8 +169,10 @@ class FlagsScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
+        if event.value == self.query_text:
+            return  # set by clear_search, already applied
         self.query_text = event.value
-        self.apply_query()
+        self.apply_query(keep_cursor=False)
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
@@ -191,17 +199,17 @@ class FlagsScreen(Screen[None]):
 
     def action_clear_search(self) -> None:
         search = self.query_one("#search", Input)
-        had_query = bool(search.value)
+        had_query = bool(self.query_text)
+        self.query_text = ""
         search.value = ""
         search.display = False
         self.query_one(FlagTable).focus()
         if had_query:
-            self.query_text = ""
-            self.apply_query()
+            self.apply_query()  # the cursor stays on the flag found, now among all flags
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self.apply_query()
+        self.apply_query(keep_cursor=False)
         self.notify(f"Sorted by {self.sort}", timeout=2)
 
     def palette_flag_key(self) -> str | None:
