@@ -364,11 +364,14 @@ class FlagIndex:
         """The precise pass over the best candidates: coverage of the key's words, words in the key's order,
         the query typed as (part of) the key, and fzf-style alignment where a typed word matched no single
         word of the key (letters across words, or initials)."""
-        per_word = [self._vocab_scores(w).tolist() for w in typed]
+        candidates = slots.tolist()
+        # Only the candidates' key words are looked up: a dict each, not the whole vocabulary as a list.
+        needed = np.unique(np.fromiter((w for s in candidates for w in self._key_words[s]), dtype=np.int64))
+        needed_ids = needed.tolist()
+        per_word = [dict(zip(needed_ids, self._vocab_scores(w)[needed].tolist())) for w in typed]
         per_slot = [self._scores_for(w) for w in typed]
         phrase = "-".join(typed)
         results: list[tuple[float, int, int]] = []
-        candidates = slots.tolist()
         tiebreak = self._tiebreaks()[slots].tolist()
         totals = total[slots].tolist()
         token_scores = [scores[slots].tolist() for scores in per_slot]
