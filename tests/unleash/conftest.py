@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from unleash_harness import UnleashServer, start_postgres, start_unleash
+from .unleash_harness import UnleashServer, start_postgres, start_unleash
 
 from flagops.backends.unleash import UnleashBackend
 from flagops.backends.unleash_changelog import ChangeLog

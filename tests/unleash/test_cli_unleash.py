@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from unleash_harness import UnleashServer
+from .unleash_harness import UnleashServer
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
-from unleash_harness import UnleashServer
+from .unleash_harness import UnleashServer
 
 from flagops.config import Profile
 from flagops.secrets import Secret

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from unleash_harness import UnleashServer
+from .unleash_harness import UnleashServer
 
 from flagops.backends.unleash import UnleashBackend
 from flagops.backends.unleash_changelog import ChangeLog

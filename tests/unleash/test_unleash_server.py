@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unleash_harness import UNLEASH_VERSION, UnleashServer
+from .unleash_harness import UNLEASH_VERSION, UnleashServer
 
 
 def test_real_unleash_of_the_pinned_version_is_running(unleash: UnleashServer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from unleash_harness import UnleashServer
+from .unleash_harness import UnleashServer
 
 from flagops.backends.unleash import UnleashBackend
 from flagops.errors import NotFound, Unauthorized
