@@ -43,3 +43,31 @@ def assert_problem(r: httpx.Response, status: int, field: str | None = None) -> 
     if field is not None:
         assert body.get("field") == field, body
     return body
+
+
+class SSEReader:
+    """A minimal Server-Sent Events reader over an httpx streaming response (comments are kept as events
+    of type ":" so heartbeats can be observed)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.iter_lines()
+
+    def next_event(self) -> dict[str, str]:
+        event: dict[str, str] = {}
+        for line in self.lines:
+            if line == "":
+                if event:
+                    return event
+                continue
+            if line.startswith(":"):
+                return {"event": ":", "data": line[1:].strip()}
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            event[name] = event[name] + "\n" + value if name == "data" and name in event else value
+        raise EOFError("stream ended")
+
+    def next_change(self) -> dict[str, str]:
+        while True:
+            event = self.next_event()
+            if "id" in event:
+                return event
