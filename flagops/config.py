@@ -24,13 +24,15 @@ Errors name the file, the line and the field, because a person has to go and fix
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from flagops.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 BACKENDS = ("flagapi", "unleash")
 DEFAULT_PROFILE = "default"
@@ -53,7 +55,16 @@ class Profile:
     source: str = "defaults"  # where the profile came from: a file path, or "environment"
 
 
+def _xdg(variable: str, default: str) -> Path:
+    """The XDG base directory spec, computed directly on Linux: importing platformdirs costs the panic path."""
+    value = os.environ.get(variable, "")
+    base = Path(value) if value and os.path.isabs(value) else Path.home() / default
+    return base / APP_NAME
+
+
 def config_dir() -> Path:
+    if sys.platform.startswith("linux"):
+        return _xdg("XDG_CONFIG_HOME", ".config")
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME))
@@ -61,6 +72,8 @@ def config_dir() -> Path:
 
 def state_dir() -> Path:
     """Logs and other state (XDG state dir)."""
+    if sys.platform.startswith("linux"):
+        return _xdg("XDG_STATE_HOME", ".local/state")
     import platformdirs
 
     return Path(platformdirs.user_state_dir(APP_NAME))
@@ -98,6 +111,8 @@ class _Located:
 
 
 def _compose(path: Path) -> yaml.Node | None:
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -112,6 +127,8 @@ def _compose(path: Path) -> yaml.Node | None:
 
 
 def _construct(node: yaml.Node) -> Any:
+    import yaml
+
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_document(node)
@@ -120,6 +137,8 @@ def _construct(node: yaml.Node) -> Any:
 
 
 def _mapping(path: Path, node: yaml.Node, what: str) -> _Located:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}:{node.start_mark.line + 1}: {what} must be a mapping (key: value lines).")
     values: dict[str, Any] = {}
@@ -138,6 +157,8 @@ def _as_any(value: Any) -> Any:
 
 
 def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
+    import yaml
+
     located = _mapping(path, node, f"profiles.{name}")
     kwargs: dict[str, Any] = {}
     for key, raw in located.values.items():
@@ -174,6 +195,8 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
 
 def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:
     """Every profile in `path`, and the file's default_profile."""
+    import yaml
+
     root = _compose(path)
     if root is None:
         return {}, None
