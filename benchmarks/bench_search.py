@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -125,6 +125,33 @@ def run_fzf(lines: str, judged: list[Judged]) -> tuple[list[float], dict[str, li
     return times, results
 
 
+def measure_updates(index: FlagIndex, flags: list[Flag]) -> None:
+    """The live-update costs the console pays: a state change from the stream, and flags created."""
+    toggled = [replace(f, states={**f.states, "prod": replace(f.states["prod"], enabled=not f.states["prod"].enabled)})
+               for f in flags[:2000]]
+    start = time.perf_counter()
+    for f in toggled:
+        index.update(f)
+    per_update_us = (time.perf_counter() - start) / len(toggled) * 1e6
+    start = time.perf_counter()
+    index.search("chk")
+    after_state_ms = (time.perf_counter() - start) * 1000
+    created = [replace(f, key=f"{f.key}-copy") for f in flags[-100:]]
+    start = time.perf_counter()
+    for f in created:
+        index.update(f)
+    create_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    index.search("chk")
+    after_create_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    index.search("chkp")
+    next_ms = (time.perf_counter() - start) * 1000
+    print(f"live updates: state change {per_update_us:.1f} us each (next search {after_state_ms:.1f} ms); "
+          f"100 new flags {create_ms:.1f} ms, then the first search {after_create_ms:.1f} ms "
+          f"(grows the arrays, drops the caches), the next {next_ms:.1f} ms")
+
+
 def print_quality(name: str, judged: list[Judged], results: dict[str, list[str]]) -> None:
     categories = list(dict.fromkeys(j.category for j in judged))
     print(f"  {name}")
@@ -177,6 +204,7 @@ def main() -> None:
             print(f"{label} (fzf {version}), per query incl. process start: p50 {statistics.median(times):.1f} ms  "
                   f"p95 {percentile(times, 95):.1f} ms  max {max(times):.1f} ms")
             compared[label] = results
+    measure_updates(index, flags)
     print("ranking quality (rank of the first right answer):")
     for name, results in compared.items():
         print_quality(name, judged, results)

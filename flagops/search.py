@@ -31,7 +31,8 @@ from rapidfuzz.distance import LCSseq
 
 from flagops.model import Flag, Stage
 from flagops.search_query import Filter, ParsedQuery, parse_query, words_of
-from flagops.search_score import across_words_score
+from flagops.search_score import rerank
+from flagops.search_tables import KeyOrder, Postings
 from flagops.search_vocab import VocabScorer
 
 __all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
@@ -90,10 +91,13 @@ class FlagIndex:
         self._stage_stale = np.array([f.stage in (Stage.DEPRECATED, Stage.RETIRED) for f in latest.values()], dtype=bool)
         self._sunset = np.array([_timestamp(f.sunset_at) for f in latest.values()], dtype=np.float64)
         self._dead = 0
+        self._pending_words: list[int] = []
+        self._pending_weights: list[float] = []
+        self._pending_slots: list[tuple[int, bool, bool, float]] = []  # (occurrence start, on, stage stale, sunset)
+        self._pending_dead: list[int] = []
         self._structure_changed()
-        # Done now rather than on the first keystroke: the sort orders and the postings lists.
-        self._tiebreaks()
-        self._postings()
+        self._orders = KeyOrder(self._keys_lower)
+        self._postings = Postings(self._occ_word, self._occ_weight, self._occ_start)
 
     def _add_slot(self, flag: Flag) -> tuple[list[int], list[float]]:
         """Registers a flag in a new slot; returns its word occurrences (ids, weights) for the caller to store."""
@@ -134,22 +138,20 @@ class FlagIndex:
     def _structure_changed(self) -> None:
         self._word_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocab_cache: dict[str, np.ndarray] = {}
-        self._order: np.ndarray | None = None  # slots alive, by key; computed on demand
-        self._tiebreak: np.ndarray | None = None
-        self._tiebreak_order = np.zeros(0, dtype=np.int64)
         self._flag_array: np.ndarray | None = None  # the flags as a numpy object array: fast fancy indexing
-        self._posting_lists: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._across_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._keys_array: np.ndarray | None = None
 
     # ---- live updates ---------------------------------------------------------------------------
 
     def update(self, flag: Flag) -> None:
-        """Adds or replaces a flag. A change of state only (the common case) costs O(1)."""
+        """Adds or replaces a flag. A change of state only (the common case) costs O(1); a new or renamed
+        flag is appended in O(1) too, and the arrays are grown once, at the next search, however many came."""
         slot = self._slot_of.get(flag.key)
         if slot is not None:
             old = self._flags[slot]
             if old is not None and _text_signature(old) == _text_signature(flag):
+                self._flush()
                 self._flags[slot] = flag
                 if self._flag_array is not None:
                     self._flag_array[slot] = flag
@@ -158,34 +160,51 @@ class FlagIndex:
                 self._sunset[slot] = _timestamp(flag.sunset_at)
                 return
             self._kill_slot(slot)
-        start = len(self._occ_word)
+        start = len(self._occ_word) + len(self._pending_words)
         words, weights = self._add_slot(flag)
+        self._orders.add(len(self._flags) - 1, self._keys_lower[-1])
         if self._initials and self._initials[-1][1] == len(self._flags) - 1:
             bisect.insort(self._initials, self._initials.pop())
-        self._occ_word = np.concatenate([self._occ_word, np.array(words, dtype=np.int32)])
-        self._occ_weight = np.concatenate([self._occ_weight, np.array(weights, dtype=np.float32)])
-        self._occ_start = np.append(self._occ_start, start)
-        self._alive = np.append(self._alive, True)
-        self._enabled = np.append(self._enabled, self._is_on(flag))
-        self._stage_stale = np.append(self._stage_stale, flag.stage in (Stage.DEPRECATED, Stage.RETIRED))
-        self._sunset = np.append(self._sunset, _timestamp(flag.sunset_at))
+        self._pending_words += words
+        self._pending_weights += weights
+        self._pending_slots.append((start, self._is_on(flag), flag.stage in (Stage.DEPRECATED, Stage.RETIRED),
+                                    _timestamp(flag.sunset_at)))
         self._structure_changed()
-        self._compact_if_needed()
+
+    def _flush(self) -> None:
+        """Grows the numpy arrays by the flags appended since the last search."""
+        if not self._pending_slots:
+            return
+        starts, enabled, stage_stale, sunsets = zip(*self._pending_slots)
+        self._occ_word = np.concatenate([self._occ_word, np.array(self._pending_words, dtype=np.int32)])
+        self._occ_weight = np.concatenate([self._occ_weight, np.array(self._pending_weights, dtype=np.float32)])
+        self._occ_start = np.concatenate([self._occ_start, np.array(starts, dtype=np.int64)])
+        self._alive = np.concatenate([self._alive, np.ones(len(starts), dtype=bool)])
+        self._enabled = np.concatenate([self._enabled, np.array(enabled, dtype=bool)])
+        self._stage_stale = np.concatenate([self._stage_stale, np.array(stage_stale, dtype=bool)])
+        self._sunset = np.concatenate([self._sunset, np.array(sunsets, dtype=np.float64)])
+        for slot in self._pending_dead:
+            self._alive[slot] = False
+        self._pending_words, self._pending_weights, self._pending_slots, self._pending_dead = [], [], [], []
+        if self._postings.stale(len(self._occ_word)):
+            self._postings = Postings(self._occ_word, self._occ_weight, self._occ_start)
 
     def remove(self, key: str) -> None:
-        """Forgets a flag (archived, deleted). Unknown keys are ignored."""
+        """Forgets a flag (archived, deleted). Unknown keys are ignored. O(1): its slot is masked out, and
+        the index is rebuilt once a quarter of the slots are dead."""
         slot = self._slot_of.get(key)
         if slot is not None:
             self._kill_slot(slot)
-            self._structure_changed()
-            self._compact_if_needed()
 
     def _kill_slot(self, slot: int) -> None:
         flag = self._flags[slot]
         if flag is not None:
             del self._slot_of[flag.key]
         self._flags[slot] = None
-        self._alive[slot] = False
+        if slot < len(self._alive):
+            self._alive[slot] = False
+        else:
+            self._pending_dead.append(slot)  # appended since the last search: masked when the arrays grow
         self._dead += 1
 
     def _compact_if_needed(self) -> None:
@@ -212,12 +231,16 @@ class FlagIndex:
 
     def search(self, query: str, limit: int | None = None) -> list[Flag]:
         """Flags matching `query`, best first; "" -> all flags by key. See flagops.search_query for the syntax."""
+        if limit is not None and limit <= 0:
+            return []
+        self._flush()
+        self._compact_if_needed()
         parsed = parse_query(query)
         mask = self._filter_mask(parsed.filters)
         if not parsed.words:
-            slots = self._key_order()
+            slots = self._orders.arrays()[0]
             slots = slots[mask[slots]]
-            return self._flags_at(slots[: max(limit, 0)] if limit is not None else slots)
+            return self._flags_at(slots[:limit] if limit is not None else slots)
         total = np.zeros(len(self._flags), dtype=np.float32)
         used: list[str] = []
         for word in dict.fromkeys(parsed.words):  # a word typed twice counts once
@@ -245,31 +268,13 @@ class FlagIndex:
             self._flag_array[:] = self._flags
         return cast("list[Flag]", self._flag_array[np.asarray(slots, dtype=np.int64)].tolist())
 
-    def _key_order(self) -> np.ndarray:
-        if self._order is None:
-            alive = [s for s, f in enumerate(self._flags) if f is not None]
-            alive.sort(key=lambda s: self._keys_lower[s])
-            self._order = np.array(alive, dtype=np.int64)
-        return self._order
-
-    def _tiebreaks(self) -> np.ndarray:
-        """Per slot, its place among live slots ordered by (key length, key): the order of equal scores."""
-        if self._tiebreak is None:
-            order = self._key_order()
-            lengths = np.array([len(self._keys_lower[s]) for s in order.tolist()], dtype=np.int64)
-            by_length = order[np.argsort(lengths, kind="stable")]
-            self._tiebreak_order = by_length
-            self._tiebreak = np.zeros(len(self._flags), dtype=np.int64)
-            self._tiebreak[by_length] = np.arange(by_length.size, dtype=np.int64)
-        return self._tiebreak
-
     def _rank(self, mask: np.ndarray, total: np.ndarray) -> np.ndarray:
         """Matching slots, best score first, ties by (key length, key).
 
         Walks the slots in tie-break order and then sorts stably by score quantised to int16, which numpy
         sorts with a radix sort: about 10x faster than a general sort of 40k composite keys."""
-        self._tiebreaks()
-        in_order = self._tiebreak_order[mask[self._tiebreak_order]]
+        by_tiebreak = self._orders.arrays()[1]
+        in_order = by_tiebreak[mask[by_tiebreak]]
         quantised = np.clip(np.rint(total[in_order] * -1000.0), -32767, 0).astype(np.int16)
         return in_order[np.argsort(quantised, kind="stable")]
 
@@ -298,26 +303,13 @@ class FlagIndex:
         if not nslots:
             return np.zeros(0, dtype=np.float32)
         matched = np.flatnonzero(per_word)
-        post_slots, post_weight, bounds = self._postings()
-        if int((bounds[matched + 1] - bounds[matched]).sum()) * 3 > len(self._occ_word):
+        extra = len(self._occ_word) - self._postings.covered
+        if (self._postings.size(matched) + extra) * 3 > len(self._occ_word):
             gathered = per_word[self._occ_word] * self._occ_weight
             return np.maximum.reduceat(gathered, self._occ_start)
         scores = np.zeros(nslots, dtype=np.float32)
-        for w in matched.tolist():
-            lo, hi = int(bounds[w]), int(bounds[w + 1])
-            slots = post_slots[lo:hi]
-            scores[slots] = np.maximum(scores[slots], per_word[w] * post_weight[lo:hi])
+        self._postings.scatter_max(per_word, matched, scores, self._occ_word, self._occ_weight, self._occ_start)
         return scores
-
-    def _postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """word id -> (slots, weights), as three arrays: slots and weights grouped by word, and bounds."""
-        if self._posting_lists is None:
-            counts = np.diff(np.append(self._occ_start, len(self._occ_word)))
-            slot_of = np.repeat(np.arange(len(self._flags), dtype=np.int64), counts)
-            by_word = np.argsort(self._occ_word, kind="stable")
-            bounds = np.searchsorted(self._occ_word[by_word], np.arange(len(self._vocab) + 1))
-            self._posting_lists = (slot_of[by_word], self._occ_weight[by_word], bounds)
-        return self._posting_lists
 
     def _across_words(self, word: str) -> np.ndarray:
         """Slots whose key holds the letters of `word` in order (fzf's match), by rapidfuzz's bit-parallel
@@ -361,50 +353,21 @@ class FlagIndex:
         scores[slots] = np.maximum(scores[slots], value.astype(np.float32))
 
     def _rerank(self, slots: np.ndarray, total: np.ndarray, typed: list[str], as_typed: str) -> list[int]:
-        """The precise pass over the best candidates: coverage of the key's words, words in the key's order,
-        the query typed as (part of) the key, and fzf-style alignment where a typed word matched no single
-        word of the key (letters across words, or initials)."""
         candidates = slots.tolist()
         # Only the candidates' key words are looked up: a dict each, not the whole vocabulary as a list.
         needed = np.unique(np.fromiter((w for s in candidates for w in self._key_words[s]), dtype=np.int64))
         needed_ids = needed.tolist()
-        per_word = [dict(zip(needed_ids, self._vocab_scores(w)[needed].tolist())) for w in typed]
-        per_slot = [self._scores_for(w) for w in typed]
-        phrase = "-".join(typed)
-        results: list[tuple[float, int, int]] = []
-        tiebreak = self._tiebreaks()[slots].tolist()
-        totals = total[slots].tolist()
-        token_scores = [scores[slots].tolist() for scores in per_slot]
-        for n, slot in enumerate(candidates):
-            key = self._keys_lower[slot]
-            key_words = self._key_words[slot]
-            score = totals[n]
-            matched_positions: set[int] = set()
-            last_pos = -2
-            in_order = 0
-            for i, vocab_scores in enumerate(per_word):
-                best_pos, best = -1, 0.0
-                for pos, w in enumerate(key_words):
-                    s = vocab_scores[w]
-                    if s > best and pos not in matched_positions:
-                        best_pos, best = pos, s
-                if best_pos >= 0:
-                    matched_positions.add(best_pos)
-                    in_order += best_pos == last_pos + 1
-                    last_pos = best_pos
-                else:
-                    current = token_scores[i][n]
-                    score += max(current, across_words_score(typed[i], key)) - current
-            if key_words:
-                score += 0.3 * len(matched_positions) / len(key_words)
-            score += 0.08 * in_order
-            if key == as_typed or key == phrase:
-                score += 1.0
-            elif phrase and phrase in key:
-                score += 0.3
-            results.append((-score, tiebreak[n], slot))
-        results.sort()
-        return [slot for _, _, slot in results]
+        return rerank(
+            candidates,
+            totals=total[slots].tolist(),
+            tiebreak=self._orders.arrays()[2][slots].tolist(),
+            typed=typed,
+            as_typed=as_typed,
+            keys=self._keys_lower,
+            key_words=self._key_words,
+            per_word=[dict(zip(needed_ids, self._vocab_scores(w)[needed].tolist())) for w in typed],
+            token_scores=[self._scores_for(w)[slots].tolist() for w in typed],
+        )
 
     # ---- filters --------------------------------------------------------------------------------
 

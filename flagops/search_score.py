@@ -58,3 +58,56 @@ def across_words_score(typed: str, key: str) -> float:
         prev = at
         pos = at + 1
     return 0.30 + 0.45 * total / len(typed)
+
+
+def rerank(
+    candidates: list[int],
+    *,
+    totals: list[float],
+    tiebreak: list[int],
+    typed: list[str],
+    as_typed: str,
+    keys: list[str],
+    key_words: list[list[int]],
+    per_word: list[dict[int, float]],
+    token_scores: list[list[float]],
+) -> list[int]:
+    """The precise pass over the best candidates (slots), returned best first.
+
+    On top of the vectorised score (`totals`): coverage of the key's words (prefer checkout-new-flow over
+    checkout-new-flow-ios for "checkout new flow"), typed words in the key's order, the query typed as (part
+    of) the key, and fzf-style alignment where a typed word matched no single word of the key.
+    `per_word[i]` maps word id -> score of typed word i; `token_scores[i][n]` is typed word i's vectorised
+    score for candidate n; `keys`/`key_words` are indexed by slot."""
+    phrase = "-".join(typed)
+    results: list[tuple[float, int, int]] = []
+    for n, slot in enumerate(candidates):
+        key = keys[slot]
+        words = key_words[slot]
+        score = totals[n]
+        matched_positions: set[int] = set()
+        last_pos = -2
+        in_order = 0
+        for i, vocab_scores in enumerate(per_word):
+            best_pos, best = -1, 0.0
+            for pos, w in enumerate(words):
+                s = vocab_scores.get(w, 0.0)
+                if s > best and pos not in matched_positions:
+                    best_pos, best = pos, s
+            if best_pos >= 0:
+                matched_positions.add(best_pos)
+                in_order += best_pos == last_pos + 1
+                last_pos = best_pos
+            else:
+                current = token_scores[i][n]
+                score += max(current, across_words_score(typed[i], key)) - current
+        if words:
+            score += 0.3 * len(matched_positions) / len(words)
+        score += 0.08 * in_order
+        if key == as_typed or key == phrase:
+            score += 1.0
+        elif phrase and phrase in key:
+            score += 0.3
+        results.append((-score, tiebreak[n], slot))
+    results.sort()
+    return [slot for _, _, slot in results]

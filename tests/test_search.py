@@ -367,3 +367,67 @@ def test_vocab_scorer_agrees_with_the_reference() -> None:
     for typed in typed_words:
         expected = np.array(reference_word_scores(typed, vocab), dtype=np.float32)
         assert np.allclose(scorer.scores(typed), expected, atol=1e-5), typed
+
+
+def test_updates_before_a_search_are_all_seen() -> None:
+    idx = FlagIndex([flag("base-flag")], environment="prod")
+    idx.update(flag("new-one", prod=False))
+    idx.update(flag("new-two", tags=("fresh",)))
+    idx.update(flag("new-one", prod=True))  # state change of a flag added since the last search
+    idx.remove("new-two")  # and removal of one
+    idx.update(flag("new-three", tags=("fresh",)))
+    assert keys(idx.search("")) == ["base-flag", "new-one", "new-three"]
+    assert keys(idx.search("state:on")) == ["new-one"]
+    assert keys(idx.search("tag:fresh")) == ["new-three"]
+    assert keys(idx.search("new")) == ["new-one", "new-three"]
+
+
+QUERIES = ["", "chk", "checkout flow", "cnf", "chekout", "tag:checkout", "state:on pay", "stale", "recs", "zebra",
+           "owner:mei", "!stale flow", "kill api", "drak mode"]
+
+
+def test_live_updates_match_a_fresh_build() -> None:
+    """Whatever sequence of updates and removals, the index answers like one built from scratch."""
+    rng = random.Random(11)
+    words = ["checkout", "flow", "pay", "zebra", "recs", "kill", "api", "dark", "mode", "cart", "v2", "new"]
+    current = {f.key: f for f in FLAGS}
+    idx = FlagIndex(current.values(), environment="prod", now=NOW)
+    for step in range(400):
+        roll = rng.random()
+        if roll < 0.35 and current:
+            key = rng.choice(sorted(current))
+            current[key] = replace(current[key], states={"prod": state("prod", rng.random() < 0.5)})
+            idx.update(current[key])
+        elif roll < 0.55 and current:
+            key = rng.choice(sorted(current))
+            current[key] = replace(current[key], tags=(rng.choice(words),), owner=rng.choice(["mei", "bob", ""]))
+            idx.update(current[key])
+        elif roll < 0.75 and current:
+            key = rng.choice(sorted(current))
+            del current[key]
+            idx.remove(key)
+        else:
+            key = "-".join(rng.sample(words, rng.randint(1, 4)))
+            current[key] = flag(key, prod=rng.random() < 0.5, stage=rng.choice(list(Stage)))
+            idx.update(current[key])
+        if step % 25 == 0:
+            fresh = FlagIndex(current.values(), environment="prod", now=NOW)
+            for query in QUERIES:
+                assert keys(idx.search(query)) == keys(fresh.search(query)), (step, query)
+                assert idx.search(query) == fresh.search(query), (step, query)  # the current Flag objects
+
+
+def test_flags_added_to_a_large_index_are_found_like_a_fresh_build() -> None:
+    # Few additions to a big index stay outside the postings lists until they are a tenth of it:
+    # that side path must score exactly like the lists.
+    base = [flag(f"svc{i % 37}-feature{i}-{['flow', 'api', 'sync'][i % 3]}", tags=(f"team{i % 11}",)) for i in range(2000)]
+    idx = FlagIndex(base, environment="prod", now=NOW)
+    idx.search("flow")
+    added = [flag("zebra-checkout-flow", tags=("team3", "zebra")), flag("svc5-zebra-api", owner="mei"),
+             flag("checkout-sync-zebra", tags=("zebra",))]
+    for f in added:
+        idx.update(f)
+    fresh = FlagIndex(base + added, environment="prod", now=NOW)
+    for query in ["zebra", "zeb", "zbr", "flow zebra", "svc5 api", "team3", "mei", "checkout", "chk", "sync",
+                  "tag:zebra", "feature12"]:
+        assert keys(idx.search(query)) == keys(fresh.search(query)), query
