@@ -243,7 +243,7 @@ class FlagIndex:
             return self._flags_at(slots[:limit] if limit is not None else slots)
         total = np.zeros(len(self._flags), dtype=np.float32)
         used: list[str] = []
-        for word in dict.fromkeys(parsed.words):  # a word typed twice counts once
+        for word in parsed.words:
             scores = self._scores_for(word)
             if not scores[self._alive].any():
                 continue  # matches no flag at all: ignore it rather than empty the list (see README)
@@ -327,7 +327,7 @@ class FlagIndex:
         hits = np.flatnonzero(lcs >= len(word))
         found = hits if base is None else base[hits]
         self._across_cache[word] = found
-        if len(self._across_cache) > _CACHE_SIZE:
+        if len(self._across_cache) > _CACHE_SIZE // 2:
             self._across_cache.popitem(last=False)
         return found
 

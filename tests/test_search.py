@@ -225,6 +225,13 @@ def test_impossible_filter_value_is_reported(index: FlagIndex) -> None:
     assert parse_query("tag:x owner:y state:on stale chk").problems == ()
 
 
+def test_a_pasted_wall_of_text_is_cut_to_size(index: FlagIndex) -> None:
+    parsed = parse_query("checkout " + " ".join(f"w{i}" for i in range(500)) + " " + "x" * 10_000)
+    assert len(parsed.words) == 12 and parsed.words[0] == "checkout"
+    assert all(len(w) <= 64 for w in parse_query("y" * 10_000).words)
+    assert "checkout-new-flow" in keys(index.search("checkout " * 300 + "new flow"))  # repeats count once
+
+
 def test_parse_query_separates_words_and_filters() -> None:
     parsed = parse_query("Flow tag:Checkout !stale checkout-New")
     assert parsed.words == ("flow", "checkout", "new")
