@@ -7,14 +7,17 @@
 
 How it stays fast (numbers: benchmarks/bench_search.py, README "Search"):
 - Flags are broken into words (key, name, tags, owner). The vocabulary of distinct words is small next to the
-  number of flags, so a typed word is scored against the vocabulary once (search_score.word_scores), and the
-  per-flag score is a vectorised gather + max over each flag's word occurrences (numpy reduceat).
+  number of flags, so a typed word is scored against the vocabulary once (search_vocab.VocabScorer, C-speed
+  primitives), and the per-flag score is a numpy gather + max over each flag's word occurrences (reduceat),
+  or a walk over the postings lists of the few matching words (search_tables.Postings).
 - Two key-level signals are also vectorised: the key's initials ("cnf" -> checkout-new-flow) through a sorted
   list and bisect, and "letters in order anywhere in the key" (fzf's notion of a match) through rapidfuzz's
-  bit-parallel LCS over all keys (~2 ms for 50k).
+  bit-parallel LCS over all keys (~2 ms for 50k), narrowed incrementally as the word grows.
 - Per-word flag scores are cached, so while typing "flow chec" only the last word is scored again.
-- Only the best RERANK candidates get the precise per-flag pass in Python (word coverage, word order,
-  the query typed as the key, fzf-style alignment for across-word matches).
+- Ranking is a radix sort of int16 scores over candidates already in tie-break order (search_tables.KeyOrder);
+  only the best RERANK candidates get the precise per-flag pass in Python (search_score.rerank).
+- Live updates: a state change is O(1); a new or renamed flag is appended and the arrays grow once at the next
+  search; a removal masks the slot; the index compacts itself when a quarter of its slots are dead.
 """
 
 from __future__ import annotations
@@ -52,9 +55,15 @@ class FlagIndex:
     """A search index over flags. Not thread-safe: use it from one thread (the UI's)."""
 
     def __init__(self, flags: Iterable[Flag], environment: str | None = None, now: datetime | None = None) -> None:
-        self.environment = environment
+        """`environment`: whose state `state:on|off` looks at (None: on in any environment).
+        `now`: the time `stale` compares sunset dates with (None: the current time at each search)."""
+        self._environment = environment
         self._now = now
         self._build(list(flags))
+
+    @property
+    def environment(self) -> str | None:
+        return self._environment
 
     # ---- building -------------------------------------------------------------------------------
 
@@ -130,9 +139,9 @@ class FlagIndex:
         return found
 
     def _is_on(self, flag: Flag) -> bool:
-        if self.environment is None:
+        if self._environment is None:
             return any(s.enabled for s in flag.states.values())
-        state = flag.states.get(self.environment)
+        state = flag.states.get(self._environment)
         return state is not None and state.enabled
 
     def _structure_changed(self) -> None:
