@@ -41,8 +41,8 @@ class FlagsScreen(Screen[None]):
         Binding("u", "rollback", "Rollback", id="rollback"),
         Binding("s", "cycle_sort", "Sort", id="sort"),
         Binding("v", "pick_environment", "Env", id="environment"),
-        Binding("d", "dashboard", "Dashboard", id="dashboard"),
         Binding("question_mark", "help", "Keys", id="help"),
+        Binding("d", "dashboard", "Dashboard", id="dashboard"),
     ]
 
     def __init__(self) -> None:

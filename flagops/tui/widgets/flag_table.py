@@ -307,6 +307,8 @@ class FlagTable(ScrollView, can_focus=True):
             error, trend = ("…", "flag-table--muted"), ("", "")
         elif metrics.error_rate is None:
             error, trend = ("n/a", "flag-table--muted"), ("", "")
+        elif metrics.evaluations_per_minute == 0:
+            error, trend = ("-", "flag-table--muted"), ("", "")  # no traffic: no rate to speak of
         else:
             component = error_component(metrics.error_rate)
             error = (f"{metrics.error_rate * 100:.1f}", component)
