@@ -10,10 +10,9 @@ and the README's "Unleash" section; reasons live in the local change log (unleas
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -22,6 +21,7 @@ from flagops.backends.unleash_api import LIFECYCLE_EVENT_TYPES, PAGE, STATE_EVEN
 from flagops.backends.unleash_audit import audit_entries
 from flagops.backends.unleash_changelog import ChangeLog
 from flagops.backends.unleash_state import EnvState, Step, env_state, flag_from_feature, history
+from flagops.backends.unleash_usage import context_marker, decision, playground_context, usage_series
 from flagops.backends.unleash_writes import restore_state, set_rollout, whole_percent
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Unavailable
 from flagops.model import (
@@ -34,12 +34,11 @@ from flagops.model import (
     Environment,
     EvaluationRequest,
     Flag,
-    MetricPoint,
     MetricSeries,
     StateChange,
 )
 from flagops.secrets import Secret
-from flagops.wire import origin_to_json, parse_time, state_to_json
+from flagops.wire import origin_to_json, state_to_json
 
 if TYPE_CHECKING:
     from flagops.config import Profile
@@ -143,11 +142,18 @@ class UnleashBackend:
     async def _states(self, key: str) -> tuple[dict[str, Any], dict[str, EnvState]]:
         """The feature document and every environment's current state (with its version)."""
         project = await self._project_of(key)
-        feature, (events, _) = await asyncio.gather(
+        feature, (events, total) = await asyncio.gather(
             self.api.feature(project, key), self.api.events(feature=key, types=STATE_EVENT_TYPES, limit=PAGE))
         newest: dict[str, dict[str, Any]] = {}
         for event in events:
             newest.setdefault(str(event.get("environment")), event)
+        if total > len(events):  # a long history: ask per environment for the ones the first page missed
+            for env in feature.get("environments") or []:
+                name = str(env.get("name"))
+                if name not in newest:
+                    found, _ = await self.api.events(feature=key, environment=name, types=STATE_EVENT_TYPES, limit=1)
+                    if found:
+                        newest[name] = found[0]
         states = {}
         for env in feature.get("environments") or []:
             name = str(env.get("name"))
@@ -287,11 +293,17 @@ class UnleashBackend:
         events, _ = await self.api.events(feature=flag, environment=environment, project=self.project,
                                           types=types, limit=min(max(limit, 1) * 3, PAGE))
         current: dict[str, dict[str, EnvState]] = {}
-        for key in dict.fromkeys(str(e.get("featureName")) for e in events if e.get("type") in STATE_EVENT_TYPES):
-            try:
-                current[key] = (await self._states(key))[1]
-            except NotFound:
-                continue  # archived or deleted since: its changes are listed without before/after
+        limit_requests = asyncio.Semaphore(8)
+
+        async def read(key: str) -> None:
+            async with limit_requests:
+                try:
+                    current[key] = (await self._states(key))[1]
+                except NotFound:
+                    pass  # archived or deleted since: its changes are listed without before/after
+
+        keys = dict.fromkeys(str(e.get("featureName")) for e in events if e.get("type") in STATE_EVENT_TYPES)
+        await asyncio.gather(*(read(key) for key in keys))
         entries = audit_entries(events, current, self.log.for_server(self.url))
         if since is not None:
             entries = [e for e in entries if e.at >= since]
@@ -304,46 +316,19 @@ class UnleashBackend:
     async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
                       step_seconds: int = 10) -> MetricSeries:
         """Unleash OSS keeps hourly yes/no usage counts and no errors: hourly points, has_errors=False."""
-        rows = await self.api.raw_metrics(key)
-        start = datetime.now(timezone.utc) - timedelta(seconds=window_seconds)
-        hours: dict[datetime, dict[str, int]] = {}
-        for row in rows:
-            at = parse_time(row.get("timestamp"))
-            if row.get("environment") != environment or at is None or at + timedelta(hours=1) <= start:
-                continue
-            counts = hours.setdefault(at, {"on": 0, "off": 0})
-            counts["on"] += int(row.get("yes") or 0)
-            counts["off"] += int(row.get("no") or 0)
-        points = tuple(MetricPoint(at=at, evaluations=counts, errors=0) for at, counts in sorted(hours.items()))
-        return MetricSeries(key, environment, 3600, points, has_errors=False)
+        return usage_series(key, environment, await self.api.raw_metrics(key), window_seconds)
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
-        """Through Unleash's playground: the server's own evaluation of each context."""
+        """Through Unleash's playground: the server's own evaluation, one call per distinct context."""
         by_context: dict[str, dict[str, dict[str, Any]]] = {}
         for req in requests:
-            context = {"appName": "flagops", **{k: str(v) for k, v in req.context.items() if v is not None}}
-            if "targetingKey" in context:
-                context.setdefault("userId", context.pop("targetingKey"))
-            marker = json.dumps(context, sort_keys=True)
+            context = playground_context(req)
+            marker = context_marker(context)
             if marker not in by_context:
                 played = await self.api.playground(environment, context, self.project)
                 by_context[marker] = {str(f.get("name")): f for f in played}
-        decisions = []
-        for req in requests:
-            context = {"appName": "flagops", **{k: str(v) for k, v in req.context.items() if v is not None}}
-            if "targetingKey" in context:
-                context.setdefault("userId", context.pop("targetingKey"))
-            found = by_context[json.dumps(context, sort_keys=True)].get(req.flag_key)
-            if found is None:
-                decisions.append(Decision(req.flag_key, None, req.default_value, "error", error="flag not found"))
-                continue
-            on = bool(found.get("isEnabled"))
-            if not found.get("isEnabledInCurrentEnvironment"):
-                reason = "off"
-            else:
-                reason = "rollout" if on else "fallthrough"
-            decisions.append(Decision(req.flag_key, "on" if on else "off", on, reason))
-        return decisions
+        return [decision(req, by_context[context_marker(playground_context(req))].get(req.flag_key))
+                for req in requests]
 
     async def _events_after(self, after: int | None) -> list[dict[str, Any]]:
         """Events newer than `after` (just the newest one when None), newest first, across pages."""

@@ -195,3 +195,18 @@ async def test_audit_joins_unleash_events_with_flagops_reasons(
     changelog.path.write_text("\n".join([json.dumps(tampered)] + lines[1:]) + "\n")
     check = await backend.verify_audit()
     assert not check.ok and check.broken_at == 1 and check.problem == "line was changed"
+
+
+async def test_audit_without_a_flag_covers_every_feature(
+        backend: UnleashBackend, make_feature: Callable[..., str], second_project: str) -> None:
+    one = make_feature("wide-a", prod_rollout=25)
+    two = make_feature("wide-b", project=second_project, prod_rollout=25)
+    await backend.update_state(two, "production", StateChange(rollout=15), expected_version=await version(backend, two),
+                               reason="narrow it down", idempotency_key="w-1")
+    entries = await backend.audit(limit=20)
+    keys = {e.flag_key for e in entries}
+    assert {one, two} <= keys
+    mine = next(e for e in entries if e.flag_key == two and e.reason)
+    assert mine.reason == "narrow it down" and mine.after is not None and mine.after["rollout"] == 15
+    only_prod = await backend.audit(environment="production", limit=20)
+    assert only_prod and all(e.environment == "production" for e in only_prod)
