@@ -309,3 +309,18 @@ async def test_small_terminal_says_so(service: Any) -> None:
         assert "Terminal too small: 60x20" in label_text(app, "#too-small-message")
         await pilot.resize_terminal(80, 24)
         await wait_for(pilot, lambda: app.screen.id == "flags-screen", what="console back at 80x24")
+
+
+async def test_enter_opens_the_flag_and_escape_returns(service: Any) -> None:
+    from flagops.tui.screens.detail_screen import FlagDetailScreen
+
+    app = make_app(service.url, service.admin_token, environment="prod")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot, app)
+        await search_and_select(pilot, app, "checkout-new-flow")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FlagDetailScreen), what="the detail screen")
+        assert app.screen.key == "checkout-new-flow"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.id == "flags-screen", what="back on the flags screen")
+        assert table(app).cursor_key == "checkout-new-flow"
