@@ -79,6 +79,10 @@ def state_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME))
 
 
+def log_path() -> Path:
+    return state_dir() / "flagops.log"
+
+
 def config_path() -> Path:
     override = os.environ.get("FLAGOPS_CONFIG")
     if override:

@@ -13,6 +13,7 @@ A kill of a flag that is already off is a success that says so, and writes nothi
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from typing import Literal
 
 from flagops import wire
 from flagops.backends.base import FlagBackend
-from flagops.errors import FlagOpsError, Invalid, NotFound, Refused, Unauthorized
+from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
 
 Action = Literal["kill", "rollout", "rollback"]
+log = logging.getLogger("flagops.ops")  # faces decide where it goes (the CLI: the XDG state dir)
 BLAST_WINDOW_SECONDS = 300
 
 
@@ -230,18 +232,27 @@ class Ops:
     ) -> AppliedChange:
         self.check(plan, reason)
         if plan.noop:
+            log.info("%s: noop, nothing written", plan.summary())
             return AppliedChange(plan, plan.flag, plan.before, time_to_effect=0.0, confirmed=True, noop=True)
         key = idempotency_key or str(uuid.uuid4())
         env = plan.environment.key
         sent = time.monotonic()
-        if plan.action == "rollback":
-            assert plan.to_version is not None
-            flag = await self.backend.restore(plan.flag.key, env, plan.to_version, expected_version=plan.before.version,
-                                              reason=reason.strip(), idempotency_key=key, ticket=ticket, origin=origin)
-        else:
-            flag = await self.backend.update_state(plan.flag.key, env, plan.change,
-                                                   expected_version=plan.before.version, reason=reason.strip(),
-                                                   idempotency_key=key, ticket=ticket, origin=origin)
+        try:
+            if plan.action == "rollback":
+                assert plan.to_version is not None
+                flag = await self.backend.restore(plan.flag.key, env, plan.to_version,
+                                                  expected_version=plan.before.version, reason=reason.strip(),
+                                                  idempotency_key=key, ticket=ticket, origin=origin)
+            else:
+                flag = await self.backend.update_state(plan.flag.key, env, plan.change,
+                                                       expected_version=plan.before.version, reason=reason.strip(),
+                                                       idempotency_key=key, ticket=ticket, origin=origin)
+        except Conflict as exc:
+            log.warning("%s %s: conflict, not written: %s", plan.action, plan.summary(), exc.message)
+            raise
+        except FlagOpsError as exc:
+            log.warning("%s %s: failed (%s): %s", plan.action, plan.summary(), type(exc).__name__, exc.message)
+            raise
         written = flag.state(env)
         if written is None:
             flag = await self.backend.get_flag(plan.flag.key, env)
@@ -251,6 +262,9 @@ class Ops:
             return AppliedChange(plan, flag, written, time_to_effect=None, confirmed=False, noop=False,
                                  idempotency_key=key)
         served, seen, elapsed = await self._confirm(plan, written, sent, confirm_timeout)
+        log.info("%s %s: version %d, idempotency key %s, reason %r, ticket %s, %s", plan.action, plan.summary(),
+                 written.version, key, reason.strip(), ticket or "-",
+                 f"served after {elapsed:.3f}s" if elapsed is not None else "NOT confirmed within the timeout")
         return AppliedChange(plan, served or flag, seen or written, time_to_effect=elapsed,
                              confirmed=served is not None, noop=False, idempotency_key=key)
 

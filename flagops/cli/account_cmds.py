@@ -14,7 +14,7 @@ import click
 
 from flagops.cli.common import group_options, handles_errors, run, want_json
 from flagops.cli.output import clean, emit_json, say, stdin_is_tty, warn
-from flagops.config import Profile, config_path, load_profile, state_dir
+from flagops.config import Profile, config_path, load_profile, log_path, state_dir
 from flagops.errors import ConfigError, FlagOpsError, Invalid, Unauthorized, Unavailable
 
 
@@ -96,7 +96,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
         "configFile": str(config_path()),
         "configFileExists": config_path().exists(),
         "stateDir": str(state_dir()),
-        "logFile": str(state_dir() / "flagops.log"),
+        "logFile": str(log_path()),
         "profile": None if profile is None else {
             "name": profile.name, "source": profile.source, "url": profile.url, "backend": profile.backend,
             "environment": profile.environment, "readonly": profile.readonly, "theme": profile.theme,
@@ -113,7 +113,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
         return
     say(f"flagops {data['version']}")
     say(f"config file:   {data['configFile']}" + ("" if data["configFileExists"] else " (does not exist)"))
-    say(f"state dir:     {data['stateDir']} (logs)")
+    say(f"log file:      {data['logFile']}")
     if profile is None:
         say(f"profile:       {name} (not usable: {clean(problem)})")
     else:

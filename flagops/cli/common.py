@@ -100,10 +100,32 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def log_to_state_dir() -> None:
+    """Record what ops did in the XDG state dir (flagops.log). A log that cannot be written never stops a kill."""
+    import logging
+
+    from flagops.config import log_path
+
+    logger = logging.getLogger("flagops")
+    if any(getattr(h, "flagops_file", False) for h in logger.handlers):
+        return
+    try:
+        path = log_path()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return
+    handler.flagops_file = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]]) -> T:
     """Open the profile's backend, run `use(backend)`, always close it."""
     from flagops.session import open_backend
 
+    log_to_state_dir()
     backend = open_backend(profile)
     try:
         return await use(backend)

@@ -118,10 +118,14 @@ def test_kill_requires_yes_without_a_terminal(service: RunningService, env: dict
     assert _state(service, key, "dev")["enabled"] is True
 
 
-def test_kill_then_kill_again_is_a_noop(service: RunningService, env: dict[str, str], picker: FlagPicker) -> None:
+def test_kill_then_kill_again_is_a_noop(service: RunningService, env: dict[str, str], picker: FlagPicker,
+                                       tmp_path: Path) -> None:
     key = picker.take(enabled=True)
     first = flagops(["kill", key, "--env", "dev", "--reason", REASON, "--yes"], env)
     assert first.code == 0 and first.out.startswith(f"Killed {key} in dev: on 100% -> off") and "served after" in first.out
+    log = (tmp_path / "state" / "flagops" / "flagops.log").read_text()
+    assert f"kill {key} in dev: on 100% -> off: version" in log and REASON in log
+    assert service.admin_token not in log
     entries = len(_audit(service, key))
     again = flagops(["kill", key, "--env", "dev", "--reason", REASON, "--yes", "--json"], env)
     data = json.loads(again.out)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import RunningService
+
 from flagops.errors import ExitCode
 from core.clitools import cli_env, flagops
 
@@ -62,3 +64,18 @@ def test_info_never_prints_the_env_token(tmp_path: Path) -> None:
     result = flagops(["info"], env)
     assert result.code == 0 and TOKEN not in result.both
     assert "environment variable FLAGOPS_TOKEN" in result.out
+
+
+def test_login_checks_the_token_and_does_not_store_a_wrong_one(service: RunningService, tmp_path: Path) -> None:
+    env = cli_env(tmp_path, url=service.url, **PLAINTEXT_BACKEND)
+    result = flagops(["login"], env, stdin=TOKEN + "\n")
+    assert result.code == ExitCode.AUTH and "was not stored" in result.err and TOKEN not in result.both
+    assert not (tmp_path / "data" / "python_keyring" / "keyring_pass.cfg").exists()
+    good = flagops(["login"], env, stdin=service.read_token + "\n")
+    assert good.code == 0 and service.read_token not in good.both
+    listed = flagops(["flags", "--env", "dev", "--limit", "2", "--json"], env)  # the keyring token is used
+    assert listed.code == 0 and len(json.loads(listed.out)["flags"]) == 2
+    on = [f["key"] for f in json.loads(flagops(["flags", "--env", "dev", "--search", "state:on", "--json"], env).out)[
+        "flags"]]
+    refused = flagops(["kill", on[-1], "--env", "dev", "--reason", "read token cannot write", "--yes"], env)
+    assert refused.code == ExitCode.AUTH and "403" in refused.err and service.read_token not in refused.both
