@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,11 @@ class Postgres:
 
 def start_postgres() -> Postgres:
     bin_dir = postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="flagops-pg-"))
+    as_root = os.geteuid() == 0
+    # as root, the data dir must be reachable by `nobody`: /tmp is, a root-only TMPDIR may not be
+    root = Path(tempfile.mkdtemp(prefix="flagops-pg-", dir="/tmp" if as_root and Path("/tmp").is_dir() else None))
     user_kwargs: dict[str, Any] = {}
-    if os.geteuid() == 0:
+    if as_root:
         # PostgreSQL will not run as root: run it as an unprivileged user that owns the data directory.
         nobody = pwd.getpwnam("nobody")
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
@@ -113,7 +116,7 @@ class UnleashServer:
     admin_token: str
     process: subprocess.Popen[str]
     postgres: Postgres
-    output: list[str] = field(default_factory=list)
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=500))
 
     def client(self) -> httpx.Client:
         """Unleash's own API, to check what the adapter did (never the adapter itself)."""
@@ -167,7 +170,7 @@ def start_unleash(pg: Postgres) -> UnleashServer:
     }
     process = subprocess.Popen([node, str(entry)], cwd=unleash_dir(), env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-    output: list[str] = []
+    output: deque[str] = deque(maxlen=500)  # Unleash logs every permission check at info level
     port: list[int] = []
     seen = threading.Event()
 
@@ -186,7 +189,7 @@ def start_unleash(pg: Postgres) -> UnleashServer:
     server = UnleashServer(f"http://127.0.0.1:{port[0]}" if port else "", token, process, pg, output)
     if not port:
         server.stop()
-        pytest.fail("Unleash did not start:\n" + "\n".join(output[-40:]), pytrace=False)
+        pytest.fail("Unleash did not start:\n" + "\n".join(list(output)[-40:]), pytrace=False)
     with server.client() as c:  # the token is seeded after start: wait until the admin API takes it
         deadline = time.monotonic() + 60
         while c.get("/api/admin/projects").status_code != 200:
