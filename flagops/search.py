@@ -75,6 +75,7 @@ class FlagIndex:
         self._slot_of: dict[str, int] = {}
         self._vocab: list[str] = [""]  # word id 0: sentinel occurrence so that every flag has one
         self._word_id: dict[str, int] = {"": 0}
+        self._ids_cache: dict[str, list[int]] = {}
         self._vocab_scorer: VocabScorer | None = None
         self._key_words: list[list[int]] = []
         self._keys_lower: list[str] = []
@@ -119,17 +120,32 @@ class FlagIndex:
         initials = "".join(self._vocab[w][0] for w in key_words)
         if initials:
             self._initials.append((initials, slot))
+        # Each word once, at its best weight: fields go in falling weight, so the first sighting wins.
         best: dict[int, float] = {0: 0.0}
         for pos, word in enumerate(key_words):
-            best[word] = max(best.get(word, 0.0), _KEY_FIRST if pos == 0 else _KEY)
-        for text, weight in ((flag.name, _NAME), (flag.owner, _OWNER), *((tag, _TAG) for tag in flag.tags)):
-            for w in words_of(text):
-                word = self._intern(w)
-                best[word] = max(best.get(word, 0.0), weight)
+            best.setdefault(word, _KEY_FIRST if pos == 0 else _KEY)
+        for word in self._ids_of(flag.name):
+            best.setdefault(word, _NAME)
+        for tag in flag.tags:
+            for word in self._ids_of(tag, cache=True):
+                best.setdefault(word, _TAG)
+        for word in self._ids_of(flag.owner, cache=True):
+            best.setdefault(word, _OWNER)
         for tag in flag.tags:
             self._tag_slots.setdefault(tag.casefold(), []).append(slot)
         self._owner_slots.setdefault(flag.owner.casefold(), []).append(slot)
         return list(best), list(best.values())
+
+    def _ids_of(self, text: str, cache: bool = False) -> list[int]:
+        """Word ids of a name, tag or owner; tags and owners repeat across thousands of flags, so cached."""
+        if cache:
+            found = self._ids_cache.get(text)
+            if found is not None:
+                return found
+        ids = [self._intern(w) for w in words_of(text)]
+        if cache:
+            self._ids_cache[text] = ids
+        return ids
 
     def _intern(self, word: str) -> int:
         found = self._word_id.get(word)

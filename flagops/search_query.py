@@ -27,7 +27,9 @@ _WORD = re.compile(r"[^\W_]+")
 
 def words_of(text: str) -> list[str]:
     """The lowercase words of a key, name, tag or owner: "checkout-new_PaymentFlow" -> [checkout, new, payment, flow]."""
-    return _WORD.findall(_CAMEL.sub(" ", text).casefold())
+    if not text.islower():  # only mixed case can hold camelCase; most keys are lowercase already
+        text = _CAMEL.sub(" ", text)
+    return _WORD.findall(text.casefold())
 
 
 @dataclass(frozen=True, slots=True)
