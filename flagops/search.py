@@ -166,6 +166,7 @@ class FlagIndex:
         self._flag_array: np.ndarray | None = None  # the flags as a numpy object array: fast fancy indexing
         self._across_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._keys_array: np.ndarray | None = None
+        self._letter_masks: np.ndarray | None = None
 
     # ---- live updates ---------------------------------------------------------------------------
 
@@ -338,9 +339,14 @@ class FlagIndex:
 
     def _across_words(self, word: str) -> np.ndarray:
         """Slots whose key holds the letters of `word` in order (fzf's match), by rapidfuzz's bit-parallel
-        LCS. Narrowed incrementally: a key that lacks "chec" in order lacks "chek" too, so only the keys
-        that matched the word one letter shorter are checked again."""
+        LCS. Narrowed first: a key that lacks "chec" in order lacks "chek" too, so only the keys that matched
+        the word one letter shorter are checked again; and a key must hold every letter at all (a bitmask
+        test over all keys in one numpy operation) before the LCS looks at it."""
         base = self._across_cache.get(word[:-1])
+        if base is None:
+            letters = _letter_mask(word)
+            if letters is not None:
+                base = np.flatnonzero((self._key_letter_masks() & letters) == letters)
         if base is None:
             candidates = self._keys_lower
         else:
@@ -355,6 +361,19 @@ class FlagIndex:
         if len(self._across_cache) > _CACHE_SIZE // 2:
             self._across_cache.popitem(last=False)
         return found
+
+    def _key_letter_masks(self) -> np.ndarray:
+        """Per slot, a bit for each ASCII letter and digit its key holds, computed over all keys at once."""
+        if self._letter_masks is None:
+            encoded = [k.encode("utf-8", "replace") for k in self._keys_lower]
+            data = np.frombuffer(b"".join(encoded) + b"\x00", dtype=np.uint8)
+            starts = np.cumsum([0, *(len(e) for e in encoded[:-1])], dtype=np.int64)
+            bits = _BYTE_BITS[data]
+            masks = np.bitwise_or.reduceat(bits, starts) if encoded else bits[:0]
+            lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+            masks[lengths == 0] = 0  # reduceat gives an empty key its neighbour's first byte
+            self._letter_masks = masks
+        return self._letter_masks
 
     def _vocab_scores(self, word: str) -> np.ndarray:
         per_word = self._vocab_cache.get(word)
@@ -418,6 +437,22 @@ class FlagIndex:
         mask = self._none()
         mask[np.fromiter(slots, dtype=np.int64)] = True
         return mask
+
+
+_BYTE_BITS = np.zeros(256, dtype=np.uint64)
+for _i, _ch in enumerate("abcdefghijklmnopqrstuvwxyz0123456789"):
+    _BYTE_BITS[ord(_ch)] = np.uint64(1) << np.uint64(_i)
+
+
+def _letter_mask(word: str) -> np.uint64 | None:
+    """The bits of `word`'s letters, or None when it has a letter outside a-z0-9 (then no prefilter)."""
+    mask = 0
+    for ch in word:
+        at = "abcdefghijklmnopqrstuvwxyz0123456789".find(ch)
+        if at < 0:
+            return None
+        mask |= 1 << at
+    return np.uint64(mask)
 
 
 def _timestamp(moment: datetime | None) -> float:

@@ -129,6 +129,20 @@ def test_name_tags_and_owner_are_searched(index: FlagIndex) -> None:
     assert keys(named.search("digest weekly")) == ["x-1"]
 
 
+def test_every_key_holding_the_letters_in_order_is_found() -> None:
+    # fzf's notion of a match is the floor: no prefilter or narrowing may lose one of those keys.
+    rng = random.Random(7)
+    alphabet = "abcdefghij0123-"
+    keys_ = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20))) for _ in range(3000)})
+    idx = FlagIndex([flag(k) for k in keys_])
+    for _ in range(60):
+        word = "".join(rng.choice(alphabet[:-1]) for _ in range(rng.randint(3, 6)))
+        for typed in (word[:3], word[:4], word):  # typed a letter at a time, as the narrowing expects
+            found = set(keys(idx.search(typed)))
+            in_order = {k for k in keys_ if is_subsequence(typed, k.casefold())}
+            assert in_order <= found, (typed, sorted(in_order - found)[:5])
+
+
 def test_camel_case_and_snake_case_keys_split_into_words() -> None:
     idx = FlagIndex([flag("newPaymentFlow"), flag("legacy_cart_sync")])
     assert keys(idx.search("payment flow")) == ["newPaymentFlow"]
@@ -313,6 +327,8 @@ ODD_KEYS = [
     "---",
     "x" * 5000,
     "ﬁ-ligature-İstanbul",
+    "",
+    "UPPER-Case-KEY",
 ]
 
 
