@@ -127,7 +127,7 @@ class Store:
             (self._archived if archived else self._flags)[key] = flag
         self._order: tuple[str, ...] = tuple(sorted(self._flags))
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads SQLite
-        self._fragments: dict[tuple[str, str], str] = {}
+        self._fragments: dict[tuple[str, str], tuple[Flag, str]] = {}  # (key, env) -> (flag, its JSON)
         self._list_cache: dict[str, tuple[int, bytes]] = {}
         head = self._db.execute("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1").fetchone()
         self.head_sequence: int = head[0] if head else 0
@@ -169,13 +169,17 @@ class Store:
             return cached[1], self.list_etag(environment, version)
         parts = []
         for key in self._order:
-            frag = self._fragments.get((key, environment))
-            if frag is None:
-                flag = self._flags.get(key)
-                if flag is None:
-                    continue
-                frag = _dumps(flag_json(flag, environment))
-                self._fragments[(key, environment)] = frag
+            flag = self._flags.get(key)
+            if flag is None:
+                continue
+            cached_frag = self._fragments.get((key, environment))
+            # Flag objects are immutable and replaced on every change, so identity says "still current";
+            # a writer thread may replace the flag while this loop runs, and a stale fragment must not stick
+            if cached_frag is not None and cached_frag[0] is flag:
+                parts.append(cached_frag[1])
+                continue
+            frag = _dumps(flag_json(flag, environment))
+            self._fragments[(key, environment)] = (flag, frag)
             parts.append(frag)
         body = ('{"environment":%s,"version":%d,"flags":[%s]}'
                 % (_dumps(environment), version, ",".join(parts))).encode()
@@ -234,10 +238,10 @@ class Store:
         self._db.execute("COMMIT")
         for flag in flags:
             self._flags[flag.key] = flag
-            for env in envs:
-                self._fragments.pop((flag.key, env), None)
         for key in archived:
             self._archived[key] = self._flags.pop(key)
+            for env in envs:
+                self._fragments.pop((key, env), None)
         if flags or archived:
             self._order = tuple(sorted(self._flags))
         for env in envs:

@@ -133,3 +133,37 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
             assert c.get("/v1/audit/verify").json()["ok"] is True
     finally:
         again.stop()
+
+
+def test_list_stays_consistent_with_concurrent_writes(service: RunningService) -> None:
+    """Lists served while writers commit never keep a stale flag (the list cache is per flag object)."""
+    keys = flag_keys(service.client(), "staging")[100:108]
+    stop = threading.Event()
+
+    def reader() -> None:
+        with service.client() as c:
+            while not stop.is_set():
+                c.get("/v1/flags", params={"environment": "staging"})
+
+    def writer(key: str) -> None:
+        with service.client() as c:
+            v = version(c, key, "staging")
+            for i in range(15):
+                r = patch(c, key, "staging", {"rollout": i, "changeReason": "list consistency"}, if_match=v)
+                v = r.json()["environments"]["staging"]["version"]
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    writers = [threading.Thread(target=writer, args=(k,)) for k in keys]
+    for t in readers + writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in readers:
+        t.join()
+    with service.client() as c:
+        listed = {f["key"]: f["environments"]["staging"] for f in
+                  c.get("/v1/flags", params={"environment": "staging"}).json()["flags"]}
+        for k in keys:
+            one = c.get(f"/v1/flags/{k}", params={"environment": "staging"}).json()["environments"]["staging"]
+            assert listed[k] == one and one["rollout"] == 14
