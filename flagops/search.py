@@ -12,7 +12,7 @@ How it stays fast (numbers: benchmarks/bench_search.py, README "Search"):
   or a walk over the postings lists of the few matching words (search_tables.Postings).
 - Two key-level signals are also vectorised: the key's initials ("cnf" -> checkout-new-flow) through a sorted
   list and bisect, and "letters in order anywhere in the key" (fzf's notion of a match) through rapidfuzz's
-  bit-parallel LCS over all keys (~2 ms for 50k), narrowed incrementally as the word grows.
+  bit-parallel LCS, narrowed by a letter bitmask and as the word grows (search_tables.LettersInOrder).
 - Per-word flag scores are cached, so while typing "flow chec" only the last word is scored again.
 - Ranking is a radix sort of int16 scores over candidates already in tie-break order (search_tables.KeyOrder);
   only the best RERANK candidates get the precise per-flag pass in Python (search_score.rerank).
@@ -29,13 +29,11 @@ from datetime import datetime, timezone
 from typing import cast
 
 import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import LCSseq
 
 from flagops.model import Flag, Stage
 from flagops.search_query import Filter, ParsedQuery, parse_query, words_of
 from flagops.search_score import rerank
-from flagops.search_tables import KeyOrder, Postings
+from flagops.search_tables import KeyOrder, LettersInOrder, Postings
 from flagops.search_vocab import VocabScorer
 
 __all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
@@ -164,9 +162,7 @@ class FlagIndex:
         self._word_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocab_cache: dict[str, np.ndarray] = {}
         self._flag_array: np.ndarray | None = None  # the flags as a numpy object array: fast fancy indexing
-        self._across_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._keys_array: np.ndarray | None = None
-        self._letter_masks: np.ndarray | None = None
+        self._in_order = LettersInOrder(self._keys_lower, cache_size=_CACHE_SIZE // 2)
 
     # ---- live updates ---------------------------------------------------------------------------
 
@@ -241,7 +237,7 @@ class FlagIndex:
         """Forgets the per-word scores kept to make typing fast (memory; a cold benchmark)."""
         self._word_cache.clear()
         self._vocab_cache.clear()
-        self._across_cache.clear()
+        self._in_order.clear_cache()
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -314,7 +310,7 @@ class FlagIndex:
         if len(word) >= 2 and len(self._flags):
             self._add_initials(word, scores)
         if len(word) >= 3 and len(self._flags):  # two letters in order somewhere: nearly every key, no signal
-            across = self._across_words(word)
+            across = self._in_order.find(word)
             scores[across] = np.maximum(scores[across], _ACROSS_WORDS)
         self._word_cache[word] = scores
         if len(self._word_cache) > _CACHE_SIZE:
@@ -336,44 +332,6 @@ class FlagIndex:
         scores = np.zeros(nslots, dtype=np.float32)
         self._postings.scatter_max(per_word, matched, scores, self._occ_word, self._occ_weight, self._occ_start)
         return scores
-
-    def _across_words(self, word: str) -> np.ndarray:
-        """Slots whose key holds the letters of `word` in order (fzf's match), by rapidfuzz's bit-parallel
-        LCS. Narrowed first: a key that lacks "chec" in order lacks "chek" too, so only the keys that matched
-        the word one letter shorter are checked again; and a key must hold every letter at all (a bitmask
-        test over all keys in one numpy operation) before the LCS looks at it."""
-        base = self._across_cache.get(word[:-1])
-        if base is None:
-            letters = _letter_mask(word)
-            if letters is not None:
-                base = np.flatnonzero((self._key_letter_masks() & letters) == letters)
-        if base is None:
-            candidates = self._keys_lower
-        else:
-            if self._keys_array is None:
-                self._keys_array = np.empty(len(self._keys_lower), dtype=object)
-                self._keys_array[:] = self._keys_lower
-            candidates = self._keys_array[base].tolist()
-        lcs = process.cdist([word], candidates, scorer=LCSseq.similarity, score_cutoff=len(word), dtype=np.int32)[0]
-        hits = np.flatnonzero(lcs >= len(word))
-        found = hits if base is None else base[hits]
-        self._across_cache[word] = found
-        if len(self._across_cache) > _CACHE_SIZE // 2:
-            self._across_cache.popitem(last=False)
-        return found
-
-    def _key_letter_masks(self) -> np.ndarray:
-        """Per slot, a bit for each ASCII letter and digit its key holds, computed over all keys at once."""
-        if self._letter_masks is None:
-            encoded = [k.encode("utf-8", "replace") for k in self._keys_lower]
-            data = np.frombuffer(b"".join(encoded) + b"\x00", dtype=np.uint8)
-            starts = np.cumsum([0, *(len(e) for e in encoded[:-1])], dtype=np.int64)
-            bits = _BYTE_BITS[data]
-            masks = np.bitwise_or.reduceat(bits, starts) if encoded else bits[:0]
-            lengths = np.array([len(e) for e in encoded], dtype=np.int64)
-            masks[lengths == 0] = 0  # reduceat gives an empty key its neighbour's first byte
-            self._letter_masks = masks
-        return self._letter_masks
 
     def _vocab_scores(self, word: str) -> np.ndarray:
         per_word = self._vocab_cache.get(word)
@@ -437,22 +395,6 @@ class FlagIndex:
         mask = self._none()
         mask[np.fromiter(slots, dtype=np.int64)] = True
         return mask
-
-
-_BYTE_BITS = np.zeros(256, dtype=np.uint64)
-for _i, _ch in enumerate("abcdefghijklmnopqrstuvwxyz0123456789"):
-    _BYTE_BITS[ord(_ch)] = np.uint64(1) << np.uint64(_i)
-
-
-def _letter_mask(word: str) -> np.uint64 | None:
-    """The bits of `word`'s letters, or None when it has a letter outside a-z0-9 (then no prefilter)."""
-    mask = 0
-    for ch in word:
-        at = "abcdefghijklmnopqrstuvwxyz0123456789".find(ch)
-        if at < 0:
-            return None
-        mask |= 1 << at
-    return np.uint64(mask)
 
 
 def _timestamp(moment: datetime | None) -> float:

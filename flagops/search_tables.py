@@ -8,8 +8,11 @@ Slots are positions in the index; a removed or replaced flag leaves a dead slot 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import LCSseq
 
 
 class KeyOrder:
@@ -82,3 +85,74 @@ class Postings:
             if hit.size:
                 slots = np.searchsorted(occ_start, hit + self.covered, side="right") - 1
                 np.maximum.at(scores, slots, values[hit])
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_BYTE_BITS = np.zeros(256, dtype=np.uint64)
+for _i, _ch in enumerate(_ALNUM):
+    _BYTE_BITS[ord(_ch)] = np.uint64(1) << np.uint64(_i)
+
+
+def _letter_mask(word: str) -> np.uint64 | None:
+    """The bits of `word`'s letters, or None when it has a letter outside a-z0-9 (then no prefilter)."""
+    mask = 0
+    for ch in word:
+        at = _ALNUM.find(ch)
+        if at < 0:
+            return None
+        mask |= 1 << at
+    return np.uint64(mask)
+
+
+class LettersInOrder:
+    """Which keys hold the letters of a typed word in order, anywhere (fzf's notion of a match), by
+    rapidfuzz's bit-parallel LCS (~2 ms over 50,000 keys). Narrowed first: a key that lacks "chec" in order
+    lacks "chek" too, so only the keys that matched the word one letter shorter are checked again; and a key
+    must hold every letter at all (a bitmask test over all keys in one numpy operation).
+
+    `keys` is the index's own list of casefolded keys (appended to in place); call reset() when it grows."""
+
+    def __init__(self, keys: list[str], cache_size: int) -> None:
+        self._keys = keys
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._keys_array: np.ndarray | None = None
+        self._masks: np.ndarray | None = None
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def find(self, word: str) -> np.ndarray:
+        """Slots (ascending) whose key holds `word`'s letters in order."""
+        base = self._cache.get(word[:-1])
+        if base is None:
+            letters = _letter_mask(word)
+            if letters is not None:
+                base = np.flatnonzero((self._letter_masks() & letters) == letters)
+        if base is None:
+            candidates = self._keys
+        else:
+            if self._keys_array is None:
+                self._keys_array = np.empty(len(self._keys), dtype=object)
+                self._keys_array[:] = self._keys
+            candidates = self._keys_array[base].tolist()
+        lcs = process.cdist([word], candidates, scorer=LCSseq.similarity, score_cutoff=len(word), dtype=np.int32)[0]
+        hits = np.flatnonzero(lcs >= len(word))
+        found = hits if base is None else base[hits]
+        self._cache[word] = found
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return found
+
+    def _letter_masks(self) -> np.ndarray:
+        """Per slot, a bit for each ASCII letter and digit its key holds, computed over all keys at once."""
+        if self._masks is None:
+            encoded = [k.encode("utf-8", "replace") for k in self._keys]
+            data = np.frombuffer(b"".join(encoded) + b"\x00", dtype=np.uint8)
+            starts = np.cumsum([0, *(len(e) for e in encoded[:-1])], dtype=np.int64)
+            bits = _BYTE_BITS[data]
+            masks = np.bitwise_or.reduceat(bits, starts) if encoded else bits[:0]
+            lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+            masks[lengths == 0] = 0  # reduceat gives an empty key its neighbour's first byte
+            self._masks = masks
+        return self._masks
