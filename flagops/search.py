@@ -39,7 +39,7 @@ from flagops.search_vocab import VocabScorer
 __all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
 
 RERANK = 200  # candidates that get the precise per-flag pass
-_CACHE_SIZE = 64  # typed words whose per-flag scores are kept
+_CACHE_SIZE = 32  # typed words whose per-flag scores are kept (200 KB each at 50k flags)
 # How much a word counts by where it was found; the key's first word a little more ("checkout-*" for "checkout").
 _KEY_FIRST, _KEY, _NAME, _TAG, _OWNER = 1.0, 0.97, 0.9, 0.85, 0.8
 _ACROSS_WORDS = np.float32(0.35)  # provisional score of an across-words match, made precise in the rerank
