@@ -10,7 +10,6 @@ and the README's "Unleash" section; reasons live in the local change log (unleas
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ import httpx
 from flagops.backends.unleash_api import LIFECYCLE_EVENT_TYPES, PAGE, STATE_EVENT_TYPES, UnleashApi
 from flagops.backends.unleash_audit import audit_entries
 from flagops.backends.unleash_changelog import ChangeLog
+from flagops.backends.unleash_listing import FlagListing
 from flagops.backends.unleash_state import EnvState, Step, env_state, flag_from_feature, history
 from flagops.backends.unleash_usage import context_marker, decision, playground_context, usage_series
 from flagops.backends.unleash_writes import restore_state, set_rollout, whole_percent
@@ -45,8 +45,7 @@ if TYPE_CHECKING:
 
 CAPABILITIES = BackendCapabilities(error_metrics=False, change_reasons=False, if_match=False, stream=False,
                                    evaluate=True, restore_versions=True)
-MAX_VERSION_PAGES = 20  # list_flags reads at most this many pages of 1000 events to find versions
-VERSION_CACHE_SECONDS = 60.0
+MAX_VERSION_PAGES = 20  # at most this many pages of 1000 events for one flag's history
 
 
 class UnleashBackend:
@@ -62,8 +61,7 @@ class UnleashBackend:
         self.log = changelog or ChangeLog()
         self.poll_interval = poll_interval
         self._projects: dict[str, str] = {}  # flag key -> project id
-        # environment -> (newest event id seen, newest state event per feature, when last read in full)
-        self._version_cache: dict[str, tuple[int, dict[str, dict[str, Any]], float]] = {}
+        self.listing = FlagListing(self.api, project, self._projects)
 
     def __repr__(self) -> str:
         return f"UnleashBackend({self.url!r}, project={self.project!r})"
@@ -80,54 +78,7 @@ class UnleashBackend:
                 for e in sorted(rows, key=lambda e: (e.get("sortOrder", 0), e.get("name", ""))) if e.get("enabled", True)]
 
     async def list_flags(self, environment: str) -> list[Flag]:
-        features, evaluated, versions = await asyncio.gather(
-            self.api.search_features(project=self.project),
-            self.api.playground(environment, {"appName": "flagops"}, self.project),
-            self._versions(environment),
-        )
-        strategies = {str(f["name"]): f for f in evaluated}
-        flags = []
-        for feature in features:
-            key = str(feature["name"])
-            self._projects[key] = str(feature.get("project"))
-            envs = {str(e.get("name")): e for e in feature.get("environments") or []}
-            if environment not in envs or key not in strategies:
-                continue  # this feature's project does not have the environment
-            played = strategies[key]
-            event = versions.get(key)
-            state = env_state(bool(played.get("isEnabledInCurrentEnvironment")),
-                              (played.get("strategies") or {}).get("data") or [],
-                              int(event["id"]) if event else 0, event)
-            flags.append(flag_from_feature(feature, {environment: state.flag_state(environment)}))
-        return flags
-
-    async def _versions(self, environment: str) -> dict[str, dict[str, Any]]:
-        """Newest state event per feature in `environment`.
-
-        The console polls this every second, so it is incremental: only events newer than the newest one
-        already seen are read, with a full re-read every VERSION_CACHE_SECONDS.
-        """
-        now = time.monotonic()
-        top, known, read_at = self._version_cache.get(environment, (0, {}, 0.0))
-        if now - read_at > VERSION_CACHE_SECONDS:
-            top, known, read_at = 0, {}, now
-        fresh: dict[str, dict[str, Any]] = {}
-        newest_id = top
-        for page in range(MAX_VERSION_PAGES):
-            events, total = await self.api.events(environment=environment, project=self.project,
-                                                  types=STATE_EVENT_TYPES, offset=page * PAGE)
-            reached = False
-            for event in events:
-                if int(event["id"]) <= top:
-                    reached = True
-                    break
-                newest_id = max(newest_id, int(event["id"]))
-                fresh.setdefault(str(event.get("featureName")), event)
-            if reached or len(events) < PAGE or (page + 1) * PAGE >= total:
-                break
-        merged = {**known, **fresh}
-        self._version_cache[environment] = (newest_id, merged, read_at)
-        return merged
+        return await self.listing.list_flags(environment)
 
     async def _project_of(self, key: str) -> str:
         if key in self._projects:

@@ -49,6 +49,8 @@ async def test_list_flags_spans_projects_with_state_per_environment(
     assert again[pay].states["production"].enabled
     assert again[pay].states["production"].version == newest_state_event(unleash, pay, "production") > 0
     assert again[shop].states["production"].version == shop_prod.version
+    newcomer = make_feature("late", prod_rollout=None, prod_on=False)  # no state event at all: metadata only
+    assert newcomer in {f.key for f in await backend.list_flags("production")}
 
 
 async def test_get_flag_reads_every_environment_and_shows_targeting_as_rules(
