@@ -143,3 +143,18 @@ async def test_watch_polls_the_event_log_and_resumes_after_an_id(
     again = await asyncio.wait_for(resumed.__anext__(), timeout=20)
     assert again.id == event.id
     await resumed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_archived_features_leave_the_list(backend: UnleashBackend, unleash: UnleashServer,
+                                                make_feature: Callable[..., str]) -> None:
+    key = make_feature("archived")
+    assert key in {f.key for f in await backend.list_flags("production")}
+    with unleash.client() as c:
+        c.delete(f"/api/admin/projects/default/features/{key}").raise_for_status()
+    assert key not in {f.key for f in await backend.list_flags("production")}
+    fresh = UnleashBackend(unleash.url, Secret(unleash.admin_token))
+    try:
+        with pytest.raises(NotFound):
+            await fresh.get_flag(key)
+    finally:
+        await fresh.aclose()
