@@ -21,7 +21,7 @@ from flagops.errors import ExitCode
               help="YAML list of {actor, sha256, scopes, environments}; without it, fresh tokens are printed.")
 @click.option("--demo", is_flag=True, help="Load ~300 demo flags (into an empty database) and simulate traffic.")
 @click.option("--traffic/--no-traffic", default=True, show_default=True, help="With --demo: the traffic simulator.")
-@click.option("--rate-limit", type=click.FloatRange(0), default=100.0, show_default=True,
+@click.option("--rate-limit", type=click.FloatRange(0), default=200.0, show_default=True,
               help="Requests per second per token (bursts of twice that); 0 turns it off.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo data and traffic.")
 @click.option("--heartbeat", type=click.FloatRange(0.05), default=15.0, show_default=True,

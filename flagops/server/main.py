@@ -36,7 +36,7 @@ class ServeOptions:
     tokens: Path | None = None
     demo: bool = False
     traffic: bool = True
-    rate_limit: float = 100.0
+    rate_limit: float = 200.0
     seed: int = 7
     heartbeat: float = 15.0
     max_body: int = 1024 * 1024
