@@ -67,3 +67,32 @@ def test_embedded_service_starts_with_fresh_tokens_and_stops() -> None:
     finally:
         service.stop()
     assert not service.running()
+
+
+def test_deploy_bot_backs_off_once_a_human_changes_the_flag(tmp_path: Path) -> None:
+    svc = start_service(tmp_path, demo=True, traffic=True, extra_args=["--incident-step", "1"])
+    try:
+        with svc.client() as c:
+            deadline = time.monotonic() + 15
+            state = {}
+            while time.monotonic() < deadline:
+                state = c.get(f"/v1/flags/{INCIDENT}", params={"environment": "prod"}).json()["environments"]["prod"]
+                if state["updatedBy"] == "deploy-bot":
+                    break
+                time.sleep(0.1)
+            assert state["updatedBy"] == "deploy-bot"
+            r = c.patch(f"/v1/flags/{INCIDENT}", params={"environment": "prod"},
+                        json={"enabled": False, "changeReason": "INC-1: errors rising, kill it"},
+                        headers={"If-Match": f'"{state["version"]}"'})
+            if r.status_code == 412:  # the bot took another step in between: kill on top of it
+                r = c.patch(f"/v1/flags/{INCIDENT}", params={"environment": "prod"},
+                            json={"enabled": False, "changeReason": "INC-1: errors rising, kill it"},
+                            headers={"If-Match": f'"{r.json()["currentVersion"]}"'})
+            assert r.status_code == 200, r.text
+            time.sleep(3)  # three more bot intervals
+            after = c.get(f"/v1/flags/{INCIDENT}", params={"environment": "prod"}).json()["environments"]["prod"]
+            assert (after["enabled"], after["updatedBy"]) == (False, "alice-admin")
+            newest = c.get("/v1/audit", params={"flag": INCIDENT, "limit": 1}).json()["entries"][0]
+            assert newest["actor"] == "alice-admin"
+    finally:
+        svc.stop()
