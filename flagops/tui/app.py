@@ -22,7 +22,7 @@ from textual.widgets import Label
 
 from flagops.backends.base import FlagBackend
 from flagops.config import Profile
-from flagops.errors import FlagOpsError
+from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
 from flagops.tui.live import LiveFlags
@@ -105,6 +105,12 @@ class FlagOpsApp(App[None]):
             try:
                 self.environments = await self.ops.environments()
                 break
+            except (Unauthorized, Forbidden) as exc:
+                # retrying cannot fix a token the service refuses: say so once and stay put
+                self.store.fail(exc.message)
+                self.notify(printable(exc.message, 300), title="Not authorized", severity="error",
+                            timeout=30, markup=False)
+                return
             except FlagOpsError as exc:
                 attempt += 1
                 if attempt == 1:

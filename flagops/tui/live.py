@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from enum import Enum
 
 from flagops.backends.base import FlagBackend
-from flagops.errors import FlagOpsError, NotFound
+from flagops.errors import FlagOpsError, Forbidden, NotFound, Unauthorized
 from flagops.model import ChangeEvent, Flag
 from flagops.search import FlagIndex
 
@@ -32,6 +32,7 @@ class Link(str, Enum):
     LIVE = "live"
     RECONNECTING = "reconnecting"
     STALE = "stale"
+    FAILED = "failed"  # retrying cannot help (the token is not accepted)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class ConnectionState:
             return f"reconnecting ({self.attempts})"
         if self.link is Link.STALE and self.stale_since is not None:
             return f"stale since {self.stale_since.astimezone().strftime('%H:%M:%S')}"
+        if self.link is Link.FAILED:
+            return "not authorized"
         return self.link.value
 
 
@@ -236,6 +239,9 @@ class LiveFlags:
                     await self._poll()
             except asyncio.CancelledError:
                 raise
+            except (Unauthorized, Forbidden) as exc:
+                self.fail(exc.message)
+                return
             except Exception as exc:  # noqa: BLE001 - any failure means "not connected"; shown, retried
                 attempts += 1
                 lost_at = lost_at or datetime.now(timezone.utc)
@@ -246,6 +252,10 @@ class LiveFlags:
                     state = ConnectionState(Link.RECONNECTING, attempts, lost_at, error=message)
                 self._set_connection(state)
                 await asyncio.sleep(backoff_delay(attempts))
+
+    def fail(self, message: str) -> None:
+        """Stop claiming anything about freshness: the service refuses us (shown in the header)."""
+        self._set_connection(ConnectionState(Link.FAILED, stale_since=datetime.now(timezone.utc), error=message))
 
     async def _follow_stream(self) -> None:
         """Apply stream events; a probe task checks the service is still there (the stream may be quiet)."""

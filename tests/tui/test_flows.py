@@ -324,3 +324,12 @@ async def test_enter_opens_the_flag_and_escape_returns(service: Any) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.id == "flags-screen", what="back on the flags screen")
         assert table(app).cursor_key == "checkout-new-flow"
+
+
+async def test_a_refused_token_is_said_plainly_and_not_retried(service: Any) -> None:
+    app = make_app(service.url, "not-a-valid-token", environment="dev")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "not authorized" in label_text(app, "#header-connection"), what="refusal")
+        assert "failed" in app.screen.query_one("#header-connection").classes
+        assert not app.store.loaded
+        assert "not-a-valid-token" not in label_text(app, "#status")

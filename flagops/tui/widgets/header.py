@@ -61,7 +61,8 @@ class ConsoleHeader(Horizontal):
 
     def set_connection(self, state: ConnectionState) -> None:
         label = self.query_one("#header-connection", Label)
-        symbol = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌"}[state.link]
+        symbol = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌",
+                  Link.FAILED: "✖"}[state.link]
         label.update(f"{symbol} {state.label()}")
         for link in Link:
             label.set_class(state.link is link, link.value)
