@@ -19,6 +19,11 @@ fi
 
 command -v node >/dev/null || { echo "tests/unleash/install.sh: node is not installed (apt-get install nodejs npm)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "tests/unleash/install.sh: npm is not installed (apt-get install npm)" >&2; exit 1; }
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  echo "tests/unleash/install.sh: unleash-server@$VERSION needs Node.js 20 or newer; this is $(node --version)" >&2
+  exit 1
+fi
 
 echo "tests/unleash/install.sh: installing unleash-server@$VERSION into $DIR (one time, cached)"
 mkdir -p "$DIR"
