@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flagops import wire
@@ -70,3 +71,30 @@ def verify_rows(rows: Iterable[tuple[Any, ...]], head: str | None) -> AuditVerif
 
 def verification_json(v: AuditVerification) -> dict[str, Any]:
     return {"ok": v.ok, "checked": v.checked, "brokenAt": v.broken_at, "problem": v.problem}
+
+
+def audit_query(*, flag: str | None, environment: str | None, since_sequence: int | None,
+                since_time: datetime | None, limit: int, environments: frozenset[str] | None
+                ) -> tuple[str, list[Any]]:
+    """SQL for GET /v1/audit, newest first; `environments` limits it to what the token may see (its
+    environments, plus flag-wide entries such as creations)."""
+    sql = "SELECT * FROM audit WHERE 1=1"
+    args: list[Any] = []
+    if flag is not None:
+        sql += " AND flag=?"
+        args.append(flag)
+    if environment is not None:
+        sql += " AND environment=?"
+        args.append(environment)
+    if environments is not None:
+        sql += f" AND (environment IS NULL OR environment IN ({','.join('?' * len(environments))}))"
+        args.extend(sorted(environments))
+    if since_sequence is not None:
+        sql += " AND sequence>?"
+        args.append(since_sequence)
+    if since_time is not None:
+        sql += " AND at>=?"
+        args.append(wire.iso(since_time))
+    sql += " ORDER BY sequence DESC LIMIT ?"
+    args.append(limit)
+    return sql, args

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from flagops import wire
-from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.model import AuditVerification
-from flagops.server.audit import GENESIS, entry_hash, row_to_entry, verify_rows
-from flagops.server.codec import audit_to_json, flag_json
+from flagops.model import AuditEntry, AuditVerification, ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.server.audit import GENESIS, audit_query, entry_hash, row_to_entry, verify_rows
+from flagops.server.codec import flag_json
+from flagops.server.events import Event, make_event
 from flagops.server.problems import Problem
 
 SCHEMA = """
@@ -63,16 +63,6 @@ class WriteResult:
     etag: str | None
     replayed: bool = False
     sequence: int | None = None  # the audit sequence this write produced (None: no-op or replay)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One stream event, pre-encoded: the SSE frame is built once and sent to every subscriber."""
-
-    id: int
-    type: str
-    environment: str | None
-    frame: bytes
 
 
 def _now() -> datetime:
@@ -409,25 +399,8 @@ class Store:
     def audit(self, *, flag: str | None = None, environment: str | None = None, since_sequence: int | None = None,
               since_time: datetime | None = None, limit: int = 100,
               environments: frozenset[str] | None = None) -> list[AuditEntry]:
-        sql = "SELECT * FROM audit WHERE 1=1"
-        args: list[Any] = []
-        if flag is not None:
-            sql += " AND flag=?"
-            args.append(flag)
-        if environment is not None:
-            sql += " AND environment=?"
-            args.append(environment)
-        if environments is not None:  # what the token may see: its environments and flag-wide entries
-            sql += f" AND (environment IS NULL OR environment IN ({','.join('?' * len(environments))}))"
-            args.extend(sorted(environments))
-        if since_sequence is not None:
-            sql += " AND sequence>?"
-            args.append(since_sequence)
-        if since_time is not None:
-            sql += " AND at>=?"
-            args.append(wire.iso(since_time))
-        sql += " ORDER BY sequence DESC LIMIT ?"
-        args.append(limit)
+        sql, args = audit_query(flag=flag, environment=environment, since_sequence=since_sequence,
+                                since_time=since_time, limit=limit, environments=environments)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
@@ -455,22 +428,8 @@ class Store:
         return [self.event(row_to_entry(r)) for r in rows]
 
     def event(self, entry: AuditEntry) -> Event:
-        kind = "flag.updated" if entry.action == "flag.restored" else entry.action
         flag = self._flags.get(entry.flag_key) or self._archived.get(entry.flag_key)
-        data: dict[str, Any] = {"flag": entry.flag_key, "environment": entry.environment, "actor": entry.actor,
-                                "reason": entry.reason, "action": entry.action, "sequence": entry.sequence,
-                                "at": wire.iso(entry.at)}
-        if flag is not None:
-            if entry.environment is not None and isinstance(entry.after, dict):
-                state = {k: v for k, v in entry.after.items() if k != "restoredFrom"}
-                data["flagState"] = dict(flag_json(flag, None), environments={entry.environment: state})
-            else:
-                data["flagState"] = flag_json(flag, None)
-        frame = f"id: {entry.sequence}\nevent: {kind}\ndata: {_dumps(data)}\n\n".encode()
-        return Event(entry.sequence, kind, entry.environment, frame)
-
-    def audit_json(self, entries: list[AuditEntry]) -> list[dict[str, Any]]:
-        return [audit_to_json(e) for e in entries]
+        return make_event(entry, flag)
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from flagops.server.store import Event, Store
+from flagops.server.events import Event
+from flagops.server.store import Store
 
 MAX_QUEUE = 2000
 

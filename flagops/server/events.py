@@ -1,0 +1,36 @@
+"""Stream events: one audit entry as a pre-encoded SSE frame, built once and sent to every subscriber."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flagops import wire
+from flagops.model import AuditEntry, Flag
+from flagops.server.codec import flag_json
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int  # the audit sequence
+    type: str  # flag.created | flag.updated | flag.archived
+    environment: str | None  # None: concerns every environment
+    frame: bytes
+
+
+def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
+    """`flag` supplies the metadata; the state is the entry's `after`, so a replayed event shows the state
+    as it was then, not as it is now. Restores travel as flag.updated (the data's `action` says which)."""
+    kind = "flag.updated" if entry.action == "flag.restored" else entry.action
+    data: dict[str, Any] = {"flag": entry.flag_key, "environment": entry.environment, "actor": entry.actor,
+                            "reason": entry.reason, "action": entry.action, "sequence": entry.sequence,
+                            "at": wire.iso(entry.at)}
+    if flag is not None:
+        if entry.environment is not None and isinstance(entry.after, dict):
+            state = {k: v for k, v in entry.after.items() if k != "restoredFrom"}
+            data["flagState"] = dict(flag_json(flag, None), environments={entry.environment: state})
+        else:
+            data["flagState"] = flag_json(flag, None)
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return Event(entry.sequence, kind, entry.environment, f"id: {entry.sequence}\nevent: {kind}\ndata: {body}\n\n".encode())
