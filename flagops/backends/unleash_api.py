@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from flagops.backends.http import ResilientClient
-from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Unavailable
+from flagops.errors import Conflict, FlagOpsError, Forbidden, Invalid, NotFound, Unavailable
 from flagops.secrets import Secret
 
 # The event types that change one feature's state in one environment (what flagops shows and writes).
@@ -69,7 +69,7 @@ class UnleashApi:
 
     async def _call(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
                     json: Any = None) -> Any:
-        ok = (400, 404, 409, 415, 422) + ((500,) if method == "PATCH" else ())
+        ok = (400, 403, 404, 409, 415, 422) + ((500,) if method == "PATCH" else ())
         response = await self.http.request(method, path, what=what, params=params, json=json, ok=ok)
         status = response.status_code
         if status < 400:
@@ -85,6 +85,9 @@ class UnleashApi:
             error = TestOperationFailed(f"{what}: the strategy changed since it was read (JSON-Patch test failed).")
         elif status == 500:
             error = Unavailable(f"{what}: Unleash failed (500): {message}")
+        elif status == 403:
+            error = Forbidden(f"{what}: Unleash refused this token (403): {message}. flagops needs an admin API "
+                              "token or a personal access token with access to these projects and environments.")
         elif status == 404:
             error = NotFound(f"{what}: not found in Unleash (404): {message}")
         elif status == 409:

@@ -158,3 +158,20 @@ async def test_archived_features_leave_the_list(backend: UnleashBackend, unleash
             await fresh.get_flag(key)
     finally:
         await fresh.aclose()
+
+
+async def test_a_client_token_is_refused_with_a_clear_error(unleash: UnleashServer) -> None:
+    from flagops.errors import Forbidden
+
+    with unleash.client() as c:
+        r = c.post("/api/admin/api-tokens", json={"type": "client", "environment": "production",
+                                                 "projects": ["*"], "tokenName": "sdk"})
+        r.raise_for_status()
+        client_token = r.json()["secret"]
+    b = UnleashBackend(unleash.url, Secret(client_token))
+    try:
+        with pytest.raises(Forbidden, match="admin API token") as raised:
+            await b.list_flags("production")
+        assert client_token not in str(raised.value) and "{" not in str(raised.value)
+    finally:
+        await b.aclose()
