@@ -86,12 +86,11 @@ def lookup_token(profile: str) -> TokenLookup:
         return TokenLookup(Secret(value.strip()), f"environment variable {ENV_VAR}")
     try:
         import keyring
-        from keyring.errors import KeyringError
 
         if _is_fail_backend():
             return TokenLookup(None, "none: no keyring backend available and FLAGOPS_TOKEN is not set")
         stored = keyring.get_password(KEYRING_SERVICE, profile)
-    except (ImportError, RuntimeError, KeyringError) as exc:
+    except Exception as exc:  # noqa: BLE001 - keyring backends raise all sorts (D-Bus, locked, missing libs)
         return TokenLookup(None, f"none: the keyring failed ({type(exc).__name__}) and FLAGOPS_TOKEN is not set")
     if stored:
         return TokenLookup(Secret(stored), f"keyring ({_keyring_backend_name()}, service {KEYRING_SERVICE!r}, "
@@ -115,13 +114,12 @@ def require_token(profile: str) -> Secret:
 def store_token(profile: str, token: str) -> str:
     """Store `token` in the keyring; returns the backend's name. Raises NoKeyring on a headless box."""
     import keyring
-    from keyring.errors import KeyringError
 
     if _is_fail_backend():
         raise NoKeyring(no_keyring_message(profile))
     try:
         keyring.set_password(KEYRING_SERVICE, profile, token)
-    except KeyringError as exc:
+    except Exception as exc:  # noqa: BLE001 - see lookup_token
         raise NoKeyring(no_keyring_message(profile), detail=f"The keyring said: {type(exc).__name__}") from None
     return _keyring_backend_name()
 

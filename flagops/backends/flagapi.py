@@ -26,6 +26,7 @@ from flagops.backends.http import (
     RetryPolicy,
     StaleVersion,
     error_for,
+    retry_after_seconds,
     transport_error,
 )
 from flagops.errors import Conflict, FlagOpsError, Forbidden, Invalid, NotFound, Unauthorized
@@ -275,6 +276,8 @@ class FlagApiBackend:
                             self.stream.state = "failed"
                             self.stream.last_error = error.message
                             raise error
+                        if response.status_code in (429, 503):
+                            server_retry = retry_after_seconds(response)
                         raise _Reconnect(error.message)
                     self.stream.state = "live"
                     self.stream.connected_at = datetime.now().astimezone()

@@ -20,7 +20,7 @@ from flagops.cli.common import (
     with_backend,
 )
 from flagops.cli.output import clean, emit_json, emit_table, percent, say
-from flagops.errors import FlagOpsError
+from flagops.errors import FlagOpsError, NotFound
 from flagops.model import AuditEntry, Flag, MetricSeries
 
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
@@ -78,6 +78,8 @@ def flags(ctx: click.Context, env_opt: str | None, query: str | None, limit: int
 
 async def _status_data(backend: Any, key: str, environment: str | None) -> dict[str, Any]:
     flag: Flag = await backend.get_flag(key)
+    if environment and environment not in flag.states:
+        raise NotFound(f"{key} has no state in environment {environment!r}; it has: {', '.join(sorted(flag.states))}.")
     envs = [environment] if environment else sorted(flag.states)
 
     async def metrics(env: str) -> MetricSeries | str:

@@ -100,8 +100,9 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
         reason = click.prompt("Reason (goes into the audit log)", default="", show_default=False)
     refuse_bad_reason(reason, inv.profile.min_reason_length)
     if not yes and not interactive:
-        raise Refused(f"Refusing to {action} {key} in {environment} without confirmation: there is no terminal "
-                      "to ask on. Pass --yes to confirm non-interactively.")
+        why = "--json output does not ask" if as_json else "there is no terminal to ask on"
+        raise Refused(f"Refusing to {action} {key} in {environment} without confirmation: {why}. "
+                      "Pass --yes to confirm non-interactively.")
     assert reason is not None
 
     async def go(backend: Any) -> AppliedChange:

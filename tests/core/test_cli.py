@@ -215,7 +215,7 @@ def test_wrong_token_is_reported_without_printing_it(service: RunningService, tm
     env = cli_env(tmp_path, url=service.url, token=wrong)
     for args in (["kill", "x", "--env", "prod", "--reason", REASON, "--yes"], ["flags", "--env", "dev", "--json"]):
         result = flagops(args, env)
-        assert result.code == ExitCode.AUTH and "did not accept the token" in result.both
+        assert result.code == ExitCode.AUTH and "did not accept the token" in result.both, result.both
         assert wrong not in result.both
         _clean(result)
 
