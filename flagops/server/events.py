@@ -33,4 +33,5 @@ def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
         else:
             data["flagState"] = flag_json(flag, None)
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return Event(entry.sequence, kind, entry.environment, f"id: {entry.sequence}\nevent: {kind}\ndata: {body}\n\n".encode())
+    frame = f"id: {entry.sequence}\nevent: {kind}\ndata: {body}\n\n".encode()
+    return Event(entry.sequence, kind, entry.environment, frame)
