@@ -156,6 +156,26 @@ def _mapping(path: Path, node: yaml.Node, what: str) -> _Located:
     return _Located(values, lines, node.start_mark.line + 1)
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a service address, or None when it can."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        return "it must start with http:// or https://"
+    if any(c.isspace() for c in url):
+        return "it contains whitespace"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a bad port
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    if not parts.hostname:
+        return "it has no host name"
+    if port == 0:
+        return "port 0 is not a service port"
+    return None
+
+
 def _as_any(value: Any) -> Any:
     return value
 
@@ -183,8 +203,8 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
             raise ConfigError(f"{where}: expected {description}, got {value!r}.")
         if key == "min_reason_length" and value < 1:
             raise ConfigError(f"{where}: expected {description}, got {value!r}.")
-        if key == "url" and not value.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: expected {description} (http:// or https://), got {value!r}.")
+        if key == "url" and (problem := url_problem(value)):
+            raise ConfigError(f"{where}: expected {description}, got {value!r}: {problem}.")
         if key == "keys":
             bad = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
             if bad:
@@ -233,8 +253,8 @@ def _apply_env(profile: Profile) -> Profile:
     backend = os.environ.get("FLAGOPS_BACKEND")
     if backend and backend not in BACKENDS:
         raise ConfigError(f"FLAGOPS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}.")
-    if url and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"FLAGOPS_URL={url!r}: expected a URL starting with http:// or https://.")
+    if url and (problem := url_problem(url)):
+        raise ConfigError(f"FLAGOPS_URL={url!r} is not a usable service URL: {problem}.")
     changes: dict[str, Any] = {}
     if url:
         changes["url"] = url

@@ -91,6 +91,18 @@ def handles_errors(func: Callable[P, T]) -> Callable[P, T]:
         except KeyboardInterrupt:
             click.echo("flagops: interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, keep the traceback in the log
+            import logging
+
+            log_to_state_dir()
+            logging.getLogger("flagops.cli").exception("unexpected error")
+            from flagops.config import log_path
+
+            click.echo(f"flagops: unexpected error ({type(exc).__name__}); this is a bug in flagops. "
+                       f"The details are in {log_path()}.", err=True)
+            sys.exit(EXIT.ERROR)
         raise AssertionError("unreachable")
 
     return wrapper

@@ -100,6 +100,14 @@ def test_unknown_profile_lists_the_known_ones(config: Path) -> None:
         load_profile("staging")
 
 
+@pytest.mark.parametrize("url", ["http://", "http://exa mple.com", "http://127.0.0.1:99999", "http://[::1", "ftp://x"])
+def test_bad_env_url(config: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    config.write_text(GOOD)
+    monkeypatch.setenv("FLAGOPS_URL", url)
+    with pytest.raises(ConfigError, match="FLAGOPS_URL=.* is not a usable service URL"):
+        load_profile()
+
+
 def test_bad_env_backend(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config.write_text(GOOD)
     monkeypatch.setenv("FLAGOPS_BACKEND", "nope")
