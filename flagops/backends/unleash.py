@@ -93,8 +93,10 @@ class UnleashBackend:
     async def _states(self, key: str) -> tuple[dict[str, Any], dict[str, EnvState]]:
         """The feature document and every environment's current state (with its version)."""
         project = await self._project_of(key)
-        feature, (events, total) = await asyncio.gather(
-            self.api.feature(project, key), self.api.events(feature=key, types=STATE_EVENT_TYPES, limit=PAGE))
+        # state first, version second: a change landing in between makes the version newer than the state
+        # read, which can only cause a needless conflict, never a write over a change the version hides
+        feature = await self.api.feature(project, key)
+        events, total = await self.api.events(feature=key, types=STATE_EVENT_TYPES, limit=PAGE)
         newest: dict[str, dict[str, Any]] = {}
         for event in events:
             newest.setdefault(str(event.get("environment")), event)
@@ -108,9 +110,9 @@ class UnleashBackend:
         states = {}
         for env in feature.get("environments") or []:
             name = str(env.get("name"))
-            event = newest.get(name)
+            last = newest.get(name)
             states[name] = env_state(bool(env.get("enabled")), env.get("strategies") or [],
-                                     int(event["id"]) if event else 0, event)
+                                     int(last["id"]) if last else 0, last)
         return feature, states
 
     async def get_flag(self, key: str, environment: str | None = None) -> Flag:
