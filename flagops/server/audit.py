@@ -93,7 +93,7 @@ def audit_query(*, flag: str | None, environment: str | None, since_sequence: in
         sql += " AND sequence>?"
         args.append(since_sequence)
     if since_time is not None:
-        sql += " AND at>=?"
+        sql += " AND julianday(at)>=julianday(?)"  # not a string compare: ISO texts vary in precision
         args.append(wire.iso(since_time))
     sql += " ORDER BY sequence DESC LIMIT ?"
     args.append(limit)

@@ -123,6 +123,9 @@ def serve(opts: ServeOptions) -> None:
         if opts.demo:
             lines.append(f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
                          + ("" if opts.traffic else "; traffic simulator off"))
+        if opts.tokens is not None:
+            actors = ", ".join(p.actor for p in principals[:6]) + (", ..." if len(principals) > 6 else "")
+            lines.append(f"  auth: Bearer tokens from {opts.tokens} ({len(principals)}: {actors})")
         if printed_tokens:
             lines.append("  tokens (generated for this run; pass --tokens FILE to use your own):")
             lines += [f"    {name}: {token}" for name, token in printed_tokens]

@@ -98,6 +98,8 @@ class Store:
                                      [(e.key, e.name, int(e.protected), i)
                                       for i, e in enumerate(DEFAULT_ENVIRONMENTS)])
             self.instance = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()[0]
+            # Idempotency-Keys are remembered for a day: long enough for any retry, short enough to stay small
+            self._db.execute("DELETE FROM idempotency WHERE julianday(created_at) < julianday('now') - 1")
             self._load()
 
     # --- loading and in-memory reads -------------------------------------------------------------
