@@ -123,17 +123,22 @@ class UnleashBackend:
         return flag_from_feature(feature, chosen)
 
     async def _history(self, key: str, environment: str) -> tuple[EnvState, list[Step]]:
-        _, states = await self._states(key)
-        if environment not in states:
-            raise NotFound(f"{key} has no environment {environment!r} in Unleash.")
-        events: list[dict[str, Any]] = []
-        for page in range(MAX_VERSION_PAGES):
-            batch, total = await self.api.events(feature=key, environment=environment, types=STATE_EVENT_TYPES,
-                                                 offset=page * PAGE)
-            events.extend(batch)
-            if len(batch) < PAGE or len(events) >= total:
-                break
-        return states[environment], history(states[environment], events)
+        """The current state and the steps that led to it; re-read if a change lands while reading."""
+        for _attempt in range(3):
+            _, states = await self._states(key)
+            if environment not in states:
+                raise NotFound(f"{key} has no environment {environment!r} in Unleash.")
+            events: list[dict[str, Any]] = []
+            for page in range(MAX_VERSION_PAGES):
+                batch, total = await self.api.events(feature=key, environment=environment,
+                                                     types=STATE_EVENT_TYPES, offset=page * PAGE)
+                events.extend(batch)
+                if len(batch) < PAGE or len(events) >= total:
+                    break
+            current = states[environment]
+            if not events or int(events[0]["id"]) == current.version:
+                return current, history(current, events)
+        raise Conflict(f"{key} in {environment} keeps changing while flagops reads its history; try again.")
 
     # --- writes --------------------------------------------------------------------------------
 
