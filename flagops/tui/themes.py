@@ -34,6 +34,8 @@ from platformdirs import user_config_path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from flagops.tui.safe_text import plain
+
 DEFAULT_THEME = "incident-dark"
 FALLBACK_THEME = "textual-dark"  # built into Textual, always there
 COLOR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground",
@@ -208,12 +210,12 @@ def install_themes(app: _ThemeHost, wanted: str | None, dirs: Iterable[Path] | N
     for theme in catalog.themes.values():
         app.register_theme(theme)
     for problem in catalog.problems:
-        app.notify(problem, title="Theme not loaded", severity="warning", timeout=10, markup=False)
+        app.notify(plain(problem, 400), title="Theme not loaded", severity="warning", timeout=10, markup=False)
     choice = wanted or DEFAULT_THEME
     if app.get_theme(choice) is None:
         fallback = DEFAULT_THEME if app.get_theme(DEFAULT_THEME) is not None else FALLBACK_THEME
         if wanted:
-            app.notify(f"No theme named {wanted!r}; using {fallback}.", title="Theme not found",
+            app.notify(f"No theme named {plain(wanted, 60)!r}; using {fallback}.", title="Theme not found",
                        severity="warning", timeout=10, markup=False)
         choice = fallback
     app.theme = choice
