@@ -59,6 +59,12 @@ class StreamStatus:
     connected_at: datetime | None = None
     lost_at: datetime | None = None
 
+    def reset(self, last_event_id: int | None) -> None:
+        """Start over in place (a face may hold a reference to this object)."""
+        fresh = StreamStatus(state="connecting", last_event_id=last_event_id)
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
 
 def _path_key(key: str) -> str:
     return quote(key, safe="")
@@ -258,7 +264,7 @@ class FlagApiBackend:
         what = f"follow changes in {environment}"
         rng = random.Random()
         delay = 0.2
-        self.stream = StreamStatus(state="connecting", last_event_id=last_event_id)
+        self.stream.reset(last_event_id)
         while True:
             headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             if self.stream.last_event_id is not None:
