@@ -210,3 +210,26 @@ async def test_audit_without_a_flag_covers_every_feature(
     assert mine.reason == "narrow it down" and mine.after is not None and mine.after["rollout"] == 15
     only_prod = await backend.audit(environment="production", limit=20)
     assert only_prod and all(e.environment == "production" for e in only_prod)
+
+
+async def test_a_crash_mid_write_keeps_the_reason_and_a_retry_never_applies_twice(
+        backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str],
+        changelog: ChangeLog) -> None:
+    key = make_feature("crash", prod_rollout=25)
+    seen = await version(backend, key)
+    # what a process killed right after Unleash took the write leaves behind: an intent, no outcome
+    changelog.intent(server=backend.url, project="default", flag=key, environment="production", action="update",
+                     request={"enabled": False, "rollout": None}, reason="killed before the crash",
+                     ticket="INC-9", idempotencyKey="crash-1", origin=None, expectedVersion=seen, before=None)
+    with unleash.client() as c:
+        c.post(f"/api/admin/projects/default/features/{key}/environments/production/off").raise_for_status()
+    with pytest.raises(Conflict) as raised:  # the retry: same key, same change
+        await backend.update_state(key, "production", StateChange(enabled=False), expected_version=seen,
+                                   reason="killed before the crash", idempotency_key="crash-1")
+    assert raised.value.fresh is not None and not raised.value.fresh.states["production"].enabled
+    with unleash.client() as c:
+        disabled = c.get("/api/admin/search/events", params={
+            "feature": f"IS:{key}", "type": "IS:feature-environment-disabled"}).json()
+    assert disabled["total"] == 1
+    entry = (await backend.audit(flag=key, environment="production"))[0]
+    assert (entry.reason, entry.ticket) == ("killed before the crash", "INC-9")
