@@ -144,3 +144,20 @@ def test_errors_are_messages_with_exit_codes_and_no_token(flagops: Run, unleash:
     assert rollout_of(prod(unleash, key)) == ["25"]
     readonly = flagops("--readonly", "kill", key, "--env", "production", "--reason", "testing errors", "--yes")
     assert readonly.returncode == 7 and prod(unleash, key)["enabled"] is True
+
+
+def test_a_shipped_runbook_rolls_back_an_unleash_flag(flagops: Run, unleash: UnleashServer,
+                                                      make_feature: Callable[..., str]) -> None:
+    key = make_feature("cli-runbook", prod_rollout=20)
+    with unleash.client() as c:  # the bad change, made in Unleash's UI
+        sid = prod(unleash, key)["strategies"][0]["id"]
+        c.patch(f"/api/admin/projects/default/features/{key}/environments/production/strategies/{sid}",
+                json=[{"op": "replace", "path": "/parameters/rollout", "value": "90"}]).raise_for_status()
+    runbooks = str(Path(__file__).resolve().parents[2] / "runbooks")
+    result = flagops("runbook", "run", "rollback-last-change", "--dir", runbooks, "-p", f"flag={key}",
+                     "-p", "env=production", "--reason", "90% was a typo, back to 20%", "--yes", "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert rollout_of(prod(unleash, key)) == ["20"]
+    entries = ok_json(flagops("audit", key, "--env", "production", "--json"))
+    newest = (entries["entries"] if isinstance(entries, dict) else entries)[0]
+    assert (newest["action"], newest["reason"]) == ("flag.restored", "90% was a typo, back to 20%")
