@@ -15,8 +15,8 @@ from core.clitools import FlagPicker
 from core.proxy import FaultProxy, ProxyRequest, Reply, problem
 
 from flagops.backends.flagapi import FlagApiBackend
-from flagops.backends.http import RetryPolicy
-from flagops.errors import Forbidden, Unauthorized, Unavailable
+from flagops.backends.http import CircuitBreaker, RetryPolicy
+from flagops.errors import Forbidden, Invalid, RateLimited, Unauthorized, Unavailable
 from flagops.model import ChangeEvent, StateChange
 from flagops.ops import Ops
 from flagops.secrets import Secret
@@ -206,3 +206,43 @@ async def test_events_carry_flag_state(watched: tuple[RunningService, FlagApiBac
         assert event.flag_key == key and event.flag is not None and event.flag.states["dev"].enabled is False
     finally:
         task.cancel()
+
+
+async def test_rate_limited_past_patience_says_when_to_retry(tmp_path: Path) -> None:
+    svc = start_service(tmp_path / "svc", extra_args=["--rate-limit", "0.2"])  # burst 1, then one per 5 s
+    backend = FlagApiBackend(svc.url, Secret(svc.admin_token), policy=RetryPolicy(patience=1.0))
+    try:
+        await backend.environments()
+        with pytest.raises(RateLimited) as info:
+            await backend.environments()
+    finally:
+        await backend.aclose()
+        svc.stop()
+    assert info.value.retry_after is not None and info.value.retry_after >= 1
+    assert "rate limited" in info.value.message and "Try again in" in info.value.message
+
+
+async def test_invalid_write_names_the_field(service: RunningService, picker: FlagPicker) -> None:
+    key = picker.take(enabled=True)
+    backend = FlagApiBackend(service.url, Secret(service.admin_token))
+    try:
+        version = (await backend.get_flag(key, "dev")).states["dev"].version
+        with pytest.raises(Invalid, match="rollout"):
+            await backend.update_state(key, "dev", StateChange(rollout=150), expected_version=version,
+                                       reason=REASON, idempotency_key="invalid-1")
+    finally:
+        await backend.aclose()
+
+
+async def test_circuit_breaker_fails_fast_after_repeated_failures() -> None:
+    backend = FlagApiBackend("http://127.0.0.1:9", Secret("t"), policy=RetryPolicy(attempts=5, base_delay=0.01),
+                             breaker=CircuitBreaker(threshold=5, cooldown=30))
+    try:
+        with pytest.raises(Unavailable):
+            await backend.environments()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(Unavailable, match="failed 5 times in a row.*cannot connect|cannot connect.*failed 5 times"):
+            await backend.get_flag("x", "dev")
+        assert asyncio.get_running_loop().time() - started < 0.05  # no network attempt at all
+    finally:
+        await backend.aclose()
