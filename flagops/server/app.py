@@ -15,11 +15,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from flagops.server.auth import Authenticator, Principal
-from flagops.server import routes_flags, routes_live
+from flagops.server import openapi, routes_flags, routes_live
 from flagops.server.http import BEARER, dumps, json_response
 from flagops.server.metrics import MetricsStore
 from flagops.server.problems import PROBLEM_JSON, Problem
@@ -75,6 +76,14 @@ def create_app(svc: Service) -> FastAPI:
                   description="The reference v1 Flag API service of flagops. Errors are RFC 9457 problem+json.",
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     app.state.service = svc
+
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.finish(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi_document  # type: ignore[method-assign]
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> Response:

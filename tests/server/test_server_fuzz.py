@@ -1,4 +1,5 @@
-"""Schema-driven fuzzing (schemathesis) against the served OpenAPI document: no input gives a 5xx.
+"""Schema-driven fuzzing (schemathesis) against the served OpenAPI document: no input gives a 5xx, and
+every response matches what the document declares.
 
 Each operation gets a bounded number of generated requests (valid and invalid, with an admin token so
 requests get past auth into validation and the store). /v1/stream is excluded: it never ends by design
@@ -12,7 +13,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
 from conftest import RunningService, start_service
 
@@ -39,7 +40,9 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/stream
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_gives_a_server_error(case: schemathesis.Case, fuzz_service: RunningService) -> None:
-    case.call_and_validate(headers=fuzz_service.headers(), checks=[not_a_server_error], timeout=10)
+    # no 5xx; and every answer matches the document: success bodies their schema, every 4xx problem+json
+    case.call_and_validate(headers=fuzz_service.headers(), timeout=10,
+                           checks=[not_a_server_error, response_schema_conformance, content_type_conformance])
 
 
 def test_openapi_document_lists_every_contract_row(fuzz_service: RunningService) -> None:
@@ -53,3 +56,6 @@ def test_openapi_document_lists_every_contract_row(fuzz_service: RunningService)
         assert methods <= set(paths[path]), path
     patch_body = paths["/v1/flags/{key}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     assert "changeReason" in patch_body["required"]
+    problem = paths["/v1/flags/{key}"]["patch"]["responses"]["4XX"]["content"]["application/problem+json"]
+    assert problem["schema"]["required"] == ["type", "title", "status", "detail"]
+    assert "304" in paths["/v1/flags"]["get"]["responses"]
