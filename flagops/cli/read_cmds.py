@@ -20,7 +20,7 @@ from flagops.cli.common import (
     with_backend,
 )
 from flagops.cli.output import clean, emit_json, emit_table, percent, say
-from flagops.errors import FlagOpsError, NotFound
+from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.model import AuditEntry, Flag, MetricSeries
 
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
@@ -89,8 +89,14 @@ async def _status_data(backend: Any, key: str, environment: str | None) -> dict[
         except FlagOpsError as exc:
             return exc.message
 
-    series_list, entries = await asyncio.gather(
-        asyncio.gather(*(metrics(e) for e in envs)), backend.audit(flag=key, limit=200))
+    async def audit() -> list[AuditEntry]:
+        try:
+            found: list[AuditEntry] = await backend.audit(flag=key, limit=200)
+            return found
+        except (Forbidden, NotFound):
+            return []  # a token without audit:read still gets the states and metrics
+
+    series_list, entries = await asyncio.gather(asyncio.gather(*(metrics(e) for e in envs)), audit())
     last: dict[str, AuditEntry] = {}
     for entry in entries:  # newest first
         if entry.environment and entry.environment not in last:

@@ -86,6 +86,8 @@ def test_status_shows_every_environment_and_the_last_change(service: RunningServ
     assert data["status"]["prod"]["errorRate"] is not None
     table = flagops(["status", key], env)
     assert table.code == 0 and "ERRORS 5M" in table.out and f"alice-admin, " in table.out and "40%" in table.out
+    scoped = flagops(["status", key, "--json"], {**env, "FLAGOPS_TOKEN": service.writer_dev_token})  # no audit:read
+    assert scoped.code == 0 and json.loads(scoped.out)["status"]["dev"]["lastChange"] is None
     missing = flagops(["status", "no-such-flag"], env)
     assert missing.code == ExitCode.NOT_FOUND and "no-such-flag" in missing.err
     _clean(missing)
