@@ -189,6 +189,10 @@ def test_audit_filters_and_verify(service: RunningService) -> None:
         newer = c.get("/v1/audit", params={"since": seqs[-1]}).json()["entries"]
         assert [e["sequence"] for e in newer] == seqs[:-1][: len(newer)]
         assert c.get("/v1/audit", params={"environment": "dev"}).status_code == 200
+        at = entries[2]["at"]
+        by_time = c.get("/v1/audit", params={"since": at, "limit": 1000}).json()["entries"]
+        assert entries[2]["sequence"] in [e["sequence"] for e in by_time]
+        assert all(e["at"] >= at[:19] for e in by_time)
         assert_problem(c.get("/v1/audit", params={"since": "yesterday"}), 422)
         assert_problem(c.get("/v1/audit", params={"limit": 0}), 422, "limit")
         result = c.get("/v1/audit/verify").json()
