@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def main() -> None:
             server.stop()
     finally:
         pg.stop()
+        shutil.rmtree(pg.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
