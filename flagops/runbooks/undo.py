@@ -94,7 +94,9 @@ async def undo_run(ops: Ops, log: RunLog, store: RunStore, *, reason: str,
         except FlagOpsError as exc:
             results.append(UndoRecord(item.flag, item.environment, "failed", exc.message))
             continue
-        results.append(UndoRecord(item.flag, item.environment, "undone", plan.summary(),
+        results.append(UndoRecord(item.flag, item.environment, "undone",
+                                  f"{describe_state(plan.before)} -> {describe_state(applied.state)} "
+                                  f"(as version {item.first_before}, now version {applied.state.version})",
                                   to_version=item.first_before, new_version=applied.state.version))
     log.undo.extend(results)
     undone = [r for r in results if r.status in ("undone", "unchanged")]

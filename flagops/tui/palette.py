@@ -23,6 +23,7 @@ from textual.content import Content
 from textual.style import Style
 
 from flagops.tui.host import console_host, live_store
+from flagops.tui.runbook_palette import RunbooksProvider  # runbooks in the palette (owned by runbooks)
 from flagops.tui.safe_text import plain
 
 MAX_FLAG_HITS = 30
@@ -147,5 +148,5 @@ class ThemesProvider(Provider):
 
 
 PALETTE_PROVIDERS: set[type[Provider] | Callable[[], type[Provider]]] = {
-    FlagsProvider, ActionsProvider, ThemesProvider,
+    FlagsProvider, ActionsProvider, ThemesProvider, RunbooksProvider,
 }

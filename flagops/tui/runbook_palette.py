@@ -1,0 +1,55 @@
+"""Runbooks in the ctrl+p palette: "runbooks" opens the runbooks screen; "runbook: ID" opens it on one.
+
+Registered in flagops/tui/palette.py (one line). Runbook ids and titles are untrusted text: hits are built
+as Content from plain strings; `help` (parsed as markup by Textual) only holds our own fixed text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from flagops.tui.safe_text import plain
+
+HELP = "Open the runbooks screen on this runbook: plan, run, undo"
+
+
+def open_runbooks(app: Any, select: str | None = None) -> None:
+    from flagops.tui.screens.runbooks_screen import RunbooksScreen
+
+    app.push_screen(RunbooksScreen(select=select))
+
+
+class RunbooksProvider(Provider):
+    entries: list[tuple[str, str | None]] = []
+
+    async def startup(self) -> None:
+        from flagops.runbooks.catalog import default_dirs, load_catalog
+
+        profile = getattr(self.app, "profile", None)
+        dirs = default_dirs(getattr(profile, "runbooks_dir", None))
+        catalog = await asyncio.to_thread(load_catalog, [Path(d) for d in dirs])
+        self.entries = [(f"runbook: {plain(rb.id, 64)}  {plain(rb.title, 60)}", rb.id)
+                        for rb in sorted(catalog.runbooks.values(), key=lambda rb: rb.id)]
+
+    def _commands(self) -> list[tuple[str, str | None]]:
+        return [("runbooks", None), *self.entries]
+
+    async def discover(self) -> Hits:
+        yield DiscoveryHit(Content("runbooks"), partial(open_runbooks, self.app), text="runbooks",
+                           help="Every runbook: plan, run, undo")
+
+    async def search(self, query: str) -> Hits:
+        from flagops.tui.palette import safe_highlight
+
+        matcher = self.matcher(query)
+        for text, ident in self._commands():
+            score, display = safe_highlight(text, query, matcher)
+            if score > 0:
+                yield Hit(score, display, partial(open_runbooks, self.app, ident), text=text,
+                          help=HELP if ident else "Every runbook: plan, run, undo")
