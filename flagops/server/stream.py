@@ -9,6 +9,7 @@ buffered without bound; it reconnects with Last-Event-ID and loses nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,7 +73,15 @@ class Broker:
         self.subscribers.add(sub)  # before the backlog read: nothing committed from here on can be missed
         try:
             yield b"retry: 2000\n\n"
-            last = last_event_id if last_event_id is not None else self.store.head_sequence
+            head = self.store.head_sequence
+            if last_event_id is not None and last_event_id > head:
+                # an id from another database (the service was reset): say so, then go on from here, so the
+                # changes this log numbers below the client's id are not skipped as "already seen"
+                detail = {"head": head, "detail": f"Last-Event-ID {last_event_id} is ahead of this service's "
+                                                  f"log (newest {head}); refetch the flags"}
+                yield f"event: stream.reset\ndata: {json.dumps(detail)}\n\n".encode()
+                last_event_id = head
+            last = last_event_id if last_event_id is not None else head
             if last_event_id is not None:
                 while True:  # the backlog, page by page, until caught up
                     backlog = self.store.events_after(last)

@@ -69,6 +69,18 @@ def test_stream_heartbeats_and_bad_last_event_id(tmp_path: Path) -> None:
             assert reader.next_event() == {"retry": "2000"}
             beat = reader.next_event()  # a heartbeat comment, well within the 10 s read timeout
             assert beat["event"] == ":" and beat["data"].startswith("heartbeat")
+        # an id from another database: a stream.reset event, then changes numbered below it still arrive
+        client, cm = _stream(svc, last_id=10**6)
+        with client, cm as response:  # type: ignore[attr-defined]
+            reader = SSEReader(response)
+            assert reader.next_event() == {"retry": "2000"}
+            reset = reader.next_event()
+            assert reset["event"] == "stream.reset" and "refetch" in json.loads(reset["data"])["detail"]
+            with svc.client() as c:
+                new = {"key": "after-reset", "changeReason": "created after a reset"}
+                assert c.post("/v1/flags", json=new).status_code == 201
+            created = reader.next_change()
+            assert created["event"] == "flag.created" and int(created["id"]) < 10**6
         with svc.client() as c:
             assert_problem(c.get("/v1/stream", headers={"Last-Event-ID": "abc"}), 400, "Last-Event-ID")
             assert_problem(c.get("/v1/stream", params={"environment": "moon"}), 404, "environment")
