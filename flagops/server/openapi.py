@@ -120,6 +120,8 @@ SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         "ok": {"type": "boolean"}, "checked": {"type": "integer"}, "brokenAt": {"type": ["integer", "null"]},
         "problem": _NULLABLE_STR}}),
     ("/v1/metrics", "post"): ("202", {"type": "object", "required": ["accepted"]}),
+    ("/v1/metrics/flags", "get"): ("200", {"type": "object", "required": ["series"], "properties": {
+        "series": {"type": "array", "items": {"type": "object", "required": ["flag", "environment", "points"]}}}}),
     ("/v1/metrics/flags/{key}", "get"): ("200", {
         "type": "object", "required": ["flag", "environment", "step", "points"],
         "properties": {"points": {"type": "array", "items": _OBJ}}}),

@@ -93,6 +93,24 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             svc.metrics.record(flag_key, env, at, evaluations, errors)
         return json_response({"accepted": len(counts)}, 202)
 
+    @app.get("/v1/metrics/flags", tags=["metrics"])
+    async def series_many(request: Request, environment: str = Query(..., max_length=100), _: Any = BEARER,
+                          flag: list[str] | None = Query(None, description="flag keys (repeat); default: all live"),
+                          window: int = Query(300, ge=BASE_STEP, le=RETENTION, description="seconds"),
+                          step: int = Query(30, ge=BASE_STEP, le=RETENTION,
+                                            description="seconds; a multiple of 10")) -> Response:
+        """The series of many flags in one request (a dashboard's worth), same shape as the single one."""
+        svc.require(request, "flags:read", environment)
+        store.environment(environment)
+        _check_step(window, step)
+        keys = flag if flag else [f.key for f in store.flags()]
+        if len(keys) > 1000:
+            raise Problem(422, "flag: at most 1000 flags per request", field="flag")
+        for key in keys:
+            if store.live_flag(key) is None:
+                raise Problem(404, f"no flag {key[:100]!r}", field="flag")
+        return json_response({"series": [svc.metrics.series(k, environment, window, step) for k in keys]})
+
     @app.get("/v1/metrics/flags/{key}", tags=["metrics"])
     async def series(request: Request, key: str, environment: str = Query(..., max_length=100), _: Any = BEARER,
                      window: int = Query(900, ge=BASE_STEP, le=RETENTION, description="seconds"),
@@ -102,10 +120,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         svc.require(request, "flags:read", environment)
         store.environment(environment)
         store.flag(key)
-        if step % BASE_STEP:
-            raise Problem(422, f"step: must be a multiple of {BASE_STEP} seconds", field="step")
-        if window // step > MAX_POINTS:
-            raise Problem(422, f"window/step: at most {MAX_POINTS} points", field="step")
+        _check_step(window, step)
         return json_response(svc.metrics.series(key, environment, window, step))
 
     @app.get("/metrics", tags=["metrics"], response_class=Response)
@@ -147,3 +162,10 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                 svc.metrics.record(flag_key, env, now, {variant: 1} if variant else {}, 0)
         return json_response({"requestId": f"r-{uuid.uuid4().hex[:16]}", "environment": env,
                               "decisions": decisions})
+
+
+def _check_step(window: int, step: int) -> None:
+    if step % BASE_STEP:
+        raise Problem(422, f"step: must be a multiple of {BASE_STEP} seconds", field="step")
+    if window // step > MAX_POINTS:
+        raise Problem(422, f"window/step: at most {MAX_POINTS} points", field="step")

@@ -136,6 +136,13 @@ def test_metrics_ingest_series_and_prometheus(service: RunningService) -> None:
         assert sum(p["errors"] for p in series["points"]) == 4
         assert_problem(c.get(f"/v1/metrics/flags/{key}", params={"environment": "staging", "step": 15}), 422, "step")
         assert_problem(c.get("/v1/metrics/flags/no-such", params={"environment": "staging"}), 404)
+        many = c.get("/v1/metrics/flags", params={"environment": "staging", "window": 120, "step": 60,
+                                                  "flag": [key, "checkout-new-flow"]}).json()["series"]
+        assert [s["flag"] for s in many] == [key, "checkout-new-flow"]
+        assert sum(p["evaluations"].get("on", 0) for p in many[0]["points"]) == 90
+        everything = c.get("/v1/metrics/flags", params={"environment": "staging"}).json()["series"]
+        assert len(everything) >= 280
+        assert_problem(c.get("/v1/metrics/flags", params={"environment": "staging", "flag": "nope"}), 404, "flag")
         text = c.get("/metrics").text
         assert f'flagops_flag_evaluations_total{{flag="{key}",environment="staging",variant="on"}} 90' in text
         assert f'flagops_flag_errors_total{{flag="{key}",environment="staging"}} 4' in text
