@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flagops.errors import NotFound
+from flagops.model import Flag
 from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
 from flagops.runbooks.schema import Runbook
 
@@ -57,8 +58,9 @@ class Catalog:
         known = ", ".join(sorted(self.runbooks)) or "none"
         raise NotFound(f"no runbook {ident!r}", detail=f"known runbooks: {known}")
 
-    def touching(self, flag_key: str) -> list[Runbook]:
-        return [rb for rb in self.runbooks.values() if flag_key in rb.flag_keys()]
+    def touching(self, flag: Flag, environment: str | None = None) -> list[Runbook]:
+        """Runbooks that name `flag` or select it with their default params, by id."""
+        return sorted((rb for rb in self.runbooks.values() if rb.touches(flag, environment)), key=lambda rb: rb.id)
 
 
 def load_catalog(dirs: list[Path]) -> Catalog:

@@ -208,9 +208,11 @@ class Runner:
         self.store.save(self.log)
         for plan in to_change:
             await self._apply(step, plan, step.kind.value)
-        lines = [p.summary() for p in plans] + [f"{k} in {env}: already done before the interruption"
-                                                for k in sorted(already)]
-        return "; ".join(lines)
+        # the changes themselves were reported as they landed; say what else there is to know
+        lines = [f"{len(to_change)} flag(s) changed"] if to_change else []
+        lines += [p.summary() for p in plans if p.noop]
+        lines += [f"{k} in {env}: already done before the interruption" for k in sorted(already)]
+        return "; ".join(lines) or "nothing to change"
 
     async def _progressive(self, step: Step, env: str, resuming: bool) -> str:
         key = str(step.flag)

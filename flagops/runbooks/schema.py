@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flagops.model import Flag
 
 Value = Any  # a literal, a Ref or a Template before binding; a literal after
 
@@ -161,6 +164,40 @@ class Runbook:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def default(self, value: Value) -> Value:
+        """A field's value with params at their defaults (None when a param has no default)."""
+        if isinstance(value, Ref):
+            param = self.param(value.name)
+            return param.default if param is not None else None
+        if isinstance(value, Template):
+            text = value.text
+            for name in value.names:
+                param = self.param(name)
+                if param is None or param.default is None:
+                    return None
+                text = text.replace("${" + name + "}", _show(param.default))
+            return text
+        return value
+
+    def touches(self, flag: Flag, environment: str | None = None) -> bool:
+        """Whether a step names `flag` or, with params at their defaults, selects it (panic, freeze ...)."""
+        if flag.key in self.flag_keys():
+            return True
+        from flagops.runbooks.targets import matches
+
+        for step in self.steps:
+            if step.selector is None:
+                continue
+            env = self.default(step.environment) or self.default(self.environment) or environment or ""
+            fields = {name: getattr(step.selector, name) for name in ("owner", "tag", "kill_switch", "enabled",
+                                                                          "partial")}
+            defaults = {name: self.default(value) for name, value in fields.items()}
+            if any(value is not None and defaults[name] is None for name, value in fields.items()):
+                continue  # a required param decides: cannot tell without it
+            if matches(Selector(**defaults), flag, str(env)):
+                return True
+        return False
 
     def flag_keys(self) -> set[str]:
         """Flag keys this runbook names literally or through param defaults (for "runbooks touching X")."""

@@ -200,3 +200,19 @@ def test_rollout_is_a_field_of_state_conditions_not_a_second_kind() -> None:
     rb = loads("id: x\ntitle: t\nenvironment: dev\nsteps:\n  - wait: state\n    flag: a\n    rollout: 0\n", "rb.yaml")
     assert rb.steps[0].kind is StepKind.WAIT and rb.steps[0].condition is not None
     assert rb.steps[0].condition.rollout == 0.0
+
+
+def test_runbooks_touching_a_flag_include_selectors_at_their_defaults() -> None:
+    from flagops.model import Flag, FlagState
+
+    def flag(key: str, owner: str, tags: tuple[str, ...], kill: bool, enabled: bool, rollout: float) -> Flag:
+        state = FlagState("prod", enabled, rollout, "on", "off", 1)
+        return Flag(key=key, name=key, owner=owner, tags=tags, kill_switch=kill, states={"prod": state})
+
+    catalog = load_catalog([shipped_dir()])  # type: ignore[list-item]
+    incident = flag("checkout-new-flow", "checkout", ("checkout", "kill-switch"), True, True, 1)
+    assert [rb.id for rb in catalog.touching(incident)] == ["checkout-error-spike", "guarded-rollout", "panic-service",
+                                                            "rollback-last-change"]
+    partial = flag("payments-sepa-debit", "payments", ("payments",), False, True, 10)
+    assert [rb.id for rb in catalog.touching(partial)] == ["freeze-team"]
+    assert catalog.touching(flag("payments-sepa-debit", "payments", ("payments",), False, True, 100)) == []
