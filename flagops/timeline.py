@@ -9,6 +9,7 @@ for a postmortem, or JSON.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,6 +24,7 @@ AROUND = timedelta(minutes=5)  # error rate is compared over this long before an
 METRICS_RETENTION = timedelta(hours=1)
 METRIC_STEP = 10
 SHOWN_ACTIONS = ("flag.updated", "flag.restored", "flag.archived")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -174,7 +176,7 @@ def _pct(value: float | None) -> str:
 def _cell(text: object) -> str:
     """Untrusted text in a markdown table cell: one line, no pipes, no HTML, no markdown links."""
     raw = "" if text is None else str(text)
-    raw = " ".join(raw.split())
+    raw = " ".join(_CONTROL.sub("?", raw).split())
     for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "'"), ("[", "\\["),
                     ("]", "\\]"), ("*", "\\*"), ("_", "\\_")):
         raw = raw.replace(ch, rep)

@@ -85,7 +85,7 @@ def show(ctx: click.Context, ident: str, dirs: tuple[str, ...], as_json: bool) -
         emit_json(views.runbook_json(rb))
     else:
         for line in views.runbook_text(rb):
-            say(line)
+            say(clean(line))
 
 
 @runbook.command()
@@ -157,7 +157,7 @@ def plan(ctx: click.Context, ident: str, dirs: tuple[str, ...], params: tuple[st
         emit_json(views.plan_json(bound, steps))
     else:
         for line in views.plan_text(bound, steps):
-            say(line)
+            say(clean(line))
 
 
 class _Console:
@@ -346,7 +346,7 @@ def runs(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
             emit_json({**log.to_json(), "status": log.shown_status})
         else:
             for line in views.run_text(log):
-                say(line)
+                say(clean(line))
         return
     logs = store.list()
     if as_json:

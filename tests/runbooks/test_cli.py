@@ -40,8 +40,11 @@ def test_user_folder_and_broken_files(service: RunningService, tmp_path: Path) -
     assert listed.returncode == 0
     assert "mine" in listed.stdout and "checkout-error-spike" in listed.stdout
     assert f"{user / 'bad.yaml'}:6: steps[1].percent: expected a percent 0-100, got 250" in listed.stderr
+    (user / "loud.yaml").write_text('id: loud\ntitle: "\\e[2Jcleared"\nenvironment: dev\nsteps:\n  - note: "\\e]0;x\\a"\n')
+    shown = flagops(["runbook", "show", "loud"], env)
+    assert shown.returncode == 0 and "?[2Jcleared" in shown.stdout and "\x1b" not in shown.stdout
     only = flagops(["runbook", "list", "--dir", str(user), "--json"], env)
-    assert [rb["id"] for rb in json.loads(only.stdout)["runbooks"]] == ["mine"]
+    assert [rb["id"] for rb in json.loads(only.stdout)["runbooks"]] == ["loud", "mine"]
     checked = flagops(["runbook", "check", "--dir", str(user)], env)
     assert checked.returncode == ExitCode.CONFIG and "bad.yaml:6" in checked.stderr
 

@@ -24,7 +24,7 @@ async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: Ru
                               store=RunStore(Path(env["FLAGOPS_STATE_DIR"])))
     assert log.status == "done", log.message
     post_metrics(svc, "checkout-new-flow", "prod", evaluations=1000, errors=1)
-    patch(svc, "payments-sepa-debit", "staging", "bob: trying the <b>new</b> bank", rollout=75)
+    patch(svc, "payments-sepa-debit", "staging", "bob: trying the <b>new</b> bank\x1b[2J", rollout=75)
 
     md = flagops(["timeline", "--since", "1h", "--env", "prod"], env)
     assert md.returncode == 0, md.stderr
@@ -45,7 +45,9 @@ async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: Ru
     flags = [c["flag"] for c in every["changes"]]
     assert flags == ["checkout-new-flow", "payments-sepa-debit"]  # oldest first
     staging = every["changes"][1]
-    assert staging["actor"] == "alice-admin" and staging["reason"] == "bob: trying the <b>new</b> bank"
+    assert staging["actor"] == "alice-admin" and staging["reason"] == "bob: trying the <b>new</b> bank\x1b[2J"
+    everything = flagops(["timeline", "--since", "1h"], env).stdout
+    assert "bob: trying the &lt;b&gt;new&lt;/b&gt; bank?\\[2J" in everything and "\x1b" not in everything
     assert staging["errorRateBefore"] is None and "no traffic" in staging["errorRateNote"]
     assert every["runs"] == [{"runId": log.run_id, "runbook": "checkout-error-spike", "changes": 1}]
     assert svc.admin_token not in md.stdout + md.stderr
