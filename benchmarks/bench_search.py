@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--flags", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=None, help="pass limit= to search (default: all matches)")
+    parser.add_argument("--query-seed", type=int, default=13, help="seed of the generated query set")
     parser.add_argument("--passes", type=int, default=3, help="type every query this many times (median reported)")
     parser.add_argument("--no-fzf", action="store_true", help="skip the fzf side")
     parser.add_argument("--verbose", action="store_true", help="each query's rank, ours vs fzf")
@@ -229,7 +230,7 @@ def main() -> None:
     keys = [f.key for f in flags]
     query_sets = {
         "hand-written (search_queries.yaml)": load_judged(QUERIES, keys),
-        "generated from 40 random flags": generated_queries(keys),
+        f"generated from 40 random flags (seed {args.query_seed})": generated_queries(keys, seed=args.query_seed),
     }
     judged = [j for js in query_sets.values() for j in js]
     start = time.perf_counter()

@@ -27,36 +27,59 @@ def _is_boundary(text: str, pos: int) -> bool:
     return pos == 0 or not text[pos - 1].isalnum()
 
 
-def across_words_score(typed: str, key: str) -> float:
-    """fzf-style: letters of `typed` in order anywhere in `key`, rewarding word starts and runs.
+def _next_boundary(key: str, ch: str, start: int) -> int:
+    probe = key.find(ch, start)
+    while probe != -1 and not _is_boundary(key, probe):
+        probe = key.find(ch, probe + 1)
+    return probe
 
-    Greedy: keep a run going when the next letter follows; otherwise jump to the next word start that
-    has the letter, else to its next occurrence. Returns 0 when `typed` is not a subsequence of `key`."""
+
+def _alignment(typed: str, key: str, prefer_word_starts: bool) -> float:
+    """Sum of per-letter rewards, as fzf counts them: a letter starting a word 1.0; a letter continuing a run
+    as much as the run's first letter got (at least 0.5); any other letter 0.2. -1 if `typed` does not fit."""
     pos = 0
     total = 0.0
     prev = -2
-    for ch in typed:
+    run = 0.0  # the reward of the current run's first letter
+    for i, ch in enumerate(typed):
+        at = -1
         if pos < len(key) and key[pos] == ch and prev == pos - 1:
-            at = pos
-            total += 0.8
-        else:
-            at = -1
-            probe = key.find(ch, pos)
-            first = probe
-            while probe != -1:
-                if _is_boundary(key, probe):
-                    at = probe
-                    break
-                probe = key.find(ch, probe + 1)
+            at, reward = pos, max(run, 0.5)
+            # A run that breaks right after this letter may be worth less than a later word start: "pric"
+            # then "he" in ops-pricing-checkout should take checkout's c, not pricing's.
+            if prefer_word_starts and i + 1 < len(typed) and (pos + 1 >= len(key) or key[pos + 1] != typed[i + 1]):
+                # Jump when that pays: this run is not from a word start, or the word start goes on with
+                # the next letter.
+                later = _next_boundary(key, ch, pos + 1)
+                if later != -1 and (run < 1.0 or key[later + 1 : later + 2] == typed[i + 1]):
+                    at, reward = later, 1.0
+        elif prefer_word_starts:
+            at = _next_boundary(key, ch, pos)
+            reward = 1.0
+        if at == -1:
+            at = key.find(ch, pos)
             if at == -1:
-                if first == -1:
-                    return 0.0
-                at = first
-                total += 0.2
-            else:
-                total += 1.0
+                return -1.0
+            reward = 1.0 if _is_boundary(key, at) else max(run, 0.5) if at == prev + 1 else 0.2
+        if at != prev + 1:
+            run = reward
+        total += reward
         prev = at
         pos = at + 1
+    return total
+
+
+def across_words_score(typed: str, key: str) -> float:
+    """fzf-style: letters of `typed` in order anywhere in `key`, rewarding word starts and runs.
+
+    Greedy, preferring word starts and runs that go on; when that greedy path runs out of key (it can jump
+    past letters it needs later), the plain leftmost match is scored instead. 0 when `typed` is not a
+    subsequence of `key`."""
+    total = _alignment(typed, key, prefer_word_starts=True)
+    if total < 0:
+        total = _alignment(typed, key, prefer_word_starts=False)
+        if total < 0:
+            return 0.0
     return 0.30 + 0.45 * total / len(typed)
 
 

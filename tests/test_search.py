@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from flagops.model import Flag, FlagState, Stage
 from flagops.search import FlagIndex, parse_query
-from flagops.search_score import typo_budget
+from flagops.search_score import across_words_score, typo_budget
 from flagops.search_vocab import VocabScorer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -119,6 +119,18 @@ def test_the_key_typed_exactly_comes_first(index: FlagIndex) -> None:
 def test_letters_across_words_like_fzf(index: FlagIndex) -> None:
     assert keys(index.search("chkpay"))[0] == "checkout-new-payment-flow"
     assert keys(index.search("darkmodeios")) == ["enable-dark-mode-ios"]
+
+
+def test_across_words_alignment_prefers_word_starts() -> None:
+    # "pric" then "he": pricing's own c would break the run at once; checkout's c starts a word.
+    assert across_words_score("opsprichebut", "ops-pricing-checkout-button") > across_words_score(
+        "opsprichebut", "ops-promotions-checkout-button")
+    # "dis" is disputes' start: jumping to strict's s gains nothing, so the shorter key is not outscored.
+    assert across_words_score("disherbanbet", "disputes-hero-banner-beta") >= across_words_score(
+        "disherbanbet", "disputes-strict-hero-banner-beta")
+    assert across_words_score("cp", "checkout-payments") > across_words_score("cp", "xcxp")
+    assert across_words_score("bc", "xbc-b") > 0  # the word-start path runs out of key; the plain match holds
+    assert across_words_score("zz", "abc") == 0.0
 
 
 def test_name_tags_and_owner_are_searched(index: FlagIndex) -> None:
