@@ -122,16 +122,16 @@ class FlagIndex:
         best: dict[int, float] = {0: 0.0}
         for pos, word in enumerate(key_words):
             best.setdefault(word, _KEY_FIRST if pos == 0 else _KEY)
-        for word in self._ids_of(flag.name):
+        for word in self._ids_of(flag.name or ""):  # `or ""`: adapters' data is not always what the types say
             best.setdefault(word, _NAME)
         for tag in flag.tags:
             for word in self._ids_of(tag, cache=True):
                 best.setdefault(word, _TAG)
-        for word in self._ids_of(flag.owner, cache=True):
+        for word in self._ids_of(flag.owner or "", cache=True):
             best.setdefault(word, _OWNER)
         for tag in flag.tags:
             self._tag_slots.setdefault(tag.casefold(), []).append(slot)
-        self._owner_slots.setdefault(flag.owner.casefold(), []).append(slot)
+        self._owner_slots.setdefault((flag.owner or "").casefold(), []).append(slot)
         return list(best), list(best.values())
 
     def _ids_of(self, text: str, cache: bool = False) -> list[int]:

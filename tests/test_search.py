@@ -319,6 +319,13 @@ def test_many_removals_compact_the_index() -> None:
     assert keys(idx.search("bulk-flag-1499"))[0] == "bulk-flag-1499"
 
 
+def test_missing_name_or_owner_from_an_adapter_does_not_break_indexing() -> None:
+    sloppy = Flag(key="sloppy-adapter-flag", name=None, owner=None)  # type: ignore[arg-type]
+    idx = FlagIndex([sloppy])
+    assert keys(idx.search("sloppy")) == ["sloppy-adapter-flag"]
+    assert idx.search("owner:x") == []
+
+
 def test_duplicate_keys_in_the_input_keep_the_last() -> None:
     idx = FlagIndex([flag("dup", tags=("old",)), flag("dup", tags=("new",))])
     assert keys(idx.search("")) == ["dup"]
