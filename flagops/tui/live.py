@@ -15,6 +15,7 @@ It does not import Textual: listeners are plain callables, so the widgets decide
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -151,6 +152,12 @@ class LiveFlags:
             self.flags = fresh
             self.index = FlagIndex(fresh.values(), self.environment)
             self.loaded = True
+            # Tens of thousands of long-lived flag objects: keep the cyclic GC from walking them on every
+            # full collection (a 0.3 s pause at 50,000 flags, felt as a stuck keystroke). Refcounting still
+            # frees them when they are replaced; they hold no reference cycles. Only worth it for big lists:
+            # freezing also pins whatever cyclic garbage exists at that moment.
+            if len(fresh) >= 5000:
+                gc.freeze()
             self._emit_reload()
             return
         changed = {key for key, flag in fresh.items() if self.flags.get(key) != flag}
