@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Label
 
 from flagops.model import Environment
@@ -67,4 +68,4 @@ class ConsoleHeader(Horizontal):
         for link in Link:
             label.set_class(state.link is link, link.value)
         if state.error and state.link is not Link.LIVE:
-            label.tooltip = printable(state.error, 200)
+            label.tooltip = Content(printable(state.error, 200))  # a str tooltip would be parsed as markup
