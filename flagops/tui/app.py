@@ -113,10 +113,11 @@ class FlagOpsApp(App[None]):
                 return
             except FlagOpsError as exc:
                 attempt += 1
+                self.store.connect_failed(attempt, exc.message)
                 if attempt == 1:
                     self.notify(printable(exc.message, 300), title="Cannot reach the flag service",
                                 severity="error", timeout=8, markup=False)
-                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
+                await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
         keys = [env.key for env in self.environments]
         if self.environment not in keys:
             if self.environment:

@@ -54,6 +54,8 @@ class ConnectionState:
             return f"stale since {self.stale_since.astimezone().strftime('%H:%M:%S')}"
         if self.link is Link.FAILED:
             return "not authorized"
+        if self.link is Link.CONNECTING and self.attempts:
+            return f"connecting ({self.attempts})"
         return self.link.value
 
 
@@ -259,6 +261,10 @@ class LiveFlags:
                     state = ConnectionState(Link.RECONNECTING, attempts, lost_at, error=message)
                 self._set_connection(state)
                 await asyncio.sleep(backoff_delay(attempts))
+
+    def connect_failed(self, attempts: int, message: str) -> None:
+        """Startup could not reach the service yet (no data to call stale): 'connecting (n)'."""
+        self._set_connection(ConnectionState(Link.CONNECTING, attempts, error=message))
 
     def fail(self, message: str) -> None:
         """Stop claiming anything about freshness: the service refuses us (shown in the header)."""

@@ -61,3 +61,25 @@ async def test_disconnect_shows_reconnecting_then_stale_and_recovers(tmp_path: P
         svc.stop()
         if restarted is not None:
             restarted.stop()
+
+
+async def test_no_service_at_startup_says_connecting_and_loads_when_it_appears(tmp_path: Path) -> None:
+    svc = start_service(tmp_path / "svc", demo=True)
+    port = urlparse(svc.url).port
+    tokens = {"admin": svc.admin_token, "read": svc.read_token, "writer_dev": svc.writer_dev_token,
+              "metrics": svc.metrics_token}
+    svc.stop()
+    restarted = None
+    try:
+        app = make_app(svc.url, svc.admin_token, environment="dev")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "connecting (" in connection(app), timeout=20, what="connecting (n)")
+            assert not app.store.loaded
+            restarted = start_service(tmp_path / "svc", demo=True, db_path=svc.db_path,
+                                      tokens_file=svc.tokens_file, tokens=tokens,
+                                      extra_args=["--port", str(port)])
+            await wait_loaded(pilot, app)
+            await wait_for(pilot, lambda: connection(app).endswith("live"), timeout=20, what="live")
+    finally:
+        if restarted is not None:
+            restarted.stop()
