@@ -27,6 +27,7 @@ from flagops.tui.runbook_palette import RunbooksProvider  # runbooks in the pale
 from flagops.tui.safe_text import plain
 
 MAX_FLAG_HITS = 30
+CONTEXT_BOOST = 0.05
 
 
 def safe_highlight(text: str, query: str, matcher: Any) -> tuple[float, Content]:
@@ -121,7 +122,8 @@ class ActionsProvider(Provider):
         for text, command, help_text in self._commands():
             score, display = safe_highlight(text, query, matcher)
             if score > 0:
-                yield Hit(score, display, command, text=text, help=help_text)
+                # what can be done here ranks above equally good matches elsewhere (and the order is stable)
+                yield Hit(min(1.0, score + CONTEXT_BOOST), display, command, text=text, help=help_text)
 
 
 class ThemesProvider(Provider):

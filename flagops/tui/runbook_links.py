@@ -1,14 +1,18 @@
-"""Which runbooks touch a flag, for the detail screen and the palette.
+"""Which runbooks touch a flag, for the detail screen.
 
-Uses the runbooks package (flagops.runbooks: `loader.load_file`, `Runbook.flag_keys()`) when it is there;
-returns None when it is not, so the console leaves the section out instead of faking it. Files that do
-not load are skipped here: `flagops runbook check` is where their problems are reported.
+Uses the runbooks package's catalog (flagops.runbooks.catalog: `default_dirs`, `load_catalog`,
+`Catalog.touching`) — the same folders and the same "touches" rule as `flagops runbook` and the runbooks
+screen. Returns None when that package is not there, so the console leaves the section out instead of
+faking it. Broken files are not reported here: `flagops runbook list` is where their problems show.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from flagops.model import Flag
 
 
 @dataclass(frozen=True)
@@ -18,29 +22,22 @@ class RunbookLink:
     path: str
 
 
-def runbook_dirs(app: object) -> list[Path]:
-    """The profile's runbooks_dir, else the runbooks shipped with flagops (the demo's examples)."""
-    profile = getattr(app, "profile", None)
-    configured = getattr(profile, "runbooks_dir", None)
-    if configured:
-        return [Path(configured).expanduser()]
-    return [Path(__file__).resolve().parents[2] / "runbooks"]
-
-
-def runbooks_touching(app: object, flag_key: str) -> list[RunbookLink] | None:
+def load_runbook_catalog(app: object) -> Any | None:
+    """The catalog for the app's profile (blocking file I/O: call it from a thread)."""
     try:
-        from flagops.runbooks.loader import load_file
+        from flagops.runbooks.catalog import default_dirs, load_catalog
     except ImportError:
         return None
-    links: list[RunbookLink] = []
-    for folder in runbook_dirs(app):
-        if not folder.is_dir():
-            continue
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            try:
-                runbook = load_file(path)
-            except Exception:  # noqa: BLE001 - a broken runbook must not break the detail screen
-                continue
-            if flag_key in runbook.flag_keys():
-                links.append(RunbookLink(runbook.id, runbook.title, str(path)))
-    return links
+    profile = getattr(app, "profile", None)
+    dirs = default_dirs(getattr(profile, "runbooks_dir", None))
+    return load_catalog([Path(d) for d in dirs])
+
+
+def runbooks_touching(catalog: Any | None, flag: Flag, environment: str) -> list[RunbookLink] | None:
+    if catalog is None or not hasattr(catalog, "touching"):
+        return None
+    try:
+        touching = catalog.touching(flag, environment)
+    except Exception:  # noqa: BLE001 - a runbook that cannot be matched must not break the detail screen
+        return []
+    return [RunbookLink(rb.id, rb.title, str(rb.path)) for rb in touching]

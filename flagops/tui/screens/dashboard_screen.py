@@ -38,9 +38,14 @@ MAX_SUSPECT_CHECKS = 8
 TOP_N = 10
 FEED_MAX = 40
 # "rose": at least this much higher after the change, in absolute terms and relative to before
-RISE_ABSOLUTE = 0.01
+RISE_ABSOLUTE = 0.005  # half a percentage point
 RISE_RELATIVE = 1.5
 MIN_EVALUATIONS = 20  # on each side of the change; fewer is noise
+
+
+def utcnow() -> datetime:
+    """The dashboard's clock (one place, so snapshot tests can pin it)."""
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class DashboardScreen(Screen[None]):
         self.feed: list[AuditEntry] = []
         self.rises: dict[str, Rise] = {}
         self.feed_problem: str | None = None
+        self.wide = True  # two columns of panels; one column on narrow terminals
+        self.key_width = 30
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -119,8 +126,23 @@ class DashboardScreen(Screen[None]):
                 yield Static("", id="feed", classes="panel panel-wide", markup=False)
         yield Footer()
 
+    def on_resize(self) -> None:
+        self._fit(self.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Two panels side by side from 100 columns; below that one column so lines do not wrap."""
+        self.wide = width >= 100
+        self.query_one(Grid).styles.grid_size_columns = 2 if self.wide else 1
+        for panel in self.query(".panel-wide"):
+            panel.styles.column_span = 2 if self.wide else 1
+        panel_width = (width - 3) // 2 if self.wide else width - 2
+        # a ranked line: 16 columns of rate and trend, the key, 8 of state; 4 of border and padding
+        self.key_width = max(12, min(40, panel_width - 4 - 16 - 8 - 1))
+        self.render_panels()
+
     def on_mount(self) -> None:
         self.title = "dashboard"
+        self._fit(self.app.size.width)
         self.render_panels()
         self.poll_feed()
         self.check_suspects()
@@ -156,7 +178,7 @@ class DashboardScreen(Screen[None]):
     @work(exclusive=True, group="dashboard-suspects", exit_on_error=False)
     async def check_suspects(self) -> None:
         host = console_host(self.app)
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         latest: dict[str, AuditEntry] = {}
         for entry in self.feed:  # newest first: keep each flag's latest change in the window
             if entry.action in ("flag.updated", "flag.restored") and now - entry.at <= SUSPECT_WINDOW:
@@ -184,7 +206,7 @@ class DashboardScreen(Screen[None]):
     def render_panels(self) -> None:
         host = console_host(self.app)
         env = host.environment
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         flags = self._flags()
         metrics = self._metrics()
         by_key = {f.key: f for f in flags}
@@ -196,10 +218,10 @@ class DashboardScreen(Screen[None]):
     def _suspects(self, by_key: dict[str, Flag], env: str, now: datetime) -> Content:
         parts: list[str | tuple[str, str]] = [("Error rate rose after a change", "bold $error")]
         if not console_host(self.app).backend.capabilities.error_metrics:
-            parts.append(("\nno error source configured: cannot compare error rates", "$text-muted"))
+            parts.append(("\nno error source configured: cannot compare error rates", "dim"))
             return Content.assemble(*parts)
         if not self.rises:
-            parts.append((f"\nnone in the last {int(SUSPECT_WINDOW.total_seconds() // 60)} min", "$text-muted"))
+            parts.append((f"\nnone in the last {int(SUSPECT_WINDOW.total_seconds() // 60)} min", "dim"))
             return Content.assemble(*parts)
         for rise in sorted(self.rises.values(), key=lambda r: r.after - r.before, reverse=True):
             flag = by_key.get(rise.flag_key)
@@ -211,27 +233,27 @@ class DashboardScreen(Screen[None]):
             parts.append(f"  after {change_summary(rise.change)} by {plain(rise.change.actor, 24)}"
                          f" {_age(rise.change.at, now)}")
             if flag is not None:
-                parts.append((f"  now {_state(flag, env)}", "$text-muted"))
+                parts.append((f"  now {_state(flag, env)}", "dim"))
         return Content.assemble(*parts)
 
     def _top_errors(self, flags: list[Flag], metrics: dict[str, Any], env: str) -> Content:
         parts: list[str | tuple[str, str]] = [("Highest error rate", "bold $primary")]
         if not console_host(self.app).backend.capabilities.error_metrics:
-            parts.append(("\nno error source configured", "$text-muted"))
+            parts.append(("\nno error source configured", "dim"))
             return Content.assemble(*parts)
         rated = [(f, metrics[f.key]) for f in flags
                  if f.key in metrics and getattr(metrics[f.key], "error_rate", None) is not None]
         rated.sort(key=lambda fm: fm[1].error_rate, reverse=True)
         if not rated:
-            parts.append(("\nwaiting for metrics…", "$text-muted"))
+            parts.append(("\nwaiting for metrics…", "dim"))
         for flag, m in rated[:TOP_N]:
             rate = m.error_rate
             style = "bold $error" if rate >= 0.05 else "$warning" if rate >= 0.01 else ""
             parts.append("\n")
             parts.append((f"{format_rate(rate):>6} ", style))
-            parts.append((f"{sparkline_text(getattr(m, 'trend', ()), 8):<8} ", style or "$text-muted"))
-            parts.append(f"{plain(flag.key, 36, note=False)}")
-            parts.append((f"  {_state(flag, env)}", "$text-muted"))
+            parts.append((f"{sparkline_text(getattr(m, 'trend', ()), 8):<8} ", style or "$primary"))
+            parts.append(f"{plain(flag.key, self.key_width, note=False):<{self.key_width}}")
+            parts.append((f" {_state(flag, env)}", "dim"))
         return Content.assemble(*parts)
 
     def _recent(self, flags: list[Flag], env: str, now: datetime) -> Content:
@@ -244,15 +266,12 @@ class DashboardScreen(Screen[None]):
 
         ranked = sorted((f for f in flags if changed_at(f) > epoch), key=changed_at, reverse=True)
         if not ranked:
-            parts.append(("\nno flags loaded yet", "$text-muted"))
+            parts.append(("\nno flags loaded yet", "dim"))
         for flag in ranked[:TOP_N]:
-            state = flag.state(env)
             parts.append("\n")
-            parts.append((f"{_age(changed_at(flag), now):>8} ", "$text-muted"))
-            parts.append(f"{plain(flag.key, 36, note=False)}")
-            parts.append((f"  {_state(flag, env)}", "$text-muted"))
-            if state is not None and state.updated_by:
-                parts.append((f" by {plain(state.updated_by, 20)}", "$text-muted"))
+            parts.append((f"{_age(changed_at(flag), now):>8} ", "dim"))
+            parts.append(f"{plain(flag.key, self.key_width, note=False):<{self.key_width}}")
+            parts.append((f" {_state(flag, env)}", "dim"))
         return Content.assemble(*parts)
 
     def _feed(self, now: datetime) -> Content:
@@ -260,10 +279,10 @@ class DashboardScreen(Screen[None]):
         if self.feed_problem:
             parts.append(("\n" + plain(self.feed_problem, 200), "$error"))
         if not self.feed:
-            parts.append(("\nno changes yet", "$text-muted"))
+            parts.append(("\nno changes yet", "dim"))
         for entry in self.feed[:15]:
             parts.append("\n")
-            parts.append((f"{entry.at.astimezone().strftime('%H:%M:%S')} ", "$text-muted"))
+            parts.append((f"{entry.at.astimezone().strftime('%H:%M:%S')} ", "dim"))
             if entry.flag_key in self.rises:
                 parts.append(("▲ ", "bold $error"))
             parts.append((plain(entry.flag_key, 32, note=False), "bold"))

@@ -8,6 +8,8 @@ disabled, in read-only mode. Every value shown came from the service and is draw
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any, ClassVar
 
 from textual import work
@@ -21,7 +23,7 @@ from textual.widgets import Footer, Static
 from flagops.errors import FlagOpsError, NotFound
 from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
 from flagops.tui.host import console_host
-from flagops.tui.runbook_links import RunbookLink, runbooks_touching
+from flagops.tui.runbook_links import RunbookLink, load_runbook_catalog, runbooks_touching
 from flagops.tui.safe_text import plain, plain_lines
 from flagops.tui.widgets.audit_view import AuditView
 from flagops.tui.widgets.charts import MetricsPanel
@@ -58,7 +60,7 @@ def metadata_lines(flag: Flag) -> Content:
     for i, (label, value) in enumerate(rows):
         if i:
             parts.append("\n")
-        parts.append((f"{label:<12} ", "$text-muted"))
+        parts.append((f"{label:<12} ", "dim"))
         style = "bold $error" if (label == "risk" and value in ("high", "critical")) else ""
         parts.append((value, style) if style else value)
     return Content.assemble(*parts)
@@ -70,7 +72,7 @@ def summary_line(flag: Flag) -> Content:
     parts: list[str | tuple[str, str]] = [
         (plain(flag.owner, 40, note=False) or "no owner", "$accent"), "  ",
         (f"risk {flag.risk_level.value}", "bold $error" if risky else ""), "  ",
-        ("kill switch" if flag.kill_switch else "no kill switch", "bold" if flag.kill_switch else "$text-muted"),
+        ("kill switch" if flag.kill_switch else "no kill switch", "bold" if flag.kill_switch else "dim"),
         "  ", f"stage {flag.stage.value}",
     ]
     if flag.ticket:
@@ -79,7 +81,7 @@ def summary_line(flag: Flag) -> Content:
 
 
 def environment_lines(flag: Flag, environments: list[Any], current: str) -> Content:
-    """One line per environment: marker for the console's environment, protected, state, version, who."""
+    """One short line per environment (fits 80 columns): state, version, rules, when and by whom."""
     keys = [e.key for e in environments] or sorted(flag.states)
     protected = {e.key for e in environments if e.protected}
     keys += [k for k in sorted(flag.states) if k not in keys]
@@ -89,17 +91,18 @@ def environment_lines(flag: Flag, environments: list[Any], current: str) -> Cont
         if i:
             parts.append("\n")
         parts.append(("▶ " if key == current else "  ", "bold $accent"))
-        parts.append((f"{plain(key, 14):<14}", "bold" if key == current else ""))
-        parts.append(("protected " if key in protected else "          ", "$warning"))
+        parts.append((f"{plain(key, 12, note=False):<12} ", "bold" if key == current else ""))
+        parts.append(("PROT " if key in protected else "     ", "bold $warning"))
         words = state_words(state)
-        parts.append((f"{words:<10}", "bold $success" if words.startswith("on") else "bold $error"))
+        parts.append((f"{words:<9}", "bold $success" if words.startswith("on") else "bold $error"))
         if state is not None:
-            parts.append(f" default {plain(state.default_variant, 16)}, off {plain(state.off_variant, 16)}"
-                         f", {len(state.rules)} rule{'s' if len(state.rules) != 1 else ''}, v{state.version}")
+            parts.append(f" v{state.version:<4} {len(state.rules)} rule{'s' if len(state.rules) != 1 else ' '}")
             if state.updated_at is not None:
-                parts.append((f"  {state.updated_at.astimezone().strftime('%m-%d %H:%M:%S')}", "$text-muted"))
+                parts.append((f"  {state.updated_at.astimezone().strftime('%m-%d %H:%M')}", "dim"))
             if state.updated_by:
-                parts.append((f" by {plain(state.updated_by, 24)}", "$text-muted"))
+                parts.append((f" {plain(state.updated_by, 16, note=False)}", "dim"))
+    if protected:
+        parts.append(("\nPROT = protected: changes ask for the typed flag key", "dim"))
     return Content.assemble(*parts)
 
 
@@ -116,7 +119,7 @@ def rules_lines(state: FlagState | None) -> Content:
         parts.append(f" {state.rollout:g}% get {plain(state.default_variant, 30)}")
         parts.append(f", the rest {plain(state.off_variant, 30)}")
     if not state.rules:
-        parts.append(("\nno targeting rules", "$text-muted"))
+        parts.append(("\nno targeting rules", "dim"))
     for n, rule in enumerate(state.rules, start=1):
         values = ", ".join(plain(v, 40) for v in rule.values[:10])
         more = f" (+{len(rule.values) - 10} more)" if len(rule.values) > 10 else ""
@@ -144,7 +147,8 @@ class FlagDetailScreen(Screen[None]):
     FlagDetailScreen #detail-title { text-style: bold; }
     FlagDetailScreen #detail-description { margin-top: 1; }
     FlagDetailScreen #detail-name, FlagDetailScreen #detail-description { color: $text-muted; }
-    FlagDetailScreen #detail-problem { color: $error; }
+    FlagDetailScreen #detail-problem { color: $error; display: none; }
+    FlagDetailScreen #detail-runbooks-title, FlagDetailScreen #detail-runbooks { display: none; }
     """
 
     def __init__(self, key: str) -> None:
@@ -152,6 +156,7 @@ class FlagDetailScreen(Screen[None]):
         self.key = key
         self.flag: Flag | None = None
         self.chart_environment = ""  # set on mount from the app's environment
+        self.runbook_catalog: Any | None = None
 
     def compose(self) -> ComposeResult:
         # what matters in an incident comes first: state, rollout, live numbers, who changed what
@@ -179,7 +184,7 @@ class FlagDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.chart_environment = console_host(self.app).environment
         self._set_titles()
-        self._show_runbooks()
+        self.load_runbooks()
         self.refresh_all()
         self.set_interval(REFRESH_SECONDS, self.refresh_all)
 
@@ -200,15 +205,21 @@ class FlagDetailScreen(Screen[None]):
         self.query_one("#detail-charts-title", Static).update(
             Content(f"Live in {env}: evaluations by variant and error rate (every {REFRESH_SECONDS:g}s)"))
 
+    @work(exclusive=True, group="detail-runbooks", exit_on_error=False)
+    async def load_runbooks(self) -> None:
+        self.runbook_catalog = await asyncio.to_thread(load_runbook_catalog, self.app)
+        self._show_runbooks()
+
     def _show_runbooks(self) -> None:
-        links = runbooks_touching(self.app, self.key)
         title = self.query_one("#detail-runbooks-title", Static)
         body = self.query_one("#detail-runbooks", Static)
-        if links is None:  # no runbook support available: leave the section out rather than fake it
-            title.display = False
-            body.display = False
+        if self.flag is None:
             return
-        body.update(runbook_lines(links))
+        links = runbooks_touching(self.runbook_catalog, self.flag, self.chart_environment)
+        # no runbook support in this build: leave the section out rather than fake it
+        title.display = body.display = links is not None
+        if links is not None:
+            body.update(runbook_lines(links))
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -225,11 +236,13 @@ class FlagDetailScreen(Screen[None]):
             flag = await host.backend.get_flag(self.key, None)
         except NotFound:
             problem.update(Content("This flag no longer exists (archived or deleted)."))
+            problem.display = True
             return
         except FlagOpsError as exc:
             problem.update(Content(f"Could not refresh: {plain(exc.message, 200)} (showing last known data)"))
+            problem.display = True
             return
-        problem.update("")
+        problem.display = False
         self.flag = flag
         self.show_flag(flag)
 
@@ -242,6 +255,7 @@ class FlagDetailScreen(Screen[None]):
         self.query_one("#detail-envs", Static).update(
             environment_lines(flag, list(host.environments), self.chart_environment))
         self.query_one("#detail-rules", Static).update(rules_lines(flag.state(self.chart_environment)))
+        self._show_runbooks()
 
     @work(exclusive=True, group="detail-metrics", exit_on_error=False)
     async def load_metrics(self) -> None:
@@ -309,5 +323,5 @@ def runbook_lines(links: list[RunbookLink]) -> Content:
         parts.append("  ")
         parts.append(plain(link.title, 120))
         if link.path:
-            parts.append((f"  {plain(link.path, 120)}", "$text-muted"))
+            parts.append((f"  {plain(link.path, 120)}", "dim"))
     return Content.assemble(*parts)

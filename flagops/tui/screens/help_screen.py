@@ -89,7 +89,7 @@ class HelpScreen(ModalScreen[None]):
             parts.append((f"  {plain(key, 18):<18}", "bold"))
             parts.append(f" {plain(what, 50)}")
             if binding_id:
-                parts.append((f"  [{plain(binding_id, 30)}]", "$text-muted"))
+                parts.append((f"  [{plain(binding_id, 30)}]", "dim"))
             parts.append("\n")
         shown = {key for _, key, _, _ in rows}
         extra = [(key, what) for key, what in GLOBAL_KEYS if key not in shown]
@@ -98,7 +98,7 @@ class HelpScreen(ModalScreen[None]):
         for key, what in extra:
             parts.append((f"  {key:<18}", "bold"))
             parts.append(f" {what}\n")
-        parts.append(("\nRemap a key in your profile: keys: {<id>: <key>}, e.g. keys: {kill: K}", "$text-muted"))
+        parts.append(("\nRemap a key in your profile: keys: {<id>: <key>}, e.g. keys: {kill: K}", "dim"))
         return Content.assemble(*parts)
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -65,7 +65,7 @@ def audit_lines(entries: Sequence[AuditEntry], *, show_flag: bool = False) -> Co
     for i, entry in enumerate(entries):
         if i:
             parts.append("\n")
-        parts.append((_when(entry.at), "$text-muted"))
+        parts.append((_when(entry.at), "dim"))
         parts.append("  ")
         if show_flag:
             parts.append((plain(entry.flag_key, 40), "bold"))
@@ -79,7 +79,7 @@ def audit_lines(entries: Sequence[AuditEntry], *, show_flag: bool = False) -> Co
         parts.append("  ")
         parts.append((change_summary(entry), "bold"))
         parts.append("\n    why: ")
-        parts.append(plain(entry.reason, 300) if entry.reason else ("(no reason recorded)", "$text-muted"))
+        parts.append(plain(entry.reason, 300) if entry.reason else ("(no reason recorded)", "dim"))
         if entry.ticket:
             parts.append("  ticket: ")
             parts.append(plain(entry.ticket, 40))
