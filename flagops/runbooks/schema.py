@@ -265,6 +265,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            text += "s"  # a bare number is seconds, as in YAML
         parts = _DURATION_PART.findall(text)
         if not text or "".join(n + u for n, u in parts) != text:
             raise ValueError(f"expected a duration like 30s, 5m or 1h, got {value[:40]!r}")

@@ -23,7 +23,7 @@ def test_list_and_show_json(service: RunningService, tmp_path: Path) -> None:
     shown = flagops(["runbook", "show", "guarded-rollout", "--json"], env)
     assert shown.returncode == 0, shown.stderr
     rb = json.loads(shown.stdout)
-    assert [p["name"] for p in rb["params"]] == ["flag", "env", "max_error_rate", "hold", "poll"]
+    assert [p["name"] for p in rb["params"]] == ["flag", "env", "max_error_rate", "hold", "poll", "guard_window"]
     assert rb["params"][3] == {"name": "hold", "type": "duration", "default": 120.0, "required": False,
                                "description": "How long to watch each stage", "choices": []}
     missing = flagops(["runbook", "show", "nope"], env)

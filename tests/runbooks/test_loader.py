@@ -216,3 +216,17 @@ def test_runbooks_touching_a_flag_include_selectors_at_their_defaults() -> None:
     partial = flag("payments-sepa-debit", "payments", ("payments",), False, True, 10)
     assert [rb.id for rb in catalog.touching(partial)] == ["freeze-team"]
     assert catalog.touching(flag("payments-sepa-debit", "payments", ("payments",), False, True, 100)) == []
+
+
+def test_durations_and_percents_in_every_spelling() -> None:
+    from flagops.runbooks.schema import parse_duration, parse_percent
+
+    assert [parse_duration(v) for v in ("30s", "5m", "1h30m", "500ms", 90, "120", "2.5")] == \
+        [30.0, 300.0, 5400.0, 0.5, 90.0, 120.0, 2.5]
+    assert [parse_percent(v) for v in (2, "2.5%", " 7 ", 100)] == [2.0, 2.5, 7.0, 100.0]
+    for bad in ("soon", "5 minutes", "-1s", True, None, "1d"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    for bad in ("lots", 101, -1, float("nan"), False):
+        with pytest.raises(ValueError):
+            parse_percent(bad)

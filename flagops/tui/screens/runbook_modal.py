@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from flagops.errors import FlagOpsError
 from flagops.runbooks.params import bind, parse_assignments
-from flagops.runbooks.schema import Runbook
+from flagops.runbooks.schema import ParamType, Runbook
 from flagops.runbooks.views import show_value
 from flagops.tui.safe_text import plain, plain_lines
 
@@ -33,7 +33,9 @@ class StartRequest:
 
 
 def default_params_text(runbook: Runbook) -> str:
-    return " ".join(f"{p.name}={show_value(p.default)}" for p in runbook.params if p.default is not None)
+    units = {ParamType.DURATION: "s"}
+    return " ".join(f"{p.name}={show_value(p.default)}{units.get(p.type, '')}" for p in runbook.params
+                    if p.default is not None)
 
 
 class RunbookStartModal(ModalScreen[StartRequest | None]):
