@@ -84,9 +84,12 @@ class Runner:
             self.emit("step-start", step.index, step.title())
             try:
                 message = await self._step(step, resuming)
-            except (StepFailed, FlagOpsError) as exc:
+            except (StepFailed, FlagOpsError, Exception) as exc:  # noqa: BLE001 - recorded, never a traceback
                 stopped = isinstance(exc, StepFailed) and exc.stopped
-                text = exc.message if isinstance(exc, (StepFailed, FlagOpsError)) else str(exc)
+                if isinstance(exc, (StepFailed, FlagOpsError)):
+                    text = exc.message
+                else:  # a bug or an untyped failure: say so plainly; the log keeps the run resumable
+                    text = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
                 record.status, record.message, record.finished_at = "failed", text, now_iso()
                 log.status = "stopped" if stopped else "failed"
                 log.error_code = exc.exit_code if isinstance(exc, FlagOpsError) else None
@@ -153,12 +156,20 @@ class Runner:
         return await self.ops.plan_rollback(key, env, to_version)
 
     async def _reconcile(self, step: Step, env: str, keys: list[str]) -> set[str]:
-        """Flags this step already changed in an earlier, interrupted attempt (found in the audit log)."""
+        """Flags this step already changed in an earlier, interrupted attempt (found in the audit log).
+
+        A selector is read from the environment's whole recent audit: a flag the step already changed may
+        no longer match it (a freeze's partial rollouts are off now) and must still be recorded for undo.
+        """
         done: set[str] = set()
         recorded = {(c.flag, c.after_version) for c in self.log.changes if c.step == step.index}
-        for key in keys:
-            entries = await self.backend.audit(flag=key, environment=env, limit=100)
-            for entry in entries:
+        if step.selector is not None:
+            batches = [await self.backend.audit(environment=env, limit=1000)]
+        else:
+            batches = [await self.backend.audit(flag=key, environment=env, limit=100) for key in keys]
+        for entries in batches:
+            for entry in reversed(entries):  # oldest first, so undo sees the changes in order
+                key = entry.flag_key
                 origin = entry.origin
                 if origin is None or origin.run_id != self.log.run_id or origin.step != step.index:
                     continue
@@ -168,6 +179,7 @@ class Runner:
                     self.log.changes.append(ChangeRecord(step.index, key, env, entry.action.removeprefix("flag."),
                                                          f"{key} in {env}: recorded by the audit log (resumed)",
                                                          before, after, idempotency_key=entry.idempotency_key))
+                    recorded.add((key, after))
                 done.add(key)
         self.store.save(self.log)
         return done

@@ -152,3 +152,34 @@ async def test_resume_refuses_a_changed_runbook_and_a_finished_run(fresh_service
         with pytest.raises(FlagOpsError, match="only an interrupted, failed or stopped run"):
             await resume_run(ops, log.run_id, store=store)
     time.sleep(0)
+
+
+async def test_resumed_selector_step_keeps_every_change_for_undo(fresh_service: RunningService,
+                                                                  tmp_path: Path) -> None:
+    from flagops.runbooks.catalog import load_catalog
+
+    from .helpers import SHIPPED
+
+    svc = fresh_service
+    freeze = load_catalog([SHIPPED]).get("freeze-team")
+    async with ops_for(svc) as ops:
+        flags = await ops.backend.list_flags("prod")
+        partial = {f.key: f.states["prod"].rollout for f in flags if f.owner == "payments"
+                   and f.states["prod"].enabled and 0 < f.states["prod"].rollout < 100}
+        assert len(partial) >= 2
+        with pytest.raises(_Crash):  # dies right after the first flag was turned off
+            await start_run(ops, freeze, {"team": "payments"}, reason=REASON, store=_CrashAfterWrite(tmp_path),
+                            run_id="20260101T000000-f00000")
+        store = RunStore(tmp_path)
+        on_disk = store.load("20260101T000000-f00000")
+        on_disk.pid = _dead_pid()
+        store.save(on_disk)
+        log = await resume_run(ops, on_disk.run_id, store=store)
+        assert log.status == "done", log.message
+        assert sorted(c.flag for c in log.changes) == sorted(partial)  # the first one found in the audit log
+        assert all(state(svc, k)["enabled"] is False for k in partial)
+        from flagops.runbooks.undo import undo_run
+
+        results = await undo_run(ops, log, store, reason="lifting the test freeze")
+    assert {r.status for r in results} == {"undone"}
+    assert all(state(svc, k)["enabled"] is True and state(svc, k)["rollout"] == r for k, r in partial.items())
