@@ -99,6 +99,10 @@ class LiveFlags:
         self.environment = environment
         self.flags: dict[str, Flag] = {}
         self.index = FlagIndex([], environment)
+        self._index_ready = True  # False while the first full list is being indexed in a thread
+        self._index_pending: set[str] = set()  # keys changed while the index was being built
+        self._index_generation = 0
+        self._index_task: asyncio.Task[None] | None = None
         self.metrics: dict[str, FlagMetrics] = {}
         self.connection = ConnectionState(Link.CONNECTING)
         self.loaded = False
@@ -152,14 +156,8 @@ class LiveFlags:
         fresh = {flag.key: flag for flag in flags}
         if not self.loaded:
             self.flags = fresh
-            self.index = FlagIndex(fresh.values(), self.environment)
             self.loaded = True
-            # Tens of thousands of long-lived flag objects: keep the cyclic GC from walking them on every
-            # full collection (a 0.3 s pause at 50,000 flags, felt as a stuck keystroke). Refcounting still
-            # frees them when they are replaced; they hold no reference cycles. Only worth it for big lists:
-            # freezing also pins whatever cyclic garbage exists at that moment.
-            if len(fresh) >= 5000:
-                gc.freeze()
+            self._start_index_build()
             self._emit_reload()
             return
         changed = {key for key, flag in fresh.items() if self.flags.get(key) != flag}
@@ -169,11 +167,11 @@ class LiveFlags:
         added = {key for key in changed if key not in self.flags}
         for key in removed:
             del self.flags[key]
-            self.index.remove(key)
+            self._index_remove(key)
             self.metrics.pop(key, None)
         for key in changed:
             self.flags[key] = fresh[key]
-            self.index.update(fresh[key])
+            self._index_update(fresh[key])
         if added or removed:
             self._emit_reload()  # the set of rows changed: the table re-runs its query
         else:
@@ -186,7 +184,7 @@ class LiveFlags:
             return
         if event.type == "flag.archived" or (event.flag is not None and event.flag.archived):
             if self.flags.pop(event.flag_key, None) is not None:
-                self.index.remove(event.flag_key)
+                self._index_remove(event.flag_key)
                 self.metrics.pop(event.flag_key, None)
                 self._emit_reload()
             return
@@ -194,7 +192,7 @@ class LiveFlags:
             return  # nothing to show yet; the next probe resyncs
         is_new = event.flag_key not in self.flags
         self.flags[event.flag_key] = event.flag
-        self.index.update(event.flag)
+        self._index_update(event.flag)
         if is_new:
             self._emit_reload()
         else:
@@ -206,14 +204,83 @@ class LiveFlags:
             return
         is_new = flag.key not in self.flags
         self.flags[flag.key] = flag
-        self.index.update(flag)
+        self._index_update(flag)
         if is_new:
             self._emit_reload()
         else:
             self._emit_flags({flag.key})
 
     def search(self, query: str) -> list[Flag]:
+        if not self._index_ready:
+            if not query.strip():
+                # the first paint does not wait for the index: every flag, in key order (the index's
+                # own order for an empty query, so nothing moves when it is ready)
+                return [self.flags[key] for key in sorted(self.flags)]
+            self._finish_index_now()  # typed before the background build finished
         return self.index.search(query)
+
+    # -- the search index: built off the event loop after the first paint --------------------------------
+
+    def _start_index_build(self) -> None:
+        self._index_ready = False
+        self._index_pending = set()
+        snapshot = list(self.flags.values())
+        generation = self._index_generation = self._index_generation + 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._install_index(FlagIndex(snapshot, self.environment), generation)
+            return
+        environment = self.environment
+
+        def make() -> FlagIndex:
+            index = FlagIndex(snapshot, environment)
+            index.search("warm up")  # search.py builds some tables on the first real query; do it here too
+            return index
+
+        async def build() -> None:
+            self._install_index(await asyncio.to_thread(make), generation)
+
+        self._index_task = loop.create_task(build())
+
+    def _finish_index_now(self) -> None:
+        if self._index_task is not None:
+            self._index_task.cancel()
+            self._index_task = None
+        self._install_index(FlagIndex(list(self.flags.values()), self.environment), self._index_generation)
+
+    def _install_index(self, index: FlagIndex, generation: int) -> None:
+        if generation != self._index_generation or self._index_ready:
+            return  # the environment changed meanwhile, or a synchronous build won
+        # changes that arrived while it was being built
+        for key in self._index_pending:
+            flag = self.flags.get(key)
+            if flag is None:
+                index.remove(key)
+            else:
+                index.update(flag)
+        self._index_pending = set()
+        self.index = index
+        self._index_ready = True
+        self._index_task = None
+        if len(self.flags) >= 5000:
+            # Tens of thousands of long-lived objects (flags and index): keep the cyclic GC from walking
+            # them on every full collection (a 0.3 s pause at 50,000 flags, felt as a stuck keystroke).
+            # Refcounting still frees them when replaced; they hold no reference cycles. Only for big lists,
+            # because freezing also pins whatever cyclic garbage exists at that moment.
+            gc.freeze()
+
+    def _index_update(self, flag: Flag) -> None:
+        if self._index_ready:
+            self.index.update(flag)
+        else:
+            self._index_pending.add(flag.key)
+
+    def _index_remove(self, key: str) -> None:
+        if self._index_ready:
+            self.index.remove(key)
+        else:
+            self._index_pending.add(key)
 
     async def switch_environment(self, environment: str) -> None:
         """Forget the old environment's flags and load the new one's (the caller restarts `run`)."""
@@ -221,6 +288,12 @@ class LiveFlags:
         self.flags = {}
         self.metrics = {}
         self.index = FlagIndex([], environment)
+        self._index_ready = True
+        self._index_pending = set()
+        self._index_generation += 1
+        if self._index_task is not None:
+            self._index_task.cancel()
+            self._index_task = None
         self.loaded = False
         self.last_event_id = None
         self._sweep_position = 0

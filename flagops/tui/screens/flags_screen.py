@@ -50,7 +50,6 @@ class FlagsScreen(Screen[None]):
         self.query_text = ""
         self.sort = SORTS[0]
         self._dirty = False
-        self._warmed = False
         if self.flagops.readonly:
             # read-only removes the write actions: not in the footer, help or palette, keys do nothing
             self._bindings = BindingsMap.from_keys(
@@ -93,11 +92,6 @@ class FlagsScreen(Screen[None]):
     def _on_reload(self) -> None:
         self.query_one(ConsoleHeader).set_environment(self.flagops.current_environment())
         self.apply_query()
-        if self.flagops.store.loaded and not self._warmed:
-            self._warmed = True
-            # search.py builds some tables on the first real query; do that right after the first paint,
-            # while the person is still reading, not on their first keystroke
-            self.call_after_refresh(lambda: self.flagops.store.search("warm up"))
 
     def _on_flags_changed(self, keys: set[str]) -> None:
         table = self.query_one(FlagTable)
