@@ -256,6 +256,14 @@ def run_(ctx: click.Context, ident: str, dirs: tuple[str, ...], params: tuple[st
     async def go(backend: Any) -> RunLog:
         ops = Ops(backend, readonly=inv.readonly, min_reason_length=inv.profile.min_reason_length)
         console = _Console(rb, ops, yes, as_json)
+        if not yes and not as_json:  # a person is watching: the whole plan first, then step by step
+            from flagops.runbooks.plan import plan_runbook
+            from flagops.runbooks.runs import prepare
+
+            bound, _ = await prepare(ops, rb, given)
+            for line in views.plan_text(bound, await plan_runbook(ops, bound)):
+                say(clean(line))
+            say("")
         return await start_run(ops, rb, given, reason=reason or "", ticket=ticket, confirm=console.confirm,
                                on_event=console.on_event)
 

@@ -86,6 +86,7 @@ def test_unprotected_environment_asks_yes_or_no(fresh_service: RunningService, t
     env = cli_env(fresh_service, tmp_path)
     term = Terminal(["runbook", "run", "freeze-team", "--param", "team=search", "--param", "env=staging",
                      "--reason", "INC-8 freezing search in staging"], env)
+    term.expect("Plan for freeze-team in staging (dry run: nothing is changed)")
     term.expect("Apply step 2? [y/N]")
     term.type("y")
     assert term.finish() == 0, term.output
