@@ -72,3 +72,204 @@ def test_plain_makes_terminal_controls_visible() -> None:
     assert plain("x" * 5000, 10) == "x" * 10 + "… (5,000 chars)"
     assert plain("x" * 5000, 10, note=False) == "x" * 9 + "…"
     assert plain(None) == ""
+
+
+# -- the screens, driven in the real console against the real service ---------------------------------
+
+import secrets  # noqa: E402
+from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from conftest import RunningService, start_service  # noqa: E402
+from textual.command import CommandPalette  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+
+from flagops.config import Profile  # noqa: E402
+from flagops.session import open_backend  # noqa: E402
+from flagops.tui.app import FlagOpsApp  # noqa: E402
+from flagops.tui.screens.dashboard_screen import DashboardScreen  # noqa: E402
+from flagops.tui.screens.detail_screen import FlagDetailScreen  # noqa: E402
+from flagops.tui.screens.help_screen import HelpScreen  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    svc = start_service(tmp_path_factory.mktemp("detail"), demo=True, traffic=True)
+    yield svc
+    svc.stop()
+
+
+def new_flag(svc: RunningService, rollout: float = 40) -> str:
+    key = f"detail-{secrets.token_hex(3)}"
+    with svc.client() as http:
+        response = http.post("/v1/flags", json={
+            "key": key, "name": f"{key} for the detail tests", "owner": "team-detail", "tags": ["detail"],
+            "riskLevel": "high", "killSwitch": True, "ticket": "DET-1",
+            "environments": {env: {"enabled": True, "rollout": rollout} for env in ("dev", "staging", "prod")},
+            "changeReason": "created by the detail tests"})
+        assert response.status_code == 201, response.text
+    return key
+
+
+def patch(svc: RunningService, key: str, env: str, reason: str, **change: Any) -> None:
+    with svc.client() as http:
+        etag = http.get(f"/v1/flags/{key}", params={"environment": env}).headers["ETag"]
+        response = http.patch(f"/v1/flags/{key}", params={"environment": env}, headers={"If-Match": etag},
+                              json={**change, "changeReason": reason})
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+async def make_console(live_service: RunningService) -> AsyncIterator[Callable[..., FlagOpsApp]]:
+    apps: list[FlagOpsApp] = []
+
+    def make(*, readonly: bool = False, keys: dict[str, str] | None = None, environment: str = "dev") -> FlagOpsApp:
+        profile = Profile(name="detail", url=live_service.url, environment=environment, readonly=readonly,
+                          keys=keys or {})
+        app = FlagOpsApp(profile, open_backend(profile, live_service.admin_token))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        await app.backend.aclose()
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+def text_of(app: Any, selector: str) -> str:
+    """The rendered text of a widget on the current screen ("" until it is mounted)."""
+    found = app.screen.query(selector)
+    return str(found.first().render()) if found else ""
+
+
+async def open_detail(pilot: Pilot[Any], app: Any, key: str) -> FlagDetailScreen:
+    await until(pilot, lambda: app.store.loaded)
+    app.open_flag(key)
+    await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None)
+    return app.screen  # type: ignore[no-any-return]
+
+
+async def test_detail_shows_everything_and_follows_changes(live_service: RunningService,
+                                                           make_console: Callable[..., FlagOpsApp]) -> None:
+    key = new_flag(live_service)
+    patch(live_service, key, "prod", "ramping down before the load test", rollout=15)
+    app = make_console(environment="prod")  # the traffic simulator's evaluations are mostly in prod
+
+    def prod_line() -> str:
+        return next(line for line in text_of(app, "#detail-envs").splitlines() if "prod" in line)
+
+    async with app.run_test(size=(120, 50)) as pilot:
+        await open_detail(pilot, app, key)
+        await until(pilot, lambda: "ramping down" in text_of(app, "#detail-audit"))
+        envs = text_of(app, "#detail-envs")
+        assert "dev" in envs and "staging" in envs and "PROT" in prod_line()
+        assert "on 15%" in prod_line() and "on 40%" in envs
+        assert "team-detail" in text_of(app, "#detail-summary") and "risk high" in text_of(app, "#detail-summary")
+        assert "15% get on" in text_of(app, "#detail-rules")
+        audit = text_of(app, "#detail-audit")
+        assert "on 40% -> on 15%" in audit and "alice-admin" in audit and "prod" in audit
+        # live charts: the traffic simulator's evaluations by variant, with an error rate
+        await until(pilot, lambda: len(app.screen.query("#chart-variants ChartRow")) >= 1, timeout=15)
+        assert "evaluations" in text_of(app, "#chart-summary")
+        assert "error rate" in str(app.screen.query_one("#chart-errors ChartRow .chart-label").render())
+        # another client changes the flag: the screen shows it by the next refresh
+        patch(live_service, key, "prod", "incident 77: turning it off", enabled=False)
+        await until(pilot, lambda: "incident 77" in text_of(app, "#detail-audit"), timeout=10)
+        await until(pilot, lambda: "off" in prod_line())
+        # e switches the charts' environment
+        await pilot.press("e")
+        assert "dev" in text_of(app, "#detail-charts-title")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FlagDetailScreen)
+
+
+async def test_detail_write_keys_open_the_action_flow_and_vanish_when_read_only(
+        live_service: RunningService, make_console: Callable[..., FlagOpsApp]) -> None:
+    key = new_flag(live_service)
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_detail(pilot, app, key)
+        await pilot.press("k")
+        await until(pilot, lambda: type(app.screen).__name__ == "ActionModal")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen))
+
+    ro = make_console(readonly=True)
+    async with ro.run_test(size=(100, 30)) as pilot:
+        screen = await open_detail(pilot, ro, key)
+        actions = {b.binding.action for b in screen.active_bindings.values()}
+        assert not any(a.startswith("write") for a in actions)
+        await pilot.press("k", "u", "percent_sign")
+        await pilot.pause(0.3)
+        assert ro.screen is screen  # nothing opened
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(ro.screen, HelpScreen))
+        keys = text_of(ro, "#help-keys")
+        assert "Kill" not in keys and "Rollback" not in keys and "Refresh" in keys
+
+
+async def test_help_shows_remapped_keys(live_service: RunningService,
+                                        make_console: Callable[..., FlagOpsApp]) -> None:
+    key = new_flag(live_service)
+    app = make_console(keys={"kill": "K", "detail.refresh": "f5"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_detail(pilot, app, key)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        lines = text_of(app, "#help-keys").splitlines()
+        assert any("K" in line.split() and "Kill" in line and "[kill]" in line for line in lines), lines
+        assert any("f5" in line and "Refresh" in line for line in lines), lines
+
+
+async def test_dashboard_feed_and_rankings(live_service: RunningService,
+                                           make_console: Callable[..., FlagOpsApp]) -> None:
+    key = new_flag(live_service)
+    app = make_console(environment="dev")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.store.loaded)
+        app.push_screen(DashboardScreen())
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        patch(live_service, key, "dev", "dashboard feed check", rollout=5)
+        await until(pilot, lambda: "dashboard feed check" in text_of(app, "#feed"), timeout=10)
+        assert key in text_of(app, "#feed")
+        await until(pilot, lambda: key in text_of(app, "#recent"), timeout=10)
+        await until(pilot, lambda: "%" in text_of(app, "#top-errors"), timeout=20)
+        await pilot.press("escape")
+
+
+async def test_palette_context_actions_and_theme_switch(live_service: RunningService,
+                                                        make_console: Callable[..., FlagOpsApp]) -> None:
+    key = new_flag(live_service)
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_detail(pilot, app, key)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.press(*f"kill {key}")
+        await until(pilot, lambda: f"kill {key}" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "ActionModal")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen))
+        # theme switch through the palette
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.press(*"theme: high-contrast")
+        await until(pilot, lambda: "high-contrast" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.theme == "high-contrast")
+        assert isinstance(app.screen, FlagDetailScreen)
+
+
+def test_service_is_real(live_service: RunningService) -> None:
+    """Guard: these tests talk HTTP to a separate process."""
+    assert httpx.get(f"{live_service.url}/healthz").status_code == 200

@@ -116,14 +116,16 @@ class DashboardScreen(Screen[None]):
         self.feed_problem: str | None = None
         self.wide = True  # two columns of panels; one column on narrow terminals
         self.key_width = 30
+        # kept as attributes: nested children may mount after this screen's own Mount event
+        self.grid = Grid()
+        self.panels = {name: Static("", id=name, classes=classes, markup=False) for name, classes in (
+            ("suspects", "panel panel-wide"), ("top-errors", "panel"), ("recent", "panel"),
+            ("feed", "panel panel-wide"))}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            with Grid():
-                yield Static("", id="suspects", classes="panel panel-wide", markup=False)
-                yield Static("", id="top-errors", classes="panel", markup=False)
-                yield Static("", id="recent", classes="panel", markup=False)
-                yield Static("", id="feed", classes="panel panel-wide", markup=False)
+            with self.grid:
+                yield from self.panels.values()
         yield Footer()
 
     def on_resize(self) -> None:
@@ -131,10 +133,12 @@ class DashboardScreen(Screen[None]):
 
     def _fit(self, width: int) -> None:
         """Two panels side by side from 100 columns; below that one column so lines do not wrap."""
+        if width <= 0:
+            return
         self.wide = width >= 100
-        self.query_one(Grid).styles.grid_size_columns = 2 if self.wide else 1
-        for panel in self.query(".panel-wide"):
-            panel.styles.column_span = 2 if self.wide else 1
+        self.grid.styles.grid_size_columns = 2 if self.wide else 1
+        for name in ("suspects", "feed"):
+            self.panels[name].styles.column_span = 2 if self.wide else 1
         panel_width = (width - 3) // 2 if self.wide else width - 2
         # a ranked line: 16 columns of rate and trend, the key, 8 of state; 4 of border and padding
         self.key_width = max(12, min(40, panel_width - 4 - 16 - 8 - 1))
@@ -210,10 +214,10 @@ class DashboardScreen(Screen[None]):
         flags = self._flags()
         metrics = self._metrics()
         by_key = {f.key: f for f in flags}
-        self.query_one("#suspects", Static).update(self._suspects(by_key, env, now))
-        self.query_one("#top-errors", Static).update(self._top_errors(flags, metrics, env))
-        self.query_one("#recent", Static).update(self._recent(flags, env, now))
-        self.query_one("#feed", Static).update(self._feed(now))
+        self.panels["suspects"].update(self._suspects(by_key, env, now))
+        self.panels["top-errors"].update(self._top_errors(flags, metrics, env))
+        self.panels["recent"].update(self._recent(flags, env, now))
+        self.panels["feed"].update(self._feed(now))
 
     def _suspects(self, by_key: dict[str, Flag], env: str, now: datetime) -> Content:
         parts: list[str | tuple[str, str]] = [("Error rate rose after a change", "bold $error")]

@@ -183,6 +183,10 @@ class FlagDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.chart_environment = console_host(self.app).environment
+        # nested children may mount after this screen's Mount event: start once they are there
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
         self._set_titles()
         self.load_runbooks()
         self.refresh_all()

@@ -64,12 +64,12 @@ def format_count(n: float) -> str:
     return f"{n:.0f}"
 
 
-class _ChartRow(Horizontal):
+class ChartRow(Horizontal):
     DEFAULT_CSS = """
-    _ChartRow { height: 1; }
-    _ChartRow > .chart-label { width: 18; }
-    _ChartRow > Sparkline { width: 1fr; margin-right: 1; }
-    _ChartRow > .chart-stats { width: 22; }
+    ChartRow { height: 1; }
+    ChartRow > .chart-label { width: 18; }
+    ChartRow > Sparkline { width: 1fr; margin-right: 1; }
+    ChartRow > .chart-stats { width: 22; }
     """
 
     def __init__(self, label: str, values: Sequence[float], stats: str, *, error: bool = False) -> None:
@@ -95,8 +95,8 @@ class MetricsPanel(Vertical):
     MetricsPanel { height: auto; }
     MetricsPanel > Vertical { height: auto; }
     MetricsPanel > .chart-note { color: $text-muted; }
-    MetricsPanel _ChartRow.-error > Sparkline > .sparkline--max-color { color: $error; }
-    MetricsPanel _ChartRow.-error > Sparkline > .sparkline--min-color { color: $error 30%; }
+    MetricsPanel ChartRow.-error > Sparkline > .sparkline--max-color { color: $error; }
+    MetricsPanel ChartRow.-error > Sparkline > .sparkline--min-color { color: $error 30%; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -123,16 +123,16 @@ class MetricsPanel(Vertical):
         if list(counts) != self._variants:  # the set of variants changed: rebuild (rare)
             self._variants = list(counts)
             variants.remove_children()
-            rows = [_ChartRow(name, values, self._variant_stats(values, total))
+            rows = [ChartRow(name, values, self._variant_stats(values, total))
                     for name, values in counts.items()]
             if not rows:
-                rows_or_note: list[Static | _ChartRow] = [
+                rows_or_note: list[Static | ChartRow] = [
                     Static("no evaluations in this window", classes="chart-note", markup=False)]
             else:
                 rows_or_note = list(rows)
             variants.mount_all(rows_or_note)
         else:  # same variants: update in place
-            for row, (_name, values) in zip(variants.query(_ChartRow), counts.items(), strict=False):
+            for row, (_name, values) in zip(variants.query(ChartRow), counts.items(), strict=False):
                 row.set_values(values, self._variant_stats(values, total))
         self._show_errors(series, error_source)
 
@@ -153,9 +153,9 @@ class MetricsPanel(Vertical):
         rates = error_rates(series)
         last = rates[-1] if rates else None
         stats = f"now {format_rate(last)} avg {format_rate(series.error_rate)}"
-        existing = box.query(_ChartRow)
+        existing = box.query(ChartRow)
         if existing:
             existing.first().set_values(rates, stats)
         else:
             box.remove_children()
-            box.mount(_ChartRow("error rate", rates, stats, error=True))
+            box.mount(ChartRow("error rate", rates, stats, error=True))
