@@ -71,6 +71,19 @@ async def console(hostile_service: RunningService, tmp_path: Path,
     theme_dir.mkdir()
     (theme_dir / "evil.yaml").write_text(f"name: evil\ncolors: {{primary: \"[@click=app.quit]Q[/] \\x1b[31m\"}}\n")
     monkeypatch.setenv("FLAGOPS_THEME_DIR", str(theme_dir))
+    # a runbook whose title, description, note and step name are hostile
+    runbook_dir = tmp_path / "runbooks"
+    runbook_dir.mkdir()
+    (runbook_dir / "hostile.yaml").write_text(
+        'id: hostile-runbook\n'
+        'title: "[bold]RB[/bold] [@click=app.quit]title[/]"\n'
+        'description: "[$error]desc \\x1b[31m"\n'
+        'environment: prod\n'
+        'steps:\n'
+        '  - note: "[@click=app.quit]note[/]"\n'
+        '  - name: "[bold]kill it[/]"\n'
+        '    kill: hostile-markup\n')
+    monkeypatch.setenv("FLAGOPS_RUNBOOKS_DIR", str(runbook_dir))
     profile = Profile(name="[bold]prof[/]", url=hostile_service.url, environment="prod", theme="evil")
     backend = open_backend(profile, hostile_service.admin_token)
     app = FlagOpsApp(profile, backend)
@@ -142,6 +155,15 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
             assert literal in drawn, literal
         assert RTL.split()[0] in drawn
         assert "hostile reason" in drawn  # the audit's reason, literally
+        assert "[bold]RB[/bold] [@click=app.quit]title[/]" in drawn  # the runbook that touches it
+
+        # the action modal repeats the flag's hostile name and state
+        await pilot.press("k")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ActionModal")
+        await pilot.pause(0.3)
+        assert "hostile-markup" in screen_text(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is detail)
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
@@ -174,6 +196,15 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
         await pilot.pause(1.0)
         text = screen_text(pilot)
         assert "hostile-markup" in text
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+
+        # the runbooks screen, on the hostile runbook
+        from flagops.tui.runbook_palette import open_runbooks
+
+        open_runbooks(app, "hostile-runbook")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunbooksScreen")
+        await wait_for(pilot, lambda: "[@click=app.quit]title[/]" in screen_text(pilot), timeout=5)
         await pilot.press("escape")
         await pilot.pause(0.2)
 
