@@ -49,7 +49,8 @@ def key_lines(screen: Screen[Any]) -> list[tuple[str, str, str, str]]:
         seen.add((shown, what))
         rows.append((where, shown, what, binding.id or ""))
     order = {"this screen": 0, "everywhere": 1, "the focused panel": 2}
-    rows.sort(key=lambda row: order[row[0]])  # stable: keeps binding order within a group
+    # stable sort: ours (with ids, remappable) first in each group, Textual's generic ones after
+    rows.sort(key=lambda row: (order[row[0]], not row[3]))
     return rows
 
 
