@@ -148,8 +148,7 @@ class DashboardScreen(Screen[None]):
         self.title = "dashboard"
         self._fit(self.app.size.width)
         self.render_panels()
-        self.poll_feed()
-        self.check_suspects()
+        self.poll_feed()  # checks for suspects once the feed is in
         self.set_interval(FEED_SECONDS, self.poll_feed)
         self.set_interval(FEED_SECONDS, self.render_panels)
         self.set_interval(SUSPECT_SECONDS, self.check_suspects)
@@ -178,6 +177,7 @@ class DashboardScreen(Screen[None]):
         if any(e.sequence not in known for e in entries) or len(entries) != len(self.feed):
             self.feed = sorted(entries, key=lambda e: e.sequence, reverse=True)[:FEED_MAX]
             self.render_panels()
+            self.check_suspects()  # a new change may be the cause of the next rise: look now
 
     @work(exclusive=True, group="dashboard-suspects", exit_on_error=False)
     async def check_suspects(self) -> None:
