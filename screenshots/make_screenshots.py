@@ -3,7 +3,7 @@
     .venv/bin/python screenshots/make_screenshots.py [--out screenshots] [--wait 100]
 
 Starts the embedded demo service (demo data + live traffic), waits until the demo's deploy-bot has ramped
-the incident flag at least once (so the dashboard has a "rose after a change" call-out), then drives the
+the incident flag to 25% (about 3 minutes; so the dashboard has a "rose after a change" call-out), then drives the
 real console headless with Pilot and saves each screen. PNGs need `rsvg-convert` (Debian/Ubuntu:
 `apt-get install librsvg2-bin`); without it only the SVGs are written.
 """
@@ -34,16 +34,17 @@ INCIDENT_FLAG = "checkout-new-flow"
 SIZE = (120, 36)
 
 
-def wait_for_ramp(url: str, token: str, seconds: float) -> None:
-    """Until the deploy-bot has changed the incident flag (or `seconds` pass)."""
+def wait_for_ramp(url: str, token: str, seconds: float, rollout: float = 25) -> None:
+    """Until the deploy-bot has ramped the incident flag to `rollout`% in prod (or `seconds` pass)."""
     deadline = time.monotonic() + seconds
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
         while time.monotonic() < deadline:
-            entries = http.get("/v1/audit", params={"flag": INCIDENT_FLAG, "limit": 5}).json()["entries"]
-            if any(e["action"] == "flag.updated" for e in entries):
+            flag = http.get(f"/v1/flags/{INCIDENT_FLAG}", params={"environment": "prod"}).json()
+            if flag["environments"]["prod"]["rollout"] >= rollout:
                 return
             time.sleep(2)
-    print(f"note: no ramp step within {seconds:g}s; the dashboard may show no call-out", file=sys.stderr)
+    print(f"note: the ramp did not reach {rollout:g}% within {seconds:g}s; the dashboard may show no call-out",
+          file=sys.stderr)
 
 
 def fix_svg(path: Path) -> None:
@@ -108,7 +109,11 @@ async def shoot(url: str, token: str, out: Path) -> list[Path]:
         await pilot.press("escape")
 
         await pilot.press("d")
-        await save("dashboard", settle=6.0)  # the suspects check fetches metrics windows
+        try:  # the suspects check fetches a metrics window around each recent change
+            await until(pilot, lambda: bool(getattr(app.screen, "rises", None)), timeout=20)
+        except RuntimeError:
+            print("note: no flag's error rate rose after a change yet", file=sys.stderr)
+        await save("dashboard")
         await pilot.press("escape")
 
         await pilot.press("question_mark")
@@ -142,7 +147,8 @@ async def shoot(url: str, token: str, out: Path) -> list[Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--wait", type=float, default=100.0, help="max seconds to wait for a ramp step")
+    parser.add_argument("--wait", type=float, default=240.0,
+                        help="max seconds to wait for the demo incident to ramp (it steps every 45 s)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     service = start_embedded(traffic=True)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from flagops.errors import NotFound
+from flagops.errors import Invalid, NotFound
 from flagops.model import (
     AuditEntry,
     AuditVerification,
@@ -141,6 +141,8 @@ class FixedBackend:
 
     async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
                       step_seconds: int = 10) -> MetricSeries:
+        if step_seconds % 10 or window_seconds // step_seconds > 720:
+            raise Invalid("step: must be a multiple of 10 seconds (as the v1 API says)")
         steps = max(1, window_seconds // step_seconds)
         seed = sum(map(ord, key))
         points = []

@@ -78,6 +78,7 @@ def test_plain_makes_terminal_controls_visible() -> None:
 
 import secrets  # noqa: E402
 from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
@@ -244,6 +245,42 @@ async def test_dashboard_feed_and_rankings(live_service: RunningService,
         await until(pilot, lambda: key in text_of(app, "#recent"), timeout=10)
         await until(pilot, lambda: "%" in text_of(app, "#top-errors"), timeout=20)
         await pilot.press("escape")
+
+
+async def test_dashboard_calls_out_a_rise_after_a_change(tmp_path: Path,
+                                                         make_console: Callable[..., FlagOpsApp]) -> None:
+    """Metrics reported to the real service: 0.5% errors before a rollout change, 10% after it."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    svc = start_service(tmp_path / "rise", demo=True, traffic=False)
+    try:
+        key = new_flag(svc, rollout=10)
+        now = datetime.now(timezone.utc)
+        with httpx.Client(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
+            for seconds in range(300, 20, -10):
+                body = {"environment": "prod", "at": (now - timedelta(seconds=seconds)).isoformat(),
+                        "counts": [{"flag": key, "evaluations": {"on": 20, "off": 180}, "errors": 1}]}
+                assert metrics.post("/v1/metrics", json=body).status_code == 202
+            patch(svc, key, "prod", "ramping to half of prod", rollout=50)
+            changed = time.time()
+            time.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
+            body = {"environment": "prod",
+                    "counts": [{"flag": key, "evaluations": {"on": 100, "off": 100}, "errors": 20}]}
+            assert metrics.post("/v1/metrics", json=body).status_code == 202
+        profile = Profile(name="rise", url=svc.url, environment="prod")
+        app = FlagOpsApp(profile, open_backend(profile, svc.admin_token))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.store.loaded)
+            app.push_screen(DashboardScreen())
+            await until(pilot, lambda: key in getattr(app.screen, "rises", {}), timeout=15)
+            rise = app.screen.rises[key]  # type: ignore[attr-defined]
+            assert rise.before == pytest.approx(0.005, abs=0.002) and rise.after == pytest.approx(0.1, abs=0.02)
+            await until(pilot, lambda: key in text_of(app, "#suspects"))
+            assert "on 10% -> on 50%" in text_of(app, "#suspects")
+        await app.backend.aclose()
+    finally:
+        svc.stop()
 
 
 async def test_palette_context_actions_and_theme_switch(live_service: RunningService,

@@ -41,6 +41,7 @@ FEED_MAX = 40
 RISE_ABSOLUTE = 0.005  # half a percentage point
 RISE_RELATIVE = 1.5
 MIN_EVALUATIONS = 20  # on each side of the change; fewer is noise
+METRICS_STEP = 10  # the v1 API's metric resolution: steps are multiples of it
 
 
 def utcnow() -> datetime:
@@ -60,7 +61,9 @@ def rose_after_change(series: MetricSeries, at: datetime) -> tuple[float, float]
     """(error rate before, after) when it rose meaningfully after `at`; None otherwise or when unknown."""
     if not series.has_errors:
         return None
-    before = [p for p in series.points if p.at < at]
+    step = timedelta(seconds=series.step_seconds)
+    # the step the change fell into is mixed: leave it out of both sides
+    before = [p for p in series.points if p.at + step <= at]
     after = [p for p in series.points if p.at >= at]
     n_before, n_after = sum(p.total for p in before), sum(p.total for p in after)
     if n_before < MIN_EVALUATIONS or n_after < MIN_EVALUATIONS:
@@ -192,7 +195,8 @@ class DashboardScreen(Screen[None]):
         async def check(entry: AuditEntry) -> Rise | None:
             window = int((now - entry.at).total_seconds()) * 2 + 60  # as much before the change as after
             window = max(120, min(window, 3600))
-            step = max(5, window // 30)
+            step = max(METRICS_STEP, window // 30 // METRICS_STEP * METRICS_STEP)  # the API wants multiples
+            window = -(-window // step) * step
             try:
                 series = await host.backend.metrics(entry.flag_key, host.environment,
                                                     window_seconds=window, step_seconds=step)
