@@ -310,3 +310,10 @@ async def test_palette_context_actions_and_theme_switch(live_service: RunningSer
 def test_service_is_real(live_service: RunningService) -> None:
     """Guard: these tests talk HTTP to a separate process."""
     assert httpx.get(f"{live_service.url}/healthz").status_code == 200
+
+
+def test_chart_spans_read_naturally() -> None:
+    from flagops.tui.widgets.charts import format_span
+
+    assert format_span(300) == "5 min" and format_span(10, short=True) == "10s"
+    assert format_span(3600, short=True) == "1 h" and format_span(86400) == "24 h"  # Unleash: hourly points

@@ -54,6 +54,15 @@ def format_rate(rate: float | None) -> str:
     return f"{rate * 100:.1f}%" if rate < 0.995 else "100%"
 
 
+def format_span(seconds: int, *, short: bool = False) -> str:
+    """300 -> "5 min", 10 -> "10s", 7200 -> "2 h" (Unleash reports hourly points)."""
+    if seconds < 60 or (short and seconds < 3600 and seconds % 60):
+        return f"{seconds}s"
+    if seconds < 3600 * 2 and seconds % 3600:
+        return f"{max(1, seconds // 60)} min"
+    return f"{seconds // 3600} h"
+
+
 def format_count(n: float) -> str:
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f}M"
@@ -115,8 +124,8 @@ class MetricsPanel(Vertical):
     def show(self, series: MetricSeries, *, error_source: bool = True) -> None:
         counts = variant_counts(series)
         total = series.evaluations
-        minutes = max(1, len(series.points) * series.step_seconds // 60)
-        summary = (f"last {minutes} min, {series.step_seconds}s steps: "
+        summary = (f"last {format_span(len(series.points) * series.step_seconds)}, "
+                   f"{format_span(series.step_seconds, short=True)} steps: "
                    f"{format_count(total)} evaluations ({format_count(series.evaluations_per_minute())}/min)")
         self.query_one("#chart-summary", Static).update(Content(summary))
         variants = self.query_one("#chart-variants", Vertical)
