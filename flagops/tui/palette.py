@@ -65,6 +65,9 @@ class FlagsProvider(Provider):
         store = live_store(self.app)
         if store is None:
             return []
+        index = getattr(store, "index", None)
+        if index is not None and hasattr(index, "search"):  # ask for a page, not 50,000 flags per keystroke
+            return list(index.search(query, limit=MAX_FLAG_HITS * 4))
         if hasattr(store, "search"):
             return list(store.search(query))[: MAX_FLAG_HITS * 4]
         return list(getattr(store, "flags", {}).values())
