@@ -91,17 +91,25 @@ def _check_color(value: Any, where: str) -> str:
     return value.strip()
 
 
-TEXT_STYLE_WORDS = frozenset({"none", "bold", "italic", "reverse", "underline", "strike", "dim", "not"})
+TEXT_STYLE_WORDS = frozenset({"none", "not", "bold", "b", "italic", "i", "reverse", "underline", "u",
+                              "strike", "s", "dim", "d", "blink", "overline", "o"})
 
 
-def _check_variable(value: Any, where: str) -> str:
-    """A variable is a colour, a colour with an alpha percentage ("#81a1c1 35%"), or a text style."""
-    if isinstance(value, str):
-        words = value.split()
-        if words and all(w in TEXT_STYLE_WORDS for w in words):
-            return " ".join(words)
-        if len(words) == 2 and re.fullmatch(r"\d{1,3}%", words[1]):
-            return f"{_check_color(words[0], where)} {words[1]}"
+def _check_variable(name: str, value: Any, where: str) -> str:
+    """What a variable may hold depends on where Textual uses it: `*-style` variables are text styles
+    ("bold", "b reverse"), every other one a colour, optionally with an alpha ("#81a1c1 35%", "auto 87%").
+    A value of the wrong kind would only fail when the stylesheet is parsed, crashing the console."""
+    if not isinstance(value, str) or not value.strip():
+        raise ThemeError(f"{where}: expected a string")
+    words = value.split()
+    if name.endswith("-style") or name.endswith("-style-hover"):
+        if not all(w in TEXT_STYLE_WORDS for w in words):
+            raise ThemeError(f"{where}: expected a text style such as \"bold\" or \"none\", not {value[:40]!r}")
+        return " ".join(words)
+    if len(words) == 2 and re.fullmatch(r"\d{1,3}%", words[1]):
+        if words[0] == "auto":
+            return value.strip()
+        return f"{_check_color(words[0], where)} {words[1]}"
     return _check_color(value, where)
 
 
@@ -139,7 +147,7 @@ def parse_theme(data: Any, where: str = "theme") -> Theme:
     for key, value in variables.items():
         if not isinstance(key, str) or not key.replace("-", "").isalnum():
             raise ThemeError(f"{where}: variables: bad variable name {str(key)[:40]!r}")
-        checked_vars[key] = _check_variable(value, f"{where}: variables.{key}")
+        checked_vars[key] = _check_variable(key, value, f"{where}: variables.{key}")
     theme = Theme(
         name=name.strip(),
         dark=_check_bool(data, "dark", True, f"{where}: "),

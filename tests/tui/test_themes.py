@@ -54,6 +54,10 @@ def test_shipped_themes_all_load() -> None:
         ("name: has spaces\ncolors: {primary: red}\n", "name: expected a short name"),
         ("name: x\ndark: maybe\ncolors: {primary: red}\n", "dark: expected true or false"),
         ("name: x\ncolors: {primary: red}\nvariables: {border: 12}\n", "variables.border"),
+        ("name: x\ncolors: {primary: red}\nvariables: {block-cursor-text-style: '#ffffff'}\n",
+         "variables.block-cursor-text-style: expected a text style"),
+        ("name: x\ncolors: {primary: red}\nvariables: {footer-key-foreground: bold}\n",
+         "variables.footer-key-foreground: not a colour"),
         ("name: x\ncolors: {primary: red}\nvariables: {'[bold]': red}\n", "bad variable name"),
         ("name: x\ncolors: {primary: red}\nextra: 1\n", "unknown field(s): extra"),
         ("name: x\ncolors: [primary]\n", "colors: expected a mapping"),
@@ -108,6 +112,26 @@ async def test_invalid_theme_file_gives_toast_and_fallback(tmp_path: Path) -> No
         assert any("evil.yaml" in m and "colors.primary" in m and "[@click=app.quit]" in m for m in messages)
         assert any("No theme named 'evil'" in m for m in messages)
         assert all(not n.markup for n in app._notifications)
+
+
+async def test_a_variable_of_the_wrong_kind_cannot_crash_the_console(tmp_path: Path) -> None:
+    """A colour where a text style goes (or the reverse) only fails when Textual parses its stylesheet."""
+    from textual.widgets import Footer, Input
+
+    class WithFooter(ThemedApp):
+        def compose(self) -> ComposeResult:
+            yield Input()
+            yield Footer()
+
+    (tmp_path / "sneaky.yaml").write_text(
+        "name: sneaky\ncolors: {primary: '#ff0000'}\n"
+        "variables: {block-cursor-text-style: '#ffffff', footer-key-foreground: bold}\n")
+    app = WithFooter("sneaky", [shipped_theme_dir(), tmp_path])
+    async with app.run_test() as pilot:
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.is_running and app.theme == DEFAULT_THEME
+        assert any("sneaky.yaml" in n.message for n in app._notifications)
 
 
 async def test_no_theme_dirs_at_all_falls_back_to_textual(tmp_path: Path) -> None:
