@@ -27,7 +27,8 @@ SSE events (`event:` flag.updated | flag.created | flag.archived, `id:` audit se
     {"flag", "environment", "actor", "reason", "flagState": Flag with that environment's state}
 
 Parsing is strict about types and raises ValueError naming the field; callers turn that into their own
-error (a 422 on the server, `Invalid` in the client).
+error (a 422 on the server, `Invalid` in the client). A whole flag list (50,000 flags are a 33 MB body) is
+parsed by `flagops.wire_list`, one flag at a time and with repeated values shared (see `Sharing`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,35 @@ RULE_OPS = frozenset(
     {"in", "not_in", "eq", "neq", "starts_with", "ends_with", "contains", "gt", "gte", "lt", "lte",
      "semver_gte", "semver_lt"}
 )
+
+
+class Sharing:
+    """How parsing holds values that repeat from flag to flag. This one keeps each value as parsed; the
+    flag list parser (`flagops.wire_list.SharedValues`) gives equal values across a whole list one object."""
+
+    def string(self, value: str) -> str:
+        return value
+
+    def opt_string(self, value: str | None) -> str | None:
+        return value
+
+    def strings(self, value: tuple[str, ...]) -> tuple[str, ...]:
+        return value
+
+    def rules(self, value: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        return value
+
+    def variants(self, value: tuple[Variant, ...]) -> tuple[Variant, ...]:
+        return value
+
+    def number(self, value: float) -> float:
+        return value
+
+    def time(self, value: Any, field: str) -> datetime | None:
+        return parse_time(value, field)
+
+
+AS_PARSED = Sharing()
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -107,18 +137,18 @@ def rule_to_json(rule: Rule) -> dict[str, Any]:
             "variant": rule.variant}
 
 
-def rule_from_json(d: Any, where: str = "rules[]") -> Rule:
+def rule_from_json(d: Any, where: str = "rules[]", *, share: Sharing = AS_PARSED) -> Rule:
     if not isinstance(d, dict):
         raise ValueError(f"{where}: expected an object")
     op = _str(d, "op", where=f"{where}.")
     if op not in RULE_OPS:
         raise ValueError(f"{where}.op: unknown operator {op[:40]!r}")
     return Rule(
-        id=_str(d, "id", where=f"{where}."),
-        attribute=_str(d, "attribute", where=f"{where}."),
-        op=op,
-        values=_str_list(d, "values", where=f"{where}."),
-        variant=_str(d, "variant", where=f"{where}."),
+        id=share.string(_str(d, "id", where=f"{where}.")),
+        attribute=share.string(_str(d, "attribute", where=f"{where}.")),
+        op=share.string(op),
+        values=share.strings(_str_list(d, "values", where=f"{where}.")),
+        variant=share.string(_str(d, "variant", where=f"{where}.")),
     )
 
 
@@ -135,7 +165,7 @@ def state_to_json(state: FlagState) -> dict[str, Any]:
     }
 
 
-def state_from_json(environment: str, d: Any) -> FlagState:
+def state_from_json(environment: str, d: Any, *, share: Sharing = AS_PARSED) -> FlagState:
     where = f"environments.{environment}."
     if not isinstance(d, dict):
         raise ValueError(f"environments.{environment}: expected an object")
@@ -151,16 +181,17 @@ def state_from_json(environment: str, d: Any) -> FlagState:
     rules = d.get("rules", [])
     if not isinstance(rules, list):
         raise ValueError(f"{where}rules: expected a list")
+    parsed_rules = tuple(rule_from_json(r, f"{where}rules[{i}]", share=share) for i, r in enumerate(rules))
     return FlagState(
-        environment=environment,
+        environment=share.string(environment),
         enabled=enabled,
-        rollout=float(rollout),
-        rules=tuple(rule_from_json(r, f"{where}rules[{i}]") for i, r in enumerate(rules)),
-        default_variant=_str(d, "defaultVariant", "on", where=where),
-        off_variant=_str(d, "offVariant", "off", where=where),
+        rollout=share.number(float(rollout)),
+        rules=share.rules(parsed_rules),
+        default_variant=share.string(_str(d, "defaultVariant", "on", where=where)),
+        off_variant=share.string(_str(d, "offVariant", "off", where=where)),
         version=version,
-        updated_at=parse_time(d.get("updatedAt"), f"{where}updatedAt"),
-        updated_by=_opt_str(d, "updatedBy", where=where),
+        updated_at=share.time(d.get("updatedAt"), f"{where}updatedAt"),
+        updated_by=share.opt_string(_opt_str(d, "updatedBy", where=where)),
     )
 
 
@@ -196,9 +227,11 @@ def _enum(enum_type: Any, value: Any, field: str) -> Any:
         raise ValueError(f"{field}: expected one of {allowed}") from None
 
 
-def flag_from_json(d: Any) -> Flag:
+def flag_from_json(d: Any, *, share: Sharing = AS_PARSED) -> Flag:
+    """One flag; pass a `Sharing` when parsing many, so their repeated values are held once."""
     if not isinstance(d, dict):
         raise ValueError("flag: expected an object")
+    one = share.string
     variants_raw = d.get("variants", [])
     if not isinstance(variants_raw, list):
         raise ValueError("variants: expected a list")
@@ -206,8 +239,8 @@ def flag_from_json(d: Any) -> Flag:
     for i, v in enumerate(variants_raw):
         if not isinstance(v, dict):
             raise ValueError(f"variants[{i}]: expected an object")
-        variants.append(Variant(key=_str(v, "key", where=f"variants[{i}]."), value=v.get("value"),
-                                description=_str(v, "description", "", where=f"variants[{i}].")))
+        variants.append(Variant(key=one(_str(v, "key", where=f"variants[{i}].")), value=v.get("value"),
+                                description=one(_str(v, "description", "", where=f"variants[{i}]."))))
     envs = d.get("environments", {})
     if not isinstance(envs, dict):
         raise ValueError("environments: expected an object")
@@ -216,18 +249,18 @@ def flag_from_json(d: Any) -> Flag:
         name=_str(d, "name", d.get("key")),
         description=_str(d, "description", ""),
         kind=_enum(FlagKind, d.get("kind", "boolean"), "kind"),
-        variants=tuple(variants),
-        tags=_str_list(d, "tags"),
-        owner=_str(d, "owner", ""),
+        variants=share.variants(tuple(variants)),
+        tags=share.strings(_str_list(d, "tags")),
+        owner=one(_str(d, "owner", "")),
         stage=_enum(Stage, d.get("stage", "active"), "stage"),
         kill_switch=bool(d.get("killSwitch", False)),
         risk_level=_enum(RiskLevel, d.get("riskLevel", "low"), "riskLevel"),
         ticket=_opt_str(d, "ticket"),
-        sunset_at=parse_time(d.get("sunsetAt"), "sunsetAt"),
-        dashboards=_str_list(d, "dashboards"),
-        created_at=parse_time(d.get("createdAt"), "createdAt"),
+        sunset_at=share.time(d.get("sunsetAt"), "sunsetAt"),
+        dashboards=share.strings(_str_list(d, "dashboards")),
+        created_at=share.time(d.get("createdAt"), "createdAt"),
         archived=bool(d.get("archived", False)),
-        states={str(env): state_from_json(str(env), s) for env, s in envs.items()},
+        states={one(str(env)): state_from_json(str(env), s, share=share) for env, s in envs.items()},
     )
 
 
