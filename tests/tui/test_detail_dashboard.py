@@ -317,3 +317,29 @@ def test_chart_spans_read_naturally() -> None:
 
     assert format_span(300) == "5 min" and format_span(10, short=True) == "10s"
     assert format_span(3600, short=True) == "1 h" and format_span(86400) == "24 h"  # Unleash: hourly points
+
+
+async def test_metrics_panel_says_no_traffic_and_no_error_source() -> None:
+    from textual.app import App, ComposeResult
+
+    from flagops.tui.widgets.charts import MetricsPanel
+
+    class PanelApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MetricsPanel()
+
+    quiet = MetricSeries("f", "prod", 10, tuple(MetricPoint(T0, {}, 0) for _ in range(30)))
+    busy = series([(0, 100, 1), (10, 100, 3)])
+    app = PanelApp()
+    async with app.run_test() as pilot:
+        panel = app.query_one(MetricsPanel)
+        panel.show(quiet)
+        await pilot.pause()
+        assert "no evaluations in this window" in str(panel.query_one("#chart-variants Static").render())
+        assert "no traffic" in str(panel.query_one("#chart-errors .chart-stats").render())
+        panel.show(busy)
+        await pilot.pause()
+        assert "now 3.0% avg 2.0%" in str(panel.query_one("#chart-errors .chart-stats").render())
+        panel.show(busy, error_source=False)
+        await pilot.pause()
+        assert "no error source configured" in str(panel.query_one("#chart-errors Static").render())

@@ -9,6 +9,7 @@ disabled, in read-only mode. Every value shown came from the service and is draw
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from typing import Any, ClassVar
 
@@ -326,6 +327,6 @@ def runbook_lines(links: list[RunbookLink]) -> Content:
         parts.append((plain(link.id, 40), "bold"))
         parts.append("  ")
         parts.append(plain(link.title, 120))
-        if link.path:
-            parts.append((f"  {plain(link.path, 120)}", "dim"))
+        if link.path:  # the file name is enough to find it (`flagops runbook list` shows folders)
+            parts.append((f"  {plain(Path(link.path).name, 60, note=False)}", "dim"))
     return Content.assemble(*parts)

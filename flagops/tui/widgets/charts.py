@@ -110,7 +110,7 @@ class MetricsPanel(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._variants: list[str] = []
+        self._variants: list[str] | None = None  # None: nothing drawn yet
 
     def compose(self) -> ComposeResult:
         yield Static("loading metrics…", classes="chart-note", id="chart-summary", markup=False)
@@ -161,7 +161,10 @@ class MetricsPanel(Vertical):
             return
         rates = error_rates(series)
         last = rates[-1] if rates else None
-        stats = f"now {format_rate(last)} avg {format_rate(series.error_rate)}"
+        if series.evaluations == 0:
+            stats = "no traffic"  # 0 errors of 0 evaluations is not a 0% error rate
+        else:
+            stats = f"now {format_rate(last)} avg {format_rate(series.error_rate)}"
         existing = box.query(ChartRow)
         if existing:
             existing.first().set_values(rates, stats)
