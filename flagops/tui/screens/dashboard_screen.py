@@ -106,13 +106,7 @@ class DashboardScreen(Screen[None]):
         Binding("question_mark", "help", "Keys", id="help"),
     ]
 
-    DEFAULT_CSS = """
-    DashboardScreen Grid { grid-size: 2; grid-gutter: 0 1; height: auto; padding: 0 1; }
-    DashboardScreen .panel { height: auto; border: round $panel; padding: 0 1; }
-    DashboardScreen .panel-wide { column-span: 2; }
-    DashboardScreen #suspects { border: round $error; }
-    DashboardScreen .panel-title { text-style: bold; color: $primary; }
-    """
+    CSS_PATH = "screens.tcss"  # detail, dashboard and help styles, in one file
 
     def __init__(self) -> None:
         super().__init__()

@@ -142,15 +142,7 @@ class FlagDetailScreen(Screen[None]):
         Binding("question_mark", "help", "Keys", id="help"),
     ]
 
-    DEFAULT_CSS = """
-    FlagDetailScreen #detail-body { padding: 0 1; }
-    FlagDetailScreen .section { margin-top: 1; text-style: bold; color: $primary; }
-    FlagDetailScreen #detail-title { text-style: bold; }
-    FlagDetailScreen #detail-description { margin-top: 1; }
-    FlagDetailScreen #detail-name, FlagDetailScreen #detail-description { color: $text-muted; }
-    FlagDetailScreen #detail-problem { color: $error; display: none; }
-    FlagDetailScreen #detail-runbooks-title, FlagDetailScreen #detail-runbooks { display: none; }
-    """
+    CSS_PATH = "screens.tcss"  # detail, dashboard and help styles, in one file
 
     def __init__(self, key: str) -> None:
         super().__init__()

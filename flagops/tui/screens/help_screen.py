@@ -61,14 +61,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
     ]
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 90%; max-width: 100; height: 90%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    HelpScreen #help-title { text-style: bold; color: $primary; }
-    """
+    CSS_PATH = "screens.tcss"  # detail, dashboard and help styles, in one file
 
     def __init__(self, for_screen: Screen[Any]) -> None:
         super().__init__()
