@@ -201,6 +201,7 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
         await pilot.pause(1.0)
         text = screen_text(pilot)
         assert "hostile-markup" in text
+        assert "[bold]RB[/bold]" in text  # the hostile runbook's title, as a palette hit
         await pilot.press("escape")
         await pilot.pause(0.2)
 
