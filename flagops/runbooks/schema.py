@@ -89,7 +89,7 @@ class Selector:
         for name in ("owner", "tag", "kill_switch", "enabled", "partial"):
             value = getattr(self, name)
             if value is not None:
-                parts.append(f"{name}={_show(value)}")
+                parts.append(f"{name}={show_value(value)}")
         return "flags where " + (", ".join(parts) if parts else "(any)")
 
 
@@ -107,18 +107,18 @@ class Condition:
 
     def describe(self) -> str:
         if self.metric == "error_rate":
-            bound = f"above {_show(self.above)}%" if self.above is not None else f"below {_show(self.below)}%"
-            return f"error rate of {_show(self.flag)} {bound} (over {_show(self.window)}s)"
+            bound = f"above {show_value(self.above)}%" if self.above is not None else f"below {show_value(self.below)}%"
+            return f"error rate of {show_value(self.flag)} {bound} (over {show_value(self.window)}s)"
         parts = []
         if self.enabled is not None:
-            parts.append("on" if self.enabled is True else "off" if self.enabled is False else f"enabled={_show(self.enabled)}")
+            parts.append("on" if self.enabled is True else "off" if self.enabled is False else f"enabled={show_value(self.enabled)}")
         if self.rollout is not None:
-            parts.append(f"rollout {_show(self.rollout)}%")
+            parts.append(f"rollout {show_value(self.rollout)}%")
         if self.above is not None:
-            parts.append(f"rollout above {_show(self.above)}%")
+            parts.append(f"rollout above {show_value(self.above)}%")
         if self.below is not None:
-            parts.append(f"rollout below {_show(self.below)}%")
-        return f"{_show(self.flag)} is " + " and ".join(parts)
+            parts.append(f"rollout below {show_value(self.below)}%")
+        return f"{show_value(self.flag)} is " + " and ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class Step:
     guard: Guard | None = None  # progressive
 
     def title(self) -> str:
-        return _show(self.name) if self.name is not None else describe_step(self)
+        return show_value(self.name) if self.name is not None else describe_step(self)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class Runbook:
                 param = self.param(name)
                 if param is None or param.default is None:
                     return None
-                text = text.replace("${" + name + "}", _show(param.default))
+                text = text.replace("${" + name + "}", show_value(param.default))
             return text
         return value
 
@@ -213,39 +213,43 @@ class Runbook:
         return keys
 
 
-def _show(value: Value) -> str:
+def show_value(value: Any) -> str:
+    """A runbook value as the operator wrote it: `${param}` references and templates verbatim."""
     if isinstance(value, Ref):
         return "${" + value.name + "}"
     if isinstance(value, Template):
         return value.text
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
 
 
 def describe_step(step: Step) -> str:
     """A one-line plain-text description, used when the step has no name."""
-    target = _show(step.flag) if step.flag is not None else step.selector.describe() if step.selector else "?"
+    target = show_value(step.flag) if step.flag is not None else step.selector.describe() if step.selector else "?"
     if step.kind is StepKind.NOTE:
         return "note"
     if step.kind in (StepKind.CHECK, StepKind.WAIT):
         assert step.condition is not None
         text = step.condition.describe()
         if step.kind is StepKind.WAIT:
-            return f"wait until {text} (timeout {_show(step.timeout)}s)"
+            return f"wait until {text} (timeout {show_value(step.timeout)}s)"
         return f"check {text}"
     if step.kind is StepKind.KILL:
         return f"kill {target}"
     if step.kind is StepKind.ROLLOUT:
-        return f"set rollout of {target} to {_show(step.percent)}%"
+        return f"set rollout of {target} to {show_value(step.percent)}%"
     if step.kind is StepKind.ROLLBACK:
-        to = f" to version {_show(step.to_version)}" if step.to_version is not None else ""
+        to = f" to version {show_value(step.to_version)}" if step.to_version is not None else ""
         return f"roll back {target}{to}"
     if step.kind is StepKind.RESTORE:
-        return f"restore {target} to version {_show(step.to_version)}"
+        return f"restore {target} to version {show_value(step.to_version)}"
     guard = step.guard.error_rate_above if step.guard else "?"
-    stages = ", ".join(_show(p) for p in step.percents)
-    return f"progressive rollout of {target}: {stages}% (roll back if error rate > {_show(guard)}%)"
+    stages = ", ".join(show_value(p) for p in step.percents)
+    return f"progressive rollout of {target}: {stages}% (roll back if error rate > {show_value(guard)}%)"
 
 
 # --- value types ------------------------------------------------------------------------------

@@ -10,22 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from flagops.runbooks.loader import Problem
 from flagops.runbooks.runlog import RunLog, UndoRecord
-from flagops.runbooks.schema import ParamType, Ref, Runbook, Template
+from flagops.runbooks.schema import ParamType, Ref, Runbook, show_value
 
 if TYPE_CHECKING:
     from flagops.runbooks.plan import StepPlan
 
 
-def show_value(value: Any) -> str:
-    if isinstance(value, Ref):
-        return "${" + value.name + "}"
-    if isinstance(value, Template):
-        return value.text
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def problem_json(p: Problem) -> dict[str, Any]:

@@ -263,14 +263,10 @@ class Store:
               reason: str, ticket: str | None = None, origin: ChangeOrigin | None = None,
               idem: Idem | None = None) -> WriteResult:
         def run() -> WriteResult:
-            replay = self._replay(actor, idem)
-            if replay is not None:
-                self._db.execute("ROLLBACK")
-                return replay
-            flag = self.flag(key)
-            self.environment(environment)
-            state = flag.states[environment]
-            self._check_version(state, if_match, key)
+            current = self._replay_or_current(actor, idem, key, environment, if_match)
+            if isinstance(current, WriteResult):
+                return current
+            flag, state = current
             return self._apply_state(flag, state, state.with_changes(change), action="flag.updated",
                                      actor=actor, reason=reason, ticket=ticket, origin=origin, idem=idem)
         return self._write(run)
@@ -279,14 +275,10 @@ class Store:
                 reason: str, ticket: str | None = None, origin: ChangeOrigin | None = None,
                 idem: Idem | None = None) -> WriteResult:
         def run() -> WriteResult:
-            replay = self._replay(actor, idem)
-            if replay is not None:
-                self._db.execute("ROLLBACK")
-                return replay
-            flag = self.flag(key)
-            self.environment(environment)
-            state = flag.states[environment]
-            self._check_version(state, if_match, key)
+            current = self._replay_or_current(actor, idem, key, environment, if_match)
+            if isinstance(current, WriteResult):
+                return current
+            flag, state = current
             row = self._db.execute("SELECT data FROM state_history WHERE flag=? AND environment=? AND version=?",
                                    (key, environment, to_version)).fetchone()
             if row is None:
@@ -298,6 +290,20 @@ class Store:
             return self._apply_state(flag, state, target, action="flag.restored", actor=actor, reason=reason,
                                      ticket=ticket, origin=origin, idem=idem, restored_from=to_version)
         return self._write(run)
+
+    def _replay_or_current(self, actor: str, idem: Idem | None, key: str, environment: str,
+                           if_match: int | None) -> WriteResult | tuple[Flag, FlagState]:
+        """Inside a write transaction: the stored response of a replayed Idempotency-Key, or the flag and
+        its state in `environment` after checking If-Match (raises a Problem for unknown or stale)."""
+        replay = self._replay(actor, idem)
+        if replay is not None:
+            self._db.execute("ROLLBACK")
+            return replay
+        flag = self.flag(key)
+        self.environment(environment)
+        state = flag.states[environment]
+        self._check_version(state, if_match, key)
+        return flag, state
 
     def _apply_state(self, flag: Flag, state: FlagState, target: FlagState, *, action: str, actor: str,
                      reason: str, ticket: str | None, origin: ChangeOrigin | None, idem: Idem | None,
