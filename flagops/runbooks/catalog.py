@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flagops.errors import NotFound
+from flagops import resources
 from flagops.model import Flag
 from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
 from flagops.runbooks.schema import Runbook
 
 
 def shipped_dir() -> Path | None:
-    """The repo's `runbooks/` folder (present in a clone / editable install)."""
-    path = Path(__file__).resolve().parent.parent.parent / "runbooks"
-    return path if path.is_dir() else None
+    """The shipped `runbooks/` folder (see flagops.resources)."""
+    return resources.shipped_dir("runbooks")
 
 
 def user_dir() -> Path:

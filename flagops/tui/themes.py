@@ -34,6 +34,7 @@ from platformdirs import user_config_path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from flagops.resources import shipped_dir
 from flagops.tui.safe_text import plain
 
 DEFAULT_THEME = "incident-dark"
@@ -70,8 +71,8 @@ class _ThemeHost(Protocol):
 
 
 def shipped_theme_dir() -> Path:
-    """The repository's `themes/` folder (next to the flagops package in a source / editable install)."""
-    return Path(__file__).resolve().parents[2] / "themes"
+    """The shipped `themes/` folder (see flagops.resources); a path that does not exist if it is missing."""
+    return shipped_dir("themes") or Path(__file__).resolve().parents[2] / "themes"
 
 
 def user_theme_dir() -> Path:
