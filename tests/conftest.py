@@ -98,7 +98,7 @@ def start_service(
         tokens_file = workdir / "tokens.yaml"
         tokens = write_tokens(tokens_file)
     args = [sys.executable, "-m", "flagops.server", "--host", "127.0.0.1", "--port", "0",
-            "--db", str(db_path), "--tokens", str(tokens_file)]
+            "--db", str(db_path), "--tokens", str(tokens_file), "--parent-pid", str(os.getpid())]
     if demo:
         args.append("--demo")
     if not traffic:

@@ -32,8 +32,11 @@ from flagops.errors import ExitCode
               help="Log each request (method, path, status; never headers).")
 @click.option("--incident-step", type=click.FloatRange(0.1), default=45.0, show_default=True,
               help="With --demo: seconds between the deploy-bot's rollout steps of the incident flag.")
+@click.option("--parent-pid", type=click.IntRange(1), default=None, hidden=True,
+              help="Shut down when this process is gone (the embedded demo and the tests pass their own pid).")
 def serve(host: str, port: int, db: Path | None, tokens: Path | None, demo: bool, traffic: bool, rate_limit: float,
-          seed: int, heartbeat: float, max_body: int, access_log: bool, incident_step: float) -> None:
+          seed: int, heartbeat: float, max_body: int, access_log: bool, incident_step: float,
+          parent_pid: int | None) -> None:
     """Run the reference Flag API service (v1)."""
     from flagops.server.auth import TokenFileError  # noqa: PLC0415 - keep `flagops --help` light
     from flagops.server.main import ServeOptions, StartupError
@@ -41,7 +44,7 @@ def serve(host: str, port: int, db: Path | None, tokens: Path | None, demo: bool
 
     opts = ServeOptions(host=host, port=port, db=db, tokens=tokens, demo=demo, traffic=traffic,
                         rate_limit=rate_limit, seed=seed, heartbeat=heartbeat, max_body=max_body,
-                        access_log=access_log, incident_step=incident_step)
+                        access_log=access_log, incident_step=incident_step, parent_pid=parent_pid)
     try:
         run(opts)
     except TokenFileError as exc:

@@ -69,7 +69,8 @@ def start_embedded(db: Path | None = None, traffic: bool = True, *, timeout: flo
     ]))
     log_path = root / "service.log"
     args = [sys.executable, "-m", "flagops.server", "--host", "127.0.0.1", "--port", "0", "--db",
-            str(db or root / "flags.db"), "--tokens", str(tokens_file), "--demo", "--no-access-log"]
+            str(db or root / "flags.db"), "--tokens", str(tokens_file), "--demo", "--no-access-log",
+            "--parent-pid", str(os.getpid())]
     if not traffic:
         args.append("--no-traffic")
     args += extra_args or []

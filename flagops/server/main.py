@@ -7,10 +7,14 @@ The socket is bound here (port 0 = any free port) so the URL printed is the one 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ class ServeOptions:
     max_body: int = 1024 * 1024
     access_log: bool = True
     incident_step: float = 45.0
+    parent_pid: int | None = None  # shut down when this process is gone
 
 
 class StartupError(Exception):
@@ -82,6 +87,24 @@ class _Server(uvicorn.Server):
         broker = self.broker
         if broker is not None and broker.loop is not None and not broker.loop.is_closed():
             broker.loop.call_soon_threadsafe(broker.close_all)
+
+
+def _exit_with_parent(pid: int) -> None:
+    """A child whose parent died without stopping it (SIGKILL, a crashed console or test run) would keep
+    its port and traffic simulator forever; poll the parent and stop the same way SIGTERM does."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:  # alive, owned by someone else
+                continue
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def serve(opts: ServeOptions) -> None:
@@ -137,6 +160,8 @@ def serve(opts: ServeOptions) -> None:
                             timeout_graceful_shutdown=3, lifespan="on")
     server = _Server(config)
     server.broker = broker
+    if opts.parent_pid is not None:
+        _exit_with_parent(opts.parent_pid)
     try:
         server.run(sockets=[sock])
     finally:
