@@ -102,6 +102,22 @@ async def test_search_filters_live_and_escape_clears(service: Any) -> None:
         assert len(t.keys) == total
 
 
+async def test_arrows_in_the_search_box_move_through_results(service: Any) -> None:
+    app = make_app(service.url, service.admin_token, environment="prod")
+    async with app.run_test(size=(100, 30)) as pilot:
+        t = await wait_loaded(pilot, app)
+        await pilot.press("slash", *"checkout")
+        await wait_for(pilot, lambda: t.cursor_row == 0 and len(t.keys) > 2, what="checkout results")
+        first, second = t.keys[0], t.keys[1]
+        await pilot.press("down")
+        assert isinstance(app.focused, Input)  # still typing
+        assert t.cursor_key == second
+        await pilot.press("up")
+        assert t.cursor_key == first
+        await pilot.press("down", "enter")  # enter leaves the box on the highlighted result
+        assert app.focused is t and t.cursor_key == second
+
+
 async def test_sort_by_error_rate_and_last_change(service: Any) -> None:
     app = make_app(service.url, service.admin_token, environment="prod")
     async with app.run_test(size=(100, 30)) as pilot:

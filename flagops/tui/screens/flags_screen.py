@@ -43,6 +43,10 @@ class FlagsScreen(Screen[None]):
         Binding("v", "pick_environment", "Env", id="environment"),
         Binding("question_mark", "help", "Keys", id="help"),
         Binding("d", "dashboard", "Dashboard", id="dashboard"),
+        # while typing in the search box (which has no use for them): move through the results without
+        # leaving it; the table's own up/down win when it has focus
+        Binding("down", "results_down", "Next result", id="results_down", show=False),
+        Binding("up", "results_up", "Previous result", id="results_up", show=False),
     ]
 
     def __init__(self) -> None:
@@ -206,6 +210,12 @@ class FlagsScreen(Screen[None]):
         self.query_one(FlagTable).focus()
         if had_query:
             self.apply_query()  # the cursor stays on the flag found, now among all flags
+
+    def action_results_down(self) -> None:
+        self.query_one(FlagTable).action_cursor_down()
+
+    def action_results_up(self) -> None:
+        self.query_one(FlagTable).action_cursor_up()
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
