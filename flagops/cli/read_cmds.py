@@ -99,8 +99,10 @@ async def _status_data(backend: Any, key: str, environment: str | None) -> dict[
     series_list, entries = await asyncio.gather(asyncio.gather(*(metrics(e) for e in envs)), audit())
     last: dict[str, AuditEntry] = {}
     for entry in entries:  # newest first
-        if entry.environment and entry.environment not in last:
-            last[entry.environment] = entry
+        # an entry without an environment (the flag's creation) is the last change of every environment
+        # that has had none of its own since
+        for env in [entry.environment] if entry.environment else envs:
+            last.setdefault(env, entry)
     return {"flag": flag, "envs": envs, "metrics": dict(zip(envs, series_list)), "last": last}
 
 

@@ -83,6 +83,8 @@ def test_status_shows_every_environment_and_the_last_change(service: RunningServ
     assert set(data["status"]) == {"dev", "staging", "prod"}
     change = data["status"]["staging"]["lastChange"]
     assert change["actor"] == "alice-admin" and change["reason"] == REASON
+    created = data["status"]["dev"]["lastChange"]  # never changed in dev: its creation is the last change
+    assert created["action"] == "flag.created" and created["actor"] == "demo-seed"
     assert data["status"]["prod"]["errorRate"] is not None
     table = flagops(["status", key], env)
     assert table.code == 0 and "ERRORS 5M" in table.out and f"alice-admin, " in table.out and "40%" in table.out
