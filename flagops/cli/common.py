@@ -161,16 +161,4 @@ def parse_since(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def ago(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
-        return "-"
-    seconds = ((now or datetime.now(timezone.utc)) - when).total_seconds()
-    if seconds < 0:
-        return when.strftime("%Y-%m-%d %H:%M")
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
 EXIT = ExitCode

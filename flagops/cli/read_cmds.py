@@ -10,7 +10,6 @@ import click
 
 from flagops.cli.common import (
     EXIT,
-    ago,
     handles_errors,
     invocation,
     parse_since,
@@ -22,6 +21,7 @@ from flagops.cli.common import (
 from flagops.cli.output import clean, emit_json, emit_table, percent, say
 from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.model import AuditEntry, Flag, MetricSeries
+from flagops.timefmt import ago
 
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
