@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from flagops.server.auth import Authenticator, Principal
-from flagops.server import openapi, routes_flags, routes_live
+from flagops.server import openapi, openapi_ofrep, routes_flags, routes_live, routes_ofrep
 from flagops.server.http import BEARER, dumps, json_response
 from flagops.server.metrics import MetricsStore
 from flagops.server.problems import PROBLEM_JSON, Problem
@@ -79,8 +79,8 @@ def create_app(svc: Service) -> FastAPI:
 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = openapi.finish(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            app.openapi_schema = openapi_ofrep.finish(openapi.finish(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes)))
         return app.openapi_schema
 
     app.openapi = openapi_document  # type: ignore[method-assign]
@@ -119,5 +119,6 @@ def create_app(svc: Service) -> FastAPI:
 
     routes_flags.add_routes(app, svc)
     routes_live.add_routes(app, svc)
+    routes_ofrep.add_routes(app, svc)  # OpenFeature OFREP: /ofrep/v1/evaluate/flags[/{key}]
     return app
 
