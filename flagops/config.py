@@ -15,6 +15,8 @@ Profiles live in one YAML file, `$XDG_CONFIG_HOME/flagops/config.yaml` (FLAGOPS_
         verify_tls: true
         keys: {kill: k}           # TUI key binding id -> key
         unleash_project: default  # unleash only
+        probe:                    # optional: a real client confirms a kill reached clients (see ProbeSettings)
+          ofrep: https://flags.example.com
 
 Environment overrides: FLAGOPS_PROFILE picks the profile, FLAGOPS_URL and FLAGOPS_BACKEND replace the
 profile's url/backend (and make a config file optional), FLAGOPS_TOKEN is read by `flagops.secrets`.
@@ -40,6 +42,22 @@ APP_NAME = "flagops"
 
 
 @dataclass(frozen=True)
+class ProbeSettings:
+    """`probe:` in a profile: after a kill, a real client (flagops/probe/) reports when it was served off.
+
+    Exactly one of `ofrep: URL` (an OFREP endpoint, evaluated with the OpenFeature SDK) or `unleash: URL` (the
+    Unleash client API, read with the official UnleashClient SDK). `token_env` names the environment variable
+    holding the probe's token; `{ENV}` in it becomes the environment key upper-cased (Unleash client tokens are
+    per environment). Without it, an OFREP probe uses the profile's own token."""
+
+    kind: str  # "ofrep" or "unleash"
+    url: str
+    token_env: str | None = None
+    context: dict[str, Any] = field(default_factory=lambda: {"targetingKey": "flagops-probe"})
+    timeout: float = 10.0  # seconds to wait for clients to see the kill
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     url: str
@@ -52,6 +70,7 @@ class Profile:
     keys: dict[str, str] = field(default_factory=dict)
     unleash_project: str | None = None
     verify_tls: bool = True
+    probe: ProbeSettings | None = None
     source: str = "defaults"  # where the profile came from: a file path, or "environment"
 
 
@@ -102,6 +121,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "keys": ((dict,), "a mapping of binding id to key"),
     "unleash_project": ((str,), "an Unleash project id"),
     "verify_tls": ((bool,), "true or false"),
+    "probe": ((dict,), "a mapping with ofrep: URL or unleash: URL (and token_env, context, timeout)"),
 }
 
 
@@ -176,6 +196,37 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+# --- probe: (one delimited section; what the probe does lives in flagops/probe/) ----------------------------
+
+_PROBE_FIELDS = ("ofrep", "unleash", "token_env", "context", "timeout")
+
+
+def _probe_from(where: str, value: dict[Any, Any]) -> ProbeSettings:
+    unknown = [k for k in value if k not in _PROBE_FIELDS]
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown field. Known fields: {', '.join(_PROBE_FIELDS)}.")
+    kinds = [k for k in ("ofrep", "unleash") if k in value]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: give exactly one of ofrep: URL (an OFREP endpoint) or unleash: URL "
+                          "(the Unleash API, e.g. https://unleash.example.com/api).")
+    url = value[kinds[0]]
+    if not isinstance(url, str) or (problem := url_problem(url)):
+        raise ConfigError(f"{where}.{kinds[0]}: expected a URL like https://flags.example.com, got {url!r}"
+                          + (f": {problem}." if isinstance(url, str) else "."))
+    token_env, context, timeout = value.get("token_env"), value.get("context"), value.get("timeout", 10)
+    if token_env is not None and (not isinstance(token_env, str) or not token_env.strip()):
+        raise ConfigError(f"{where}.token_env: expected the name of an environment variable, got {token_env!r}.")
+    if kinds[0] == "unleash" and token_env is None:
+        raise ConfigError(f"{where}.token_env: required for an Unleash probe (the variable holding a client "
+                          "token; {ENV} in the name becomes the environment, e.g. UNLEASH_CLIENT_TOKEN_{ENV}).")
+    if context is not None and (not isinstance(context, dict) or not all(isinstance(k, str) for k in context)):
+        raise ConfigError(f"{where}.context: expected a mapping of attribute: value, got {context!r}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0.5 <= timeout <= 120:
+        raise ConfigError(f"{where}.timeout: expected seconds from 0.5 to 120, got {timeout!r}.")
+    extra = {"context": dict(context)} if context is not None else {}
+    return ProbeSettings(kinds[0], url, token_env.strip() if token_env else None, timeout=float(timeout), **extra)
+
+
 def _as_any(value: Any) -> Any:
     return value
 
@@ -210,6 +261,8 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
             if bad:
                 raise ConfigError(f"{where}: expected {description}; {bad[0]!r} is not a name: key pair.")
             value = dict(value)
+        if key == "probe":
+            value = _probe_from(f"{path}:{located.lines[key]}: profiles.{name}.probe", value)
         kwargs[key] = value
     if "url" not in kwargs and not os.environ.get("FLAGOPS_URL"):
         raise ConfigError(f"{path}:{located.line}: profiles.{name}: missing field url (the service's address).")

@@ -17,12 +17,15 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from flagops import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
+
+if TYPE_CHECKING:
+    from flagops.probe import Probe, ProbeResult
 
 Action = Literal["kill", "rollout", "rollback"]
 log = logging.getLogger("flagops.ops")  # faces decide where it goes (the CLI: the XDG state dir)
@@ -90,6 +93,7 @@ class AppliedChange:
     confirmed: bool
     noop: bool
     idempotency_key: str | None = None
+    sent_at: float | None = None  # time.monotonic() when the write was sent (the probe counts from there)
 
 
 def refuse_if_readonly(readonly: bool, action: str, key: str) -> None:
@@ -113,10 +117,12 @@ def _same_effect(a: FlagState, b: FlagState) -> bool:
 
 
 class Ops:
-    def __init__(self, backend: FlagBackend, *, readonly: bool = False, min_reason_length: int = 8) -> None:
+    def __init__(self, backend: FlagBackend, *, readonly: bool = False, min_reason_length: int = 8,
+                 probe: Probe | None = None) -> None:
         self.backend = backend
         self.readonly = readonly
         self.min_reason_length = min_reason_length
+        self.probe = probe  # the profile's propagation probe (flagops/probe/), if it has one
         self._environments: list[Environment] | None = None
 
     # --- reading what a plan needs ----------------------------------------------------------
@@ -260,13 +266,26 @@ class Ops:
             assert written is not None
         if not confirm:
             return AppliedChange(plan, flag, written, time_to_effect=None, confirmed=False, noop=False,
-                                 idempotency_key=key)
+                                 idempotency_key=key, sent_at=sent)
         served, seen, elapsed = await self._confirm(plan, written, sent, confirm_timeout)
         log.info("%s %s: version %d, idempotency key %s, reason %r, ticket %s, %s", plan.action, plan.summary(),
                  written.version, key, reason.strip(), ticket or "-",
                  f"served after {elapsed:.3f}s" if elapsed is not None else "NOT confirmed within the timeout")
         return AppliedChange(plan, served or flag, seen or written, time_to_effect=elapsed,
-                             confirmed=served is not None, noop=False, idempotency_key=key)
+                             confirmed=served is not None, noop=False, idempotency_key=key, sent_at=sent)
+
+    def will_probe(self, applied: AppliedChange) -> bool:
+        return self.probe is not None and not applied.noop and applied.plan.action == "kill"
+
+    async def probe_effect(self, applied: AppliedChange) -> ProbeResult | None:
+        """After a kill has been applied: when did a real client (the profile's probe) get it served off?
+
+        Called by faces once the write is done, so a probe never delays a kill; bounded by the probe's
+        timeout, and a failing probe is a result that says so, never an exception. None: nothing to probe
+        (no probe configured, not a kill, or a kill that changed nothing)."""
+        if self.probe is None or not self.will_probe(applied) or applied.sent_at is None:
+            return None
+        return await self.probe.watch_kill(applied.flag, applied.plan.environment.key, sent_at=applied.sent_at)
 
     async def _confirm(self, plan: PlannedChange, written: FlagState, sent: float,
                        timeout: float) -> tuple[Flag | None, FlagState | None, float | None]:

@@ -16,6 +16,7 @@ from flagops.cli.common import EXIT, handles_errors, invocation, require_environ
 from flagops.cli.output import clean, emit_json, say, stdin_is_tty, stdout_is_tty, warn
 from flagops.errors import Refused
 from flagops.ops import AppliedChange, Ops, PlannedChange, describe_state, refuse_bad_reason, refuse_if_readonly
+from flagops.probe import ProbeResult, probe_for
 
 
 def _plan_json(plan: PlannedChange) -> dict[str, Any]:
@@ -69,10 +70,10 @@ def _confirm(plan: PlannedChange, ops: Ops) -> None:
         raise Refused("Not confirmed. Nothing was changed.") from None
 
 
-def _report(applied: AppliedChange, as_json: bool) -> None:
+def _report(applied: AppliedChange, as_json: bool, probe: ProbeResult | None = None) -> None:
     plan = applied.plan
     if as_json:
-        emit_json(_applied_json(applied))
+        emit_json({**_applied_json(applied), "probe": probe.to_json() if probe is not None else None})
     elif applied.noop:
         say(f"{clean(plan.flag.key)} in {clean(plan.environment.key)} is already {describe_state(plan.before)}: "
             "nothing to change, nothing written.")
@@ -105,8 +106,12 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
                       "Pass --yes to confirm non-interactively.")
     assert reason is not None
 
+    ops_made: list[Ops] = []
+
     async def go(backend: Any) -> AppliedChange:
-        ops = Ops(backend, readonly=inv.readonly, min_reason_length=inv.profile.min_reason_length)
+        ops = Ops(backend, readonly=inv.readonly, min_reason_length=inv.profile.min_reason_length,
+                  probe=probe_for(inv.profile))
+        ops_made.append(ops)
         if action == "kill":
             plan = await ops.plan_kill(key, environment)
         elif action == "rollout":
@@ -120,9 +125,25 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
         return await ops.apply(plan, reason=reason, ticket=ticket)
 
     applied = run(with_backend(inv.profile, go))
-    _report(applied, as_json)
-    if not applied.noop and not applied.confirmed:
+    if not as_json:
+        _report(applied, as_json)  # the kill is done and said so before any probe starts
+    probe = _probe_clients(ops_made[0], applied, as_json)
+    if as_json:
+        _report(applied, as_json, probe)
+    if not applied.noop and not applied.confirmed or probe is not None and probe.outcome == "still_on":
         ctx.exit(EXIT.UNCONFIRMED)
+
+
+def _probe_clients(ops: Ops, applied: AppliedChange, as_json: bool) -> ProbeResult | None:
+    """The profile's propagation probe, after the kill (ops.probe_effect; bounded by the probe's timeout)."""
+    if ops.probe is None or not ops.will_probe(applied):
+        return None
+    if not as_json:
+        say(f"Probing clients ({ops.probe.client_name}, up to {ops.probe.settings.timeout:g} s)…")
+    result = run(ops.probe_effect(applied))
+    if result is not None and not as_json:
+        (say if result.ok else warn)(f"{'Probe' if result.ok else 'flagops'}: {clean(result.describe())}.")
+    return result
 
 
 _env = click.option("--env", "env_opt", default=None, help="Environment to change (required for writes).")

@@ -25,6 +25,7 @@ from flagops.config import Profile
 from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
+from flagops.probe import probe_for
 from flagops.tui.live import LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS
 from flagops.tui.screens.action_modal import ActionModal, ActionKind
@@ -81,7 +82,8 @@ class FlagOpsApp(App[None]):
         self.profile = profile
         self.backend = backend
         self.readonly = profile.readonly if readonly is None else (readonly or profile.readonly)
-        self.ops = ops or Ops(backend, readonly=self.readonly, min_reason_length=profile.min_reason_length)
+        self.ops = ops or Ops(backend, readonly=self.readonly, min_reason_length=profile.min_reason_length,
+                              probe=probe_for(profile))
         self.environment = environment or profile.environment or ""
         self.environments: list[Environment] = []
         self.store = LiveFlags(backend, self.environment)

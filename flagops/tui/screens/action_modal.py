@@ -223,6 +223,17 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self.applied = applied
         self.flagops.store.put(applied.flag)
         self._show_result(applied)
+        if self.flagops.ops.will_probe(applied):  # the profile's propagation probe: after the kill, never before
+            self.probe_clients(applied)
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe_clients(self, applied: AppliedChange) -> None:
+        """A real client (flagops/probe/) says when the kill was served to clients, under the result."""
+        done = str(self.query_one("#action-message", Label).content)
+        self._message(f"{done} Probing clients…", "success")
+        result = await self.flagops.ops.probe_effect(applied)
+        if result is not None:
+            self._message(f"{done} Probe: {result.describe()}.", "success" if result.ok else "warning")
 
     def _show_result(self, applied: AppliedChange) -> None:
         state = applied.state
