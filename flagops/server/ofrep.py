@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flagops.model import Flag
+from flagops.model import Flag, FlagState
+from flagops.server.evaluate import evaluate
 
 PARSE_ERROR = "PARSE_ERROR"
 TARGETING_KEY_MISSING = "TARGETING_KEY_MISSING"
@@ -121,3 +122,38 @@ def answer(flag: Flag, environment: str, decision: dict[str, Any]) -> Answer:
     if decision["value"] is not None:
         body["value"] = decision["value"]
     return Answer(body)
+
+
+def _context_free(state: FlagState) -> bool:
+    """True when every context gets the same answer: off, or no rules and a rollout of 0% or 100%."""
+    return not state.enabled or (not state.rules and state.rollout in (0, 100))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class BulkAnswers:
+    """Bulk bodies from per-flag JSON fragments. A flag whose answer cannot depend on the context keeps its
+    fragment until the flag object is replaced (the store replaces it on every change), so a bulk evaluation
+    only evaluates the flags whose rules or percentage make the context matter."""
+
+    def __init__(self) -> None:
+        self._fixed: dict[tuple[str, str], tuple[Flag, str]] = {}
+
+    def body(self, flags: list[Flag], environment: str, context: dict[str, Any], version: int) -> bytes:
+        parts = []
+        for flag in flags:
+            state = flag.states.get(environment)
+            if state is None:
+                continue
+            cached = self._fixed.get((flag.key, environment))
+            if cached is not None and cached[0] is flag:
+                parts.append(cached[1])
+                continue
+            fragment = _dumps(answer(flag, environment, evaluate(flag, environment, flag.key, context, None)).body)
+            if _context_free(state):
+                self._fixed[(flag.key, environment)] = (flag, fragment)
+            parts.append(fragment)
+        metadata = _dumps({"environment": environment, "version": version})
+        return f'{{"flags":[{",".join(parts)}],"metadata":{metadata}}}'.encode()

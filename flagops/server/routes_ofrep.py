@@ -21,13 +21,12 @@ from starlette.responses import Response
 
 from flagops.server import openapi_ofrep
 from flagops.server.evaluate import evaluate
-from flagops.server.http import BEARER, dumps, if_none_match, json_response, read_json
-from flagops.server.ofrep import (ENVIRONMENT_HEADER, FLAG_NOT_FOUND, GENERAL, PARSE_ERROR, OfrepError, answer,
-                                  context_fingerprint, parse_context)
+from flagops.server.http import BEARER, if_none_match, json_response, read_json
+from flagops.server.ofrep import (ENVIRONMENT_HEADER, FLAG_NOT_FOUND, GENERAL, PARSE_ERROR, BulkAnswers, OfrepError,
+                                  answer, context_fingerprint, parse_context)
 from flagops.server.problems import Problem
 
 if TYPE_CHECKING:
-    from flagops.model import Flag
     from flagops.server.app import Service
 
 log = logging.getLogger("flagops.server")
@@ -52,6 +51,7 @@ def _from_problem(problem: Problem) -> OfrepError:
 
 def add_routes(app: FastAPI, svc: Service) -> None:
     store = svc.store
+    bulk_answers = BulkAnswers()
 
     async def _environment(request: Request, header: str | None) -> str:
         principal = svc.auth.authenticate(request.headers.get("authorization"))  # 401 / 429 as Problems
@@ -109,9 +109,9 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             return Response(status_code=304, headers=headers)
         flags = store.flags()
         if len(flags) > _THREAD_THRESHOLD:
-            body = await run_in_threadpool(_bulk_body, flags, env, context, version)
+            body = await run_in_threadpool(bulk_answers.body, flags, env, context, version)
         else:
-            body = _bulk_body(flags, env, context, version)
+            body = bulk_answers.body(flags, env, context, version)
         return Response(body, media_type="application/json", headers=headers)
 
     @app.post("/ofrep/v1/evaluate/flags/{key}", tags=["ofrep"], response_class=Response,
@@ -142,7 +142,3 @@ async def _answering(handler: Callable[[], Awaitable[Response]], key: str | None
         return _error_response(OfrepError(500, GENERAL, "internal error; the service log has details"), key)
 
 
-def _bulk_body(flags: list[Flag], env: str, context: dict[str, Any], version: int) -> bytes:
-    answers = [answer(flag, env, evaluate(flag, env, flag.key, context, None)).body
-               for flag in flags if env in flag.states]
-    return dumps({"flags": answers, "metadata": {"environment": env, "version": version}})
