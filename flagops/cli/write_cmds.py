@@ -121,6 +121,8 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
             plan = await ops.plan_rollback(key, environment, to_version)
         if not yes and not plan.noop:
             _show_plan(plan)
+            if ops.probe is not None and plan.action == "kill":
+                ops.probe.warm()  # while the person reads the plan; with --yes the kill goes first
             _confirm(plan, ops)
         return await ops.apply(plan, reason=reason, ticket=ticket)
 

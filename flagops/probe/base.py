@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,21 @@ class Probe:
     def client_name(self) -> str:
         return "OpenFeature Python SDK over OFREP" if self.settings.kind == "ofrep" else "UnleashClient SDK"
 
+    def warm(self) -> None:
+        """Import the SDK in the background, so the probe's first evaluation is not its import.
+
+        Only for moments a person is reading a plan (the console's dialog, the CLI's prompt); never on the
+        `--yes` path, where it would compete with the kill for the interpreter."""
+        module = "flagops.probe.ofrep_probe" if self.settings.kind == "ofrep" else "flagops.probe.unleash_probe"
+
+        def load() -> None:
+            try:
+                importlib.import_module(module).preload()
+            except Exception:  # noqa: BLE001 - warming is a nicety; watch_kill reports a missing SDK
+                pass
+
+        threading.Thread(target=load, name="probe-warm", daemon=True).start()
+
     def _token(self, environment: str) -> str:
         if self.settings.token_env:
             name = token_variable(self.settings.token_env, environment)
@@ -139,11 +156,14 @@ def poll_until_off(look: Callable[[], Look], client: str, sent_at: float, deadli
         time.sleep(POLL_SECONDS)
 
 
-def probe_for(profile: Profile) -> Probe | None:
-    """The profile's probe, or None when it has no `probe:` (cheap: imports no SDK)."""
+def probe_for(profile: Profile, *, warm: bool = False) -> Probe | None:
+    """The profile's probe, or None when it has no `probe:`. Imports no SDK, unless `warm` (see Probe.warm)."""
     if profile.probe is None:
         return None
-    return Probe(profile.probe, profile.name, profile.verify_tls)
+    probe = Probe(profile.probe, profile.name, profile.verify_tls)
+    if warm:
+        probe.warm()
+    return probe
 
 
 def value_kind(flag: Flag, variant: str) -> str:

@@ -22,6 +22,11 @@ _DEFAULTS: dict[str, Any] = {"boolean": False, "string": "", "integer": 0, "floa
 _FINAL_ERRORS = ("FLAG_NOT_FOUND",)  # waiting longer cannot help
 
 
+def preload() -> None:
+    from openfeature import api  # noqa: F401
+    from openfeature.contrib.provider.ofrep import OFREPProvider  # noqa: F401
+
+
 def watch_ofrep(settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float,
                 deadline: float, verify_tls: bool) -> ProbeResult:
     try:

@@ -69,6 +69,10 @@ def _fetched_enabled(cache: Any, key: str) -> bool | None:
     return None
 
 
+def preload() -> None:
+    from UnleashClient import UnleashClient  # noqa: F401
+
+
 def watch_unleash(settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float,
                   deadline: float, verify_tls: bool) -> ProbeResult:
     try:

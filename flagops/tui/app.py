@@ -83,7 +83,7 @@ class FlagOpsApp(App[None]):
         self.backend = backend
         self.readonly = profile.readonly if readonly is None else (readonly or profile.readonly)
         self.ops = ops or Ops(backend, readonly=self.readonly, min_reason_length=profile.min_reason_length,
-                              probe=probe_for(profile))
+                              probe=probe_for(profile, warm=True))
         self.environment = environment or profile.environment or ""
         self.environments: list[Environment] = []
         self.store = LiveFlags(backend, self.environment)
