@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("flagops.server")
 # above this many flags a bulk answer is computed off the event loop, so streams and kills are not held up
 _THREAD_THRESHOLD = 1000
-_ENV_HEADER = Header(None, alias=ENVIRONMENT_HEADER, max_length=100,
+_ENV_HEADER = Header(None, alias=ENVIRONMENT_HEADER,
                      description="Environment to evaluate in; optional when the token allows exactly one.")
 
 

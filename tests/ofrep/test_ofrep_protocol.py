@@ -68,6 +68,9 @@ def test_environment_selection(service: RunningService) -> None:
     with ofrep(service, env="qa") as c:
         r = c.post(SINGLE.format(key), json=ctx)
         assert r.status_code == 400 and "unknown environment 'qa'" in r.json()["errorDetails"]
+    with ofrep(service, env="x" * 500) as c:  # still OFREP's shape, never a framework 422
+        r = c.post(BULK, json=ctx)
+        assert r.status_code == 400 and r.json()["errorCode"] == "GENERAL" and len(r.text) < 400
 
 
 def test_auth(service: RunningService) -> None:
