@@ -118,9 +118,12 @@ def test_error_codes(service: RunningService) -> None:
 
 def test_archived_flag_is_not_found(fresh_service: RunningService) -> None:
     key = demo_flags(fresh_service)[3]["key"]
+    with ofrep(fresh_service) as c:
+        etag = c.post(BULK, json={}).headers["etag"]
     with fresh_service.client() as admin:
         assert admin.delete(f"/v1/flags/{key}", params={"changeReason": "ofrep archive test"}).status_code == 200
     with ofrep(fresh_service) as c:
+        assert c.post(BULK, json={}, headers={"If-None-Match": etag}).status_code == 200  # an archive is a change
         r = c.post(SINGLE.format(key), json={"context": {"targetingKey": "u"}})
         assert r.status_code == 404 and r.json()["errorCode"] == "FLAG_NOT_FOUND"
         assert "archived" in r.json()["errorDetails"]
