@@ -70,7 +70,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         except Problem as exc:
             raise OfrepError(400, GENERAL, f"{ENVIRONMENT_HEADER}: {exc.detail}") from None
         if not principal.may_touch(env):
-            raise OfrepError(403, GENERAL, f"this token ({principal.actor}) may not read environment {env!r}")
+            raise OfrepError(403, GENERAL, f"this token ({principal.actor}) may not read environment {env[:60]!r}")
         return env
 
     async def _context(request: Request) -> dict[str, Any]:
