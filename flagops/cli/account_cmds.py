@@ -79,6 +79,30 @@ def login(ctx: click.Context, no_verify: bool, stray: tuple[str, ...]) -> None:
         warn("flagops: note FLAGOPS_TOKEN is set in this environment and takes precedence over the keyring.")
 
 
+def _probe_json(profile: Profile) -> dict[str, Any] | None:
+    probe = profile.probe
+    if probe is None:
+        return None
+    import importlib.util
+
+    sdk = "openfeature.contrib.provider.ofrep" if probe.kind == "ofrep" else "UnleashClient"
+    try:
+        installed = importlib.util.find_spec(sdk) is not None
+    except ModuleNotFoundError:  # the parent package is missing
+        installed = False
+    return {"kind": probe.kind, "url": probe.url, "tokenEnv": probe.token_env, "timeout": probe.timeout,
+            "sdkInstalled": installed}
+
+
+def _probe_text(profile: Profile) -> str:
+    data = _probe_json(profile)
+    if data is None:
+        return "none"
+    token = f"${data['tokenEnv']}" if data["tokenEnv"] else "the profile's token"
+    missing = "" if data["sdkInstalled"] else "; SDK not installed: pip install 'flagops[probe]'"
+    return f"{data['kind']} {clean(data['url'])} (token: {token}, timeout {data['timeout']:g} s{missing})"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -101,7 +125,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
             "name": profile.name, "source": profile.source, "url": profile.url, "backend": profile.backend,
             "environment": profile.environment, "readonly": profile.readonly, "theme": profile.theme,
             "minReasonLength": profile.min_reason_length, "runbooksDir": profile.runbooks_dir,
-            "verifyTls": profile.verify_tls,
+            "verifyTls": profile.verify_tls, "probe": _probe_json(profile),
         },
         "profileProblem": problem,
         "token": {"present": found.token is not None, "source": found.source},
@@ -125,6 +149,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
         say(f"  reasons:     at least {profile.min_reason_length} characters")
         say(f"  runbooks:    {profile.runbooks_dir or '-'}")
         say(f"  theme:       {profile.theme or '-'}")
+        say(f"  probe:       {_probe_text(profile)}")
     say(f"token:         {found.source}")
     set_vars = [k for k, v in data["environmentVariables"].items() if v]
     say(f"env overrides: {', '.join(set_vars) if set_vars else 'none'}")

@@ -61,3 +61,16 @@ def test_probe_must_be_a_mapping(config: Path) -> None:
     config.write_text("profiles:\n  main:\n    url: https://flags.example.com\n    probe: https://x.example.com\n")
     with pytest.raises(ConfigError, match="profiles.main.probe: expected a mapping with ofrep"):
         load_profile()
+
+
+def test_info_shows_the_probe(tmp_path: Path) -> None:
+    from core.clitools import cli_env, flagops
+
+    path = tmp_path / "flagops.yaml"
+    path.write_text("profiles:\n  main:\n    url: https://flags.example.com\n    probe:\n"
+                    "      unleash: https://unleash.example.com/api\n      token_env: UNLEASH_CLIENT_{ENV}\n")
+    result = flagops(["info"], cli_env(tmp_path, token="t0ken-never-shown", FLAGOPS_CONFIG=str(path)))
+    assert result.code == 0, result.both
+    assert ("probe:       unleash https://unleash.example.com/api (token: $UNLEASH_CLIENT_{ENV}, timeout 10 s)"
+            in result.out)
+    assert "t0ken-never-shown" not in result.both
