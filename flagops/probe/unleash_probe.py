@@ -52,8 +52,8 @@ def _memory_cache() -> Any:
     return MemoryCache()
 
 
-def _fetched_enabled(cache: Any, key: str) -> bool | None:
-    """The flag's `enabled` in the state the SDK last fetched (None: the SDK has not seen the flag)."""
+def _fetched_features(cache: Any) -> list[Any] | None:
+    """The features of the state the SDK last fetched; None when it has fetched nothing."""
     from UnleashClient.constants import FEATURES_URL
 
     raw = cache.get(FEATURES_URL)
@@ -62,11 +62,8 @@ def _fetched_enabled(cache: Any, key: str) -> bool | None:
             raw = json.loads(raw)
         except ValueError:
             return None
-    features = raw.get("features", []) if isinstance(raw, dict) else []
-    for feature in features:
-        if isinstance(feature, dict) and feature.get("name") == key:
-            return bool(feature.get("enabled"))
-    return None
+    features = raw.get("features") if isinstance(raw, dict) else None
+    return features if isinstance(features, list) else None
 
 
 def preload() -> None:
@@ -97,12 +94,15 @@ def watch_unleash(settings: ProbeSettings, token: str, flag: Flag, environment: 
         client.initialize_client()
 
         def look() -> Look:
-            enabled = _fetched_enabled(cache, flag.key)
-            served = client.is_enabled(flag.key, context)
-            if enabled is None:
+            features = _fetched_features(cache)
+            if features is None:
+                return Look(False, False, f"nothing from {settings.url} (unreachable, or the token was refused)")
+            mine = next((f for f in features if isinstance(f, dict) and f.get("name") == flag.key), None)
+            if mine is None:
                 return Look(False, False, "a state without this flag (check the token's project and environment)",
                             final=True)
-            return Look(enabled is False and not served, True, f"enabled {enabled}, is_enabled {served}")
+            enabled, served = bool(mine.get("enabled")), client.is_enabled(flag.key, context)
+            return Look(not enabled and not served, True, f"enabled {enabled}, is_enabled {served}")
 
         return poll_until_off(look, CLIENT, sent_at, deadline, settings.timeout)
     finally:

@@ -144,3 +144,25 @@ async def test_console_kill_dialog_shows_the_probe(fresh_service: RunningService
             assert "Took effect in" in message(), message()
             assert re.search(r"Probe: served off to clients (after|within) [\d,]+ ms", message()), message()
     assert not _enabled(fresh_service, key, "dev")
+
+
+@pytest.mark.parametrize("kind", ["ofrep", "unleash"])
+def test_an_unreachable_probe_endpoint_fails_within_its_timeout(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from flagops.config import ProbeSettings
+    from flagops.model import Flag, FlagState, Variant
+    from flagops.probe import Probe
+
+    monkeypatch.setenv("PROBE_TOKEN", "default:production.secret-value")
+    flag = Flag("some-flag", "Some flag", variants=(Variant("on", True), Variant("off", False)),
+                states={"production": FlagState("production", False, 100, "on", "off", 2)})
+    url = f"http://127.0.0.1:{_free_port()}" + ("/api" if kind == "unleash" else "")
+    probe = Probe(ProbeSettings(kind, url, token_env="PROBE_TOKEN", timeout=1.5), "main")
+    started = time.monotonic()
+    result = asyncio.run(probe.watch_kill(flag, "production", sent_at=started))
+    assert time.monotonic() - started < 8
+    assert result.outcome == "failed" and not result.ok, result
+    assert "secret-value" not in result.describe()
+    if kind == "unleash":
+        assert "unreachable, or the token was refused" in result.detail
