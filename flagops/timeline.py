@@ -103,7 +103,11 @@ def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float |
     return (errors / evaluations if evaluations else None), evaluations
 
 
-def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "") -> RateAround:
+def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "",
+                next_change: datetime | None = None) -> RateAround:
+    """The error rate in the 5 minutes before and after `at`. The after-window ends early at `now` (a recent
+    change) or at the flag's next change in that environment (whose effect is that change's, not this one's),
+    and says so."""
     if series is None:
         return RateAround(None, None, why_missing or "metrics unavailable")
     if not series.has_errors:
@@ -114,19 +118,26 @@ def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_mi
     bucket = at - timedelta(seconds=at.timestamp() % series.step_seconds)
     before, n_before = _rate(series, at - AROUND, bucket)
     notes = ["no traffic before"] if not n_before else []
-    elapsed = max(0.0, (now - at).total_seconds())
-    if elapsed < series.step_seconds:
+    end = min(now, at + AROUND)
+    capped = next_change is not None and next_change < end
+    if next_change is not None and capped:
+        end = next_change
+    span = max(0.0, (end - at).total_seconds())
+    if span < series.step_seconds:
         # less than one metrics bucket, and that bucket is mostly traffic from before the change: no number
         # would mean what "after" says
-        notes.append(f"too recent to measure after: {elapsed:.0f}s since the change")
-        return RateAround(before, None, ", ".join(notes), elapsed)
-    after, n_after = _rate(series, bucket, min(now, at + AROUND))
+        notes.append(f"next change {_span(span)} later: too soon to measure after" if capped else
+                     f"too recent to measure after: {span:.0f}s since the change")
+        return RateAround(before, None, ", ".join(notes), span)
+    after, n_after = _rate(series, bucket, end)
+    short = span < AROUND.total_seconds()
     if not n_after:
         notes.append("no traffic after")
-    short = elapsed < AROUND.total_seconds()
-    if short and n_after:
-        notes.append(f"after: only the first {_span(elapsed)} of 5 min so far")
-    return RateAround(before, after, ", ".join(notes), elapsed if short else None)
+    elif capped:
+        notes.append(f"after: until the next change, {_span(span)} later")
+    elif short:
+        notes.append(f"after: only the first {_span(span)} of 5 min so far")
+    return RateAround(before, after, ", ".join(notes), span if short else None)
 
 
 def _span(seconds: float) -> str:
@@ -171,11 +182,17 @@ async def build_timeline(backend: FlagBackend, since: datetime, environment: str
     fetched = await asyncio.gather(*(_series(backend, f, env, oldest[(f, env)], now) for f, env in keys))
     series = dict(zip(keys, fetched))
     titles = _run_titles()
+    following: dict[int, datetime] = {}  # sequence -> when the same flag next changed in that environment
+    latest: dict[tuple[str, str | None], datetime] = {}
+    for e in reversed(shown):
+        if (e.flag_key, e.environment) in latest:
+            following[e.sequence] = latest[(e.flag_key, e.environment)]
+        latest[(e.flag_key, e.environment)] = e.at
     for e in shown:
         got, why = series.get((e.flag_key, e.environment or ""), (None, "no environment"))
         run_id = e.origin.run_id if e.origin else None
-        timeline.changes.append(TimelineChange(e, describe_change(e), rate_around(got, e.at, now, why),
-                                               titles.get(run_id) if run_id else None))
+        rate = rate_around(got, e.at, now, why, following.get(e.sequence))
+        timeline.changes.append(TimelineChange(e, describe_change(e), rate, titles.get(run_id) if run_id else None))
     return timeline
 
 
@@ -227,7 +244,7 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
     runs = timeline.runs()
     lines.append(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s)" +
                  (f", from {_cell(source)}" if source else "") + ". Error rates are over the 5 minutes before "
-                 "and after each change (after: so far, for a change less than 5 minutes old).")
+                 "and after each change (after: until now or the flag's next change, when sooner).")
     if timeline.created:
         lines.append(f"{timeline.created} flag(s) were created in the window (not listed).")
     if timeline.truncated:

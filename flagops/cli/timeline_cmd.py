@@ -68,7 +68,7 @@ def to_text(timeline: Timeline, width: int = 100) -> str:
 
     line(f"Flag changes{where} from {_at(timeline.since, now)} to {_at(timeline.until, now)} (local time)")
     line(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s); error rates over the 5 minutes before and "
-         "after each change (after: so far, for a change less than 5 minutes old).")
+         "after each change (after: until now or the flag's next change, when sooner).")
     if timeline.created:
         line(f"{timeline.created} flag(s) were created in the window (not listed).")
     if timeline.truncated:

@@ -93,3 +93,11 @@ def test_the_after_rate_says_how_much_of_its_window_has_passed() -> None:
 
     whole = rate_around(series, change, change + timedelta(minutes=7))
     assert whole.after == 0.1 and whole.after_seconds is None and rate_text(whole) == "1.0% -> 10.0%"
+
+    # the flag changed again 45 s later: what followed is that change's doing, not this one's
+    until_next = rate_around(series, change, change + timedelta(minutes=7), next_change=change + timedelta(seconds=45))
+    assert until_next.after == 0.1 and until_next.after_seconds == 45
+    assert rate_text(until_next) == "1.0% -> 10.0% (after: until the next change, 45s later)"
+    too_soon = rate_around(series, change, change + timedelta(minutes=7), next_change=change + timedelta(seconds=3))
+    assert too_soon.after is None
+    assert rate_text(too_soon) == "1.0% -> n/a (next change 3s later: too soon to measure after)"
