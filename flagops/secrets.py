@@ -61,7 +61,7 @@ def no_keyring_message(profile: str) -> str:
     )
 
 
-def insecure_keyring_message(profile: str, insecure: Sequence[Refused]) -> str:
+def insecure_keyring_message(profile: str, insecure: Sequence[SkippedBackend]) -> str:
     """Only backends keyring itself does not recommend (a plain-text file, ...) are installed, and nobody chose one."""
     installed = "; ".join(f"{c.name}, which {_weakness(c.backend)}" for c in insecure)
     left = [c for c in insecure if c.holds_token(profile)]
@@ -80,7 +80,7 @@ def insecure_keyring_message(profile: str, insecure: Sequence[Refused]) -> str:
 
 
 @dataclass(frozen=True)
-class Refused:
+class SkippedBackend:
     """An installed backend flagops does not pick on its own (keyring rates it below "recommended")."""
 
     backend: object = field(repr=False)
@@ -105,7 +105,7 @@ class Refused:
 class ActiveKeyring:
     backend: object  # a keyring.backend.KeyringBackend
     chosen_by: str | None  # "PYTHON_KEYRING_BACKEND" or the keyringrc.cfg path; None = flagops picked it
-    refused: tuple[Refused, ...] = ()  # insecure backends flagops did not pick on its own
+    refused: tuple[SkippedBackend, ...] = ()  # insecure backends flagops did not pick on its own
 
     @property
     def name(self) -> str:
@@ -203,9 +203,9 @@ def active_keyring() -> ActiveKeyring:
         return _active
     keyring.core.init_backend(limit=_recommended)
     selected = keyring.get_keyring()
-    refused: list[Refused] = []
+    refused: list[SkippedBackend] = []
     if not ActiveKeyring(selected, None).usable:
-        refused = [Refused(b) for b in keyring.backend.get_all_keyring() if 0 < (_priority(b) or 0) < 1]
+        refused = [SkippedBackend(b) for b in keyring.backend.get_all_keyring() if 0 < (_priority(b) or 0) < 1]
     _active = ActiveKeyring(selected, None, tuple(refused))
     return _active
 

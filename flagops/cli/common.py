@@ -190,10 +190,11 @@ async def unknown_flag(backend: Any, key: str, environment: str | None = None) -
     from flagops.cli.output import clean
     from flagops.suggest import did_you_mean
 
-    close = did_you_mean(key, keys)
-    hint = (f" Did you mean {clean(close[0])}" + (f" (or {', '.join(clean(k) for k in close[1:])})" if close[1:] else "")
-            + "?" if close else
-            " `flagops flags --search WORDS` finds flags by key, name, tag or owner.")
+    close = [clean(k) for k in did_you_mean(key, keys)]
+    if not close:
+        hint = " `flagops flags --search WORDS` finds flags by key, name, tag or owner."
+    else:
+        hint = f" Did you mean {close[0]}" + (f" (or {', '.join(close[1:])})" if close[1:] else "") + "?"
     return NotFound(f"There is no flag {clean(key)!r}.{hint}")
 
 

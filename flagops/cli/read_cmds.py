@@ -19,19 +19,19 @@ from flagops.cli.common import (
     want_json,
     with_backend,
 )
-from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops import numfmt
+from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.model import AuditEntry, Flag, MetricSeries
 from flagops.timefmt import ago, when
 
-
-def moment(at: datetime, now: datetime) -> str:
-    """When, unambiguous at any age ("14:02:11" today, "Nov 23 14:02" before), and how long ago."""
-    return f"{when(at, now, seconds=False)} ({ago(at, now)})"
-
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def moment(at: datetime, now: datetime) -> str:
+    """When, unambiguous at any age ("14:02" today, "Nov 23 14:02" before), and how long ago."""
+    return f"{when(at, now, seconds=False)} ({ago(at, now)})"
 
 
 def _state_cell(flag: Flag, environment: str) -> tuple[str, str]:
