@@ -139,7 +139,8 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
         ctx.exit(EXIT.UNCONFIRMED)
 
 
-_env = click.option("--env", "env_opt", default=None, help="Environment to change (required for writes).")
+_env = click.option("--env", "env_opt", default=None,
+                    help="Environment to change (required for writes; FLAGOPS_ENV counts).")
 _reason = click.option("--reason", "-r", default=None, help="Why (goes into the audit log; min length per profile).")
 _ticket = click.option("--ticket", "-t", default=None, help="Ticket or incident id.")
 _yes = click.option("--yes", "-y", is_flag=True, help="Do not ask; required without a terminal.")
