@@ -50,6 +50,10 @@ def verification_json(v: AuditVerification) -> dict[str, Any]:
     return {"ok": v.ok, "checked": v.checked, "brokenAt": v.broken_at, "problem": v.problem}
 
 
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
+
+
 def _meta(db: sqlite3.Connection) -> dict[str, str]:
     return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
 
@@ -69,7 +73,7 @@ def verify_database(path: Path, public_raw: bytes | None, signing_problem: str |
                 break
         chain = walk.result(meta.get("head"))
         body = verification_json(chain)
-        signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": meta.get("signed_from")}
+        signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": _int(meta.get("signed_from"))}
         if public_raw is not None:
             from flagops.audit_chain import key_id  # noqa: PLC0415
 
@@ -112,7 +116,7 @@ def export_bundle(path: Path, public_b64: str, key: str) -> dict[str, Any]:
     seq, _, digest = meta.get("head", "0:").partition(":")
     return {"format": BUNDLE_FORMAT, "instance": meta.get("instance"),
             "exportedAt": wire.iso(datetime.now(timezone.utc)), "columns": list(COLUMNS),
-            "head": {"sequence": int(seq or 0), "hash": digest or None, "signedFrom": meta.get("signed_from")},
+            "head": {"sequence": int(seq or 0), "hash": digest or None, "signedFrom": _int(meta.get("signed_from"))},
             "signature": {"algorithm": "ed25519", "keyId": key, "publicKey": public_b64,
                           "value": meta.get("head_sig")},
             "entries": entries, "states": states}

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from flagops.server import openapi
-from flagops.server.audit import export_bundle, verify_database
 from flagops.server.codec import audit_to_json
 from flagops.server.evaluate import evaluate, parse_requests
 from flagops.server.http import BEARER, json_response, read_json
@@ -75,7 +74,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         """Recompute the hash chain, check the head's signature and every state row; say where it breaks."""
         _whole_log(svc, svc.require(request, "audit:read"), "verify")
         public = svc.signer.public_raw if svc.signer is not None else None
-        return json_response(await run_in_threadpool(verify_database, store.path, public, svc.signing_problem))
+        return json_response(await run_in_threadpool(store.verify, public, svc.signing_problem))
 
     @app.get("/v1/audit/export", tags=["audit"])
     async def export(request: Request, _: Any = BEARER) -> Response:
@@ -84,7 +83,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         _whole_log(svc, svc.require(request, "audit:read"), "export")
         if svc.signer is None:
             raise Problem(409, "this service has no audit signing key; an export could not be verified")
-        bundle = await run_in_threadpool(export_bundle, store.path, svc.signer.public_b64, svc.signer.key_id)
+        bundle = await run_in_threadpool(store.export, svc.signer.public_b64, svc.signer.key_id)
         return json_response(bundle, headers={"Content-Disposition": 'attachment; filename="audit-bundle.json"'})
 
     @app.post("/v1/metrics", tags=["metrics"], status_code=202, openapi_extra=openapi.body(openapi.METRICS))

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from flagops import wire
-from flagops.model import AuditEntry, AuditVerification, ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.server.audit import GENESIS, audit_query, entry_hash, open_readonly, row_to_entry, verify_rows
+from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
 from flagops.server.events import Event, make_event
 from flagops.server.limits import bounded, stored_json
@@ -420,14 +420,13 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
 
-    def verify(self) -> AuditVerification:
-        # its own connection: a long scan must not hold the write lock
-        db = open_readonly(self.path)
-        try:
-            head = db.execute("SELECT value FROM meta WHERE key='head'").fetchone()
-            return verify_rows(db.execute("SELECT * FROM audit ORDER BY sequence"), head[0] if head else None)
-        finally:
-            db.close()
+    def verify(self, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
+        """GET /v1/audit/verify: chain, head signature, states (audit.verify_database; its own connection)."""
+        return verify_database(self.path, public_raw, signing_problem)
+
+    def export(self, public_b64: str, key_id: str) -> dict[str, Any]:
+        """GET /v1/audit/export: every audit and state row as stored, with the signed head."""
+        return export_bundle(self.path, public_b64, key_id)
 
     def events_after(self, sequence: int) -> list[Event]:
         """Committed events after `sequence`, oldest first (at most 10,000: call again for more)."""
