@@ -24,6 +24,11 @@ def clean(value: object) -> str:
     return inert(text.replace("\n", " ").replace("\t", " "))
 
 
+def clean_lines(value: object) -> str:
+    """Like `clean`, keeping line breaks (an error's message and detail)."""
+    return "\n".join(clean(line) for line in ("" if value is None else str(value)).split("\n"))
+
+
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 

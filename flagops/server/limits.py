@@ -1,7 +1,8 @@
 """Bounds on what the service accepts and on what it serves back.
 
-Requests: a JSON body may nest at most MAX_DEPTH levels, carry no integer outside the signed 64-bit range
-and no float that is not finite, and every time must convert to UTC within years 1-9999. Anything else
+Requests: a JSON body may nest at most MAX_DEPTH levels, carry no integer outside the signed 64-bit range,
+no float that is not finite and no lone UTF-16 surrogate, and every time must convert to UTC within years
+1-9999. Anything else
 is a 422 naming the field, instead of an OverflowError or RecursionError deep inside a handler (a 500).
 
 Stored data: rows written before these bounds existed (or edited by hand) may still hold values nested
@@ -41,23 +42,46 @@ def _field(path: list[str | int]) -> str:
 
 
 def check_body(value: Any) -> None:
-    """Raise ValueError("field: what is wrong") for the first value out of bounds (walked without recursion)."""
-    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    """Raise ValueError("field: what is wrong") for the first value out of bounds. Walked without recursion,
+    and paths are rebuilt only for the error (a 1 MB body has ~100,000 values: each costs one type check)."""
+    trail: list[tuple[int, str | int]] = [(-1, "")]  # per container: (its parent's index here, its key)
+
+    def where(at: int, key: str | int | None = None) -> str:
+        path: list[str | int] = [] if key is None else [key]
+        while at > 0:
+            at, k = trail[at]
+            path.append(k)
+        return _field(path[::-1][1:])  # [1:]: the wrapper's "" key above the body itself
+
+    stack: list[tuple[Any, int, int]] = [({"": value}, 0, 0)]  # (container, its depth, its index in trail)
     while stack:
-        node, depth, path = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth > MAX_DEPTH:
-                raise ValueError(f"{_field(path)}: nested deeper than {MAX_DEPTH} levels")
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for k, v in items:
-                if isinstance(v, (dict, list, int, float)) and not isinstance(v, bool):
-                    stack.append((v, depth + 1, [*path, k]))
-        elif isinstance(node, bool):
-            continue
-        elif isinstance(node, int) and not -INT64 <= node < INT64:
-            raise ValueError(f"{_field(path)}: integer out of range (signed 64-bit)")
-        elif isinstance(node, float) and not math.isfinite(node):
-            raise ValueError(f"{_field(path)}: number out of range")
+        node, depth, at = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{where(at)}: nested deeper than {MAX_DEPTH} levels")
+        for k, v in (node.items() if type(node) is dict else enumerate(node)):
+            kind = type(v)  # exact types, as json.loads makes them (bool is not int here)
+            if type(k) is str and not k.isascii() and not _encodable(k):
+                raise ValueError(f"{where(at)}: a key holds a lone surrogate (\\ud800-\\udfff), not text")
+            if kind is str:
+                if not v.isascii() and not _encodable(v):
+                    raise ValueError(f"{where(at, k)}: holds a lone surrogate (\\ud800-\\udfff), not text")
+            elif kind is dict or kind is list:
+                trail.append((at, k))
+                stack.append((v, depth + 1, len(trail) - 1))
+            elif kind is int:
+                if not -INT64 <= v < INT64:
+                    raise ValueError(f"{where(at, k)}: integer out of range (signed 64-bit)")
+            elif kind is float and not -math.inf < v < math.inf:  # NaN fails this too
+                raise ValueError(f"{where(at, k)}: number out of range")
+
+
+def _encodable(text: str) -> bool:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); such a string cannot be stored or sent as UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def too_deep(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conftest import RunningService
 from core.clitools import cli_env, flagops
+from core.proxy import FaultProxy, ProxyRequest, Reply, problem
 
 from flagops.cli.output import clean
 from flagops.tui.safe_text import plain
@@ -36,3 +37,18 @@ def test_cli_prints_hostile_names_escaped(service: RunningService, tmp_path: Pat
         for raw, shown in HOSTILE.items():
             assert raw not in result.out, (args, raw)
         assert "\\u202e" in result.out, (args, result.out)
+
+
+def test_cli_errors_from_a_hostile_service_are_escaped(service: RunningService, tmp_path: Path) -> None:
+    """A service (or anything in between) that puts terminal controls into a problem's detail."""
+    def hostile(request: ProxyRequest) -> Reply | None:
+        if request.path.startswith("/v1/flags/"):
+            return problem(422, "\x1b]0;pwned\x07 bad \u202eevil\u202c\u200b input")
+        return None
+
+    with FaultProxy(service.url, hostile) as proxy:
+        result = flagops(["status", "checkout-new-flow"], cli_env(tmp_path, url=proxy.url, token=service.admin_token))
+    assert result.code != 0
+    for raw in ("\x1b", "\x07", "\u202e", "\u200b"):
+        assert raw not in result.err, result.err
+    assert "\\x1b]0;pwned\\x07 bad \\u202eevil" in result.err

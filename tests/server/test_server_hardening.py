@@ -243,3 +243,16 @@ def test_405_names_every_allowed_method(service: RunningService, method: str, pa
         assert_problem(r, 405)
         assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
 
+
+
+def test_lone_surrogates_are_a_422_not_a_500(service: RunningService) -> None:
+    """JSON may escape half a UTF-16 pair; such a string can be neither stored nor sent as UTF-8."""
+    with service.client() as c:
+        r = c.post("/v1/flags", content='{"key":"surrogate","name":"a\\ud800b","changeReason":"surrogate probe"}',
+                   headers={"Content-Type": "application/json"})
+        assert_problem(r, 422, "name")
+        r = c.post("/v1/evaluate", content='{"environment":"dev","requests":[{"flagKey":"x","context":{"\\udfff":1}}]}',
+                   headers={"Content-Type": "application/json"})
+        assert_problem(r, 422, "requests[0].context")
+        ok = c.post("/v1/flags", json={"key": "surrogate-pair", "name": "rocket \U0001f680", "changeReason": "pair ok"})
+        assert ok.status_code == 201 and ok.json()["name"] == "rocket \U0001f680"
