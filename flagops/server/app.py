@@ -63,13 +63,12 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves on this path (FastAPI routes serve exactly their methods: no HEAD)."""
+    probe = {**request.scope, "method": "GET"}  # any method: a path match is PARTIAL or FULL
     methods: set[str] = set()
     for route in app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"}) if isinstance(route, Route) else (None, None)
-        if match is not None and match != Match.NONE and isinstance(route, Route) and route.methods:
+        if isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
             methods |= route.methods
-    if "GET" in methods:
-        methods.add("HEAD")
     return sorted(methods)
 
 

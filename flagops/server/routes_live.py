@@ -43,7 +43,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                               field="Last-Event-ID")
             last = int(last_event_id)
         envs = frozenset({environment}) if environment is not None else principal.environments
-        return StreamingResponse(svc.broker.events(envs, last, principal.environments), media_type="text/event-stream",
+        return StreamingResponse(svc.broker.events(envs, last, principal.environments),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/v1/audit", tags=["audit"])
@@ -149,7 +150,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "on"}, on))
             gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "off"},
                            len(flags) - on))
-        return Response(svc.metrics.prometheus(gauges, principal.environments), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(svc.metrics.prometheus(gauges, principal.environments),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.post("/v1/evaluate", tags=["evaluate"], openapi_extra=openapi.body(openapi.EVALUATE))
     async def evaluate_batch(request: Request, _: Any = BEARER) -> Response:

@@ -210,8 +210,8 @@ def test_kill_switch_false_is_stored_as_false(service: RunningService) -> None:
 def test_patch_rejects_coerced_values(service: RunningService, body: dict[str, Any], field: str) -> None:
     with service.client() as c:
         key = flag_keys(c, "dev")[5]
-        r = c.patch(f"/v1/flags/{key}", params={"environment": "dev"}, headers={"If-Match": f'"{version(c, key, "dev")}"'},
-                    json={**body, "changeReason": "coercion probe"})
+        r = c.patch(f"/v1/flags/{key}", params={"environment": "dev"},
+                    headers={"If-Match": f'"{version(c, key, "dev")}"'}, json={**body, "changeReason": "coercion probe"})
         assert_problem(r, 422, field)
 
 
@@ -232,15 +232,19 @@ def test_verify_works_for_database_paths_with_uri_characters(tmp_path: Path, dir
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("PUT", "/v1/flags/some-flag", {"GET", "HEAD", "PATCH", "DELETE"}),
-    ("DELETE", "/v1/flags", {"GET", "HEAD", "POST"}),
-    ("POST", "/v1/audit", {"GET", "HEAD"}),
+    ("PUT", "/v1/flags/some-flag", {"GET", "PATCH", "DELETE"}),
+    ("DELETE", "/v1/flags", {"GET", "POST"}),
+    ("POST", "/v1/audit", {"GET"}),
     ("GET", "/v1/flags/some-flag/restore", {"POST"}),
+    ("HEAD", "/healthz", {"GET"}),  # HEAD is not served (FastAPI routes are GET only), so not listed
 ])
 def test_405_names_every_allowed_method(service: RunningService, method: str, path: str, allowed: set[str]) -> None:
     with service.client() as c:
         r = c.request(method, path)
-        assert_problem(r, 405)
+        if method == "HEAD":  # no body to a HEAD
+            assert r.status_code == 405
+        else:
+            assert_problem(r, 405)
         assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
 
 

@@ -51,7 +51,8 @@ def rewrite_database(db_path: Path, sequence: int, reason: str) -> None:
     rows = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
     rewrite_rows(rows, sequence - 1, 6, reason)
     for row in rows[sequence - 1:]:
-        db.execute("UPDATE audit SET reason=?, prev_hash=?, hash=? WHERE sequence=?", (row[6], row[12], row[13], row[0]))
+        db.execute("UPDATE audit SET reason=?, prev_hash=?, hash=? WHERE sequence=?",
+                   (row[6], row[12], row[13], row[0]))
     db.execute("UPDATE meta SET value=? WHERE key='head'", (f"{rows[-1][0]}:{rows[-1][13]}",))
     db.commit()
     db.close()
