@@ -14,7 +14,7 @@ from typing import Any
 
 from flagops import wire
 from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
-from flagops.server.limits import bounded, utc_time
+from flagops.server.limits import utc_time
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
@@ -52,13 +52,14 @@ def _visible_states(value: Any, visible: frozenset[str] | None) -> Any:
 def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> dict[str, Any]:
     """An audit entry for the wire. With `visible` (a token's environments), a flag-wide entry (created,
     archived: its before/after hold a whole flag) keeps only those environments' states; `hash` is still
-    the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify)."""
+    the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify). Entries come
+    from audit.row_to_entry, which already cut stored values too deep to serve."""
     before, after = _visible_states(entry.before, visible), _visible_states(entry.after, visible)
     return {
         "sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
         "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,
-        "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": bounded(before),
-        "after": bounded(after), "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
+        "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": before,
+        "after": after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
         "hash": entry.hash,
     }
 

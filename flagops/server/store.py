@@ -25,7 +25,7 @@ from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
 from flagops.server.events import Event, make_event
-from flagops.server.limits import bounded, stored_json
+from flagops.server.limits import load_bounded, stored_json
 from flagops.server.problems import Problem
 
 SCHEMA = """
@@ -119,7 +119,7 @@ class Store:
         self._archived: dict[str, Flag] = {}
         for key, meta, archived in self._db.execute("SELECT key, meta, archived FROM flags"):
             # bounded: a variant value stored before nesting was limited must not break every list read
-            flag = replace(wire.flag_from_json(bounded(json.loads(meta))), states=states.get(key, {}))
+            flag = replace(wire.flag_from_json(load_bounded(meta)), states=states.get(key, {}))
             (self._archived if archived else self._flags)[key] = flag
         self._order: tuple[str, ...] = tuple(sorted(self._flags))
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads SQLite
