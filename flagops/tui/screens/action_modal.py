@@ -94,6 +94,10 @@ class ActionModal(ModalScreen[AppliedChange | None]):
                 yield Button("Close", id="action-close", variant="primary")
 
     def on_mount(self) -> None:
+        # the dialog's children may mount after the screen's own Mount event: start once they are there
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
         store = getattr(self.app, "store", None)
         if store is not None:
             store.on_connection(self._connection_changed)

@@ -43,10 +43,13 @@ class GoToFlagModal(ModalScreen[str | None]):
             yield Label("Go to flag (enter opens, esc cancels)", id="goto-title", markup=False)
             yield Input(value=self.typed, placeholder="flag key", id="goto-key", max_length=400)
             yield Label("", id="goto-message", markup=False)
-            yield OptionList(id="goto-suggestions")
+            yield OptionList(id="goto-suggestions")  # hidden (TCSS) until there are suggestions
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).display = False
+        # the dialog's children may mount after the screen's own Mount event: start once they are there
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
         self.query_one(Input).focus()
         if self.typed:
             self._submit(self.typed)
