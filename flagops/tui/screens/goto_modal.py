@@ -20,10 +20,12 @@ from flagops.tui.safe_text import plain
 
 
 def unknown_flag_message(key: str, environment: str, suggestions: list[str]) -> str:
-    """One sentence for a key that is not there, with the suggestions when there are any."""
+    """What the dialog says about a key that is not there; the suggestions themselves are listed below it."""
     text = f"No flag {plain(key, 80, note=False)!r} in {plain(environment, 30, note=False)}."
     if suggestions:
-        text += " Did you mean " + ", ".join(plain(s, 80, note=False) for s in suggestions) + "?"
+        text += " Did you mean one of these? (enter opens it)"
+    else:
+        text += " No flag has a similar key."
     return text
 
 
