@@ -82,6 +82,7 @@ class FlagsProvider(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
+        found = 0
         for flag in self._candidates(query):
             label = plain(flag.key, 120)
             score, display = safe_highlight(label, query, matcher)
@@ -90,8 +91,15 @@ class FlagsProvider(Provider):
                 if name_score <= 0:
                     continue
                 score = name_score * 0.8
+            found += 1
             yield Hit(score, Content.assemble("open flag ", display), partial(open_flag, self.app, flag.key),
                       text=f"open flag {label}")
+        goto = getattr(self.app, "goto_flag", None)
+        typed = query.strip()
+        if not found and goto is not None and len(typed) >= 3:
+            # no flag matches what was typed: offer to look it up, which answers with "did you mean"
+            text = f"go to flag {plain(typed, 80)!r}"
+            yield Hit(0.01, Content(text), partial(goto, typed), text=text)
 
 
 class ActionsProvider(Provider):

@@ -237,3 +237,16 @@ def test_audit_lines_show_the_date_of_an_old_change() -> None:
     assert text[0].startswith((now - timedelta(seconds=5)).astimezone().strftime("%H:%M:%S"))
     assert (now - timedelta(days=3)).astimezone().strftime("%H:%M:%S") in text[2]
     assert len(text[2].split("  ")[0]) > len("03:12:09")  # the old one carries its date
+
+
+@SIZES
+async def test_palette_offers_to_look_up_a_key_nothing_matches(service: Any, size: tuple[int, int]) -> None:
+    app = make_app(service.url, service.admin_token, environment="prod")
+    async with app.run_test(size=size) as pilot:
+        await wait_loaded(pilot, app)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: CommandPalette.is_open(app), what="palette")
+        await pilot.press(*"zzqx")
+        await wait_for(pilot, lambda: "go to flag 'zzqx'" in "\n".join(screen_lines(pilot)), what="the offer")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: "No flag 'zzqx' in prod" in goto_message(app), what="no such flag")
