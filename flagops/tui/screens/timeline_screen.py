@@ -19,8 +19,9 @@ from textual.content import Content
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from flagops import numfmt
 from flagops.errors import FlagOpsError
-from flagops.timeline import Timeline, TimelineChange, build_timeline
+from flagops.timeline import Timeline, TimelineChange, build_timeline, origin_text
 from flagops.tui import clock
 from flagops.tui.host import console_host
 from flagops.tui.safe_text import plain
@@ -33,10 +34,6 @@ WINDOWS: tuple[tuple[str, timedelta], ...] = (
 )
 DEFAULT_WINDOW = 2  # 2 h, as `flagops timeline` defaults to
 REFRESH_SECONDS = 10.0
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
 def change_content(change: TimelineChange, width: int) -> Content:
@@ -58,15 +55,13 @@ def change_content(change: TimelineChange, width: int) -> Content:
         who += ["  ticket ", plain(e.ticket, 40, note=False)]
     rate = change.rate
     rose = rate.before is not None and rate.after is not None and rate.after > rate.before * 1.5 + 0.005
-    third: list[str | tuple[str, str]] = [("    error rate ", "dim"), f"{_pct(rate.before)} -> ",
-                                          (_pct(rate.after), "bold $error" if rose else "")]
+    third: list[str | tuple[str, str]] = [("    error rate ", "dim"), f"{numfmt.rate(rate.before, none='n/a')} -> ",
+                                          (numfmt.rate(rate.after, none="n/a"), "bold $error" if rose else "")]
+    origin = origin_text(change)  # "runbook run ID step n", as `flagops timeline` writes it
+    if origin:  # before the note: where a change came from matters more than how long "after" was
+        third.append(f"  runbook {plain(origin, 100, note=False)}")
     if rate.note:
-        third.append((f" ({plain(rate.note, 80, note=False)})", "dim"))
-    origin = e.origin
-    if origin is not None and (origin.runbook or origin.run_id):
-        step = f" step {origin.step}" if origin.step is not None else ""
-        third.append(f"  runbook {plain(origin.runbook or '?', 40, note=False)} run "
-                     f"{plain(origin.run_id or '?', 20, note=False)}{step}")
+        third.append((f"  ({plain(rate.note, 80, note=False)})", "dim"))
     lines = [first, Content.assemble(*who), Content.assemble(*third)]
     return Content("\n").join(line.truncate(width, ellipsis=True) for line in lines)
 
