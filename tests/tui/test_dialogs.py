@@ -90,14 +90,17 @@ async def test_typed_key_prompt_shows_a_long_key_whole(service: Any, size: tuple
         await wait_for(pilot, lambda: modal.plan is not None, what="a plan")
         label = modal.query_one("#action-typed-label")
         assert label.display
-        # what the terminal shows of the prompt, joined: the whole key is there
-        region = label.region
-        lines = [strip.text for strip in app.screen._compositor.render_strips()]
-        shown = "".join(line[region.x:region.right].strip() for line in lines[region.y:region.bottom])
-        assert key in shown, shown
-        target = modal.query_one("#action-target").region
-        shown_target = "".join(line[target.x:target.right].strip() for line in lines[target.y:target.bottom])
-        assert key in shown_target.replace(" ", "")
+
+        def on_screen(selector: str) -> str:
+            """What the terminal shows of a widget, its lines joined."""
+            region = modal.query_one(selector).region
+            lines = [strip.text for strip in app.screen._compositor.render_strips()]
+            return "".join(line[region.x:region.right].strip() for line in lines[region.y:region.bottom])
+
+        # the plan is in; the next refresh lays the prompt out: then the whole key is there
+        await wait_for(pilot, lambda: "type the flag key" in on_screen("#action-typed-label"), what="the prompt")
+        assert key in on_screen("#action-typed-label"), on_screen("#action-typed-label")
+        assert key in on_screen("#action-target").replace(" ", "")
 
 
 @SIZES
