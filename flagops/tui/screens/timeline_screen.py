@@ -148,7 +148,8 @@ class TimelineScreen(ConsoleScreen):
             parts.append("No flag changes in this window (w: a longer one).")
         if self.timeline is not None and self.timeline.truncated:
             parts.append("Only the newest 1000 audit entries were read.")
-        parts.append("enter: open the flag")
+        if self.timeline is not None and self.timeline.changes:
+            parts.append("enter: open the flag")
         self.query_one("#timeline-status", Label).update(Content(" · ".join(parts)))
 
     def on_resize(self) -> None:
