@@ -54,7 +54,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     bulk_answers = BulkAnswers()
 
     async def _environment(request: Request, header: str | None) -> str:
-        principal = svc.auth.authenticate(request.headers.get("authorization"))  # 401 / 429 as Problems
+        address = request.client.host if request.client is not None else ""  # wrong-token limits per address
+        principal = svc.auth.authenticate(request.headers.get("authorization"), address)  # 401 / 429 Problems
         if "flags:read" not in principal.scopes:
             raise OfrepError(403, GENERAL, f"this token ({principal.actor}) lacks the flags:read scope")
         env = (header or "").strip()
