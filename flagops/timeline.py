@@ -91,10 +91,10 @@ def describe_change(entry: AuditEntry) -> str:
     return f"{text} ({_version(entry.before)} -> {_version(entry.after)})"
 
 
-def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float | None, int]:
+def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float | None, float]:
     """Over the points whose bucket ends after `start` and starts before `end`."""
     step = timedelta(seconds=series.step_seconds)
-    evaluations = errors = 0
+    evaluations = errors = 0.0
     for point in series.points:
         if point.at + step > start and point.at < end:
             evaluations += point.total

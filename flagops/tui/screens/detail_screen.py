@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from flagops.errors import FlagOpsError, NotFound
+from flagops.metrics.paired import metrics_source
 from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
 from flagops.tui.host import console_host
 from flagops.tui.runbook_links import RunbookLink, load_runbook_catalog, runbooks_touching
@@ -261,9 +262,13 @@ class FlagDetailScreen(Screen[None]):
         try:
             series: MetricSeries = await host.backend.metrics(self.key, self.chart_environment)
         except FlagOpsError as exc:
-            panel.show_problem(f"Metrics unavailable: {exc.message}")
+            # "metrics source unreachable since 03:12:09 (...)": how long, not only that it failed
+            health = metrics_source(host.backend).health.label()
+            panel.show_problem(f"{health} — showing the last charts" if health else
+                               f"Metrics unavailable: {exc.message}")
             return
-        panel.show(series, error_source=host.backend.capabilities.error_metrics)
+        state = self.flag.state(self.chart_environment) if self.flag is not None else None
+        panel.show(series, error_source=host.backend.capabilities.error_metrics, state=state)
 
     @work(exclusive=True, group="detail-audit", exit_on_error=False)
     async def load_audit(self) -> None:
