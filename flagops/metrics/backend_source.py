@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from flagops.errors import FlagOpsError, NotFound, Unauthorized
+from flagops.errors import FlagOpsError, NotFound, Unauthorized, Unavailable
 from flagops.metrics.base import HealthTracker, SourceHealth
 from flagops.model import MetricSeries
 
@@ -38,7 +38,7 @@ class BackendMetrics:
         except (NotFound, Unauthorized):
             raise
         except FlagOpsError as exc:
-            self._health.failed(exc.message)
+            self._health.failed(exc.message, unreachable=isinstance(exc, Unavailable))
             raise
         self._health.ok()
         return series

@@ -34,6 +34,7 @@ class SourceHealth:
     failing_since: datetime | None = None  # first failure of the current run of failures
     last_error: str | None = None
     last_ok: datetime | None = None
+    unreachable: bool = True  # False: it answers, but not usefully (a rejected query, data it cannot use)
 
     def label(self) -> str | None:
         """'metrics source unreachable since 03:12:09 (connection refused)', or None while it is fine."""
@@ -42,7 +43,8 @@ class SourceHealth:
         since = self.failing_since.astimezone()
         at = since.strftime("%H:%M:%S") if since.date() == datetime.now().astimezone().date() \
             else since.strftime("%Y-%m-%d %H:%M:%S")
-        return f"metrics source unreachable since {at}" + (f" ({self.last_error})" if self.last_error else "")
+        how = "unreachable" if self.unreachable else "failing"
+        return f"metrics source {how} since {at}" + (f" ({self.last_error})" if self.last_error else "")
 
 
 class HealthTracker:
@@ -54,10 +56,10 @@ class HealthTracker:
     def ok(self) -> None:
         self.health = SourceHealth(ok=True, last_ok=datetime.now(timezone.utc))
 
-    def failed(self, message: str) -> None:
+    def failed(self, message: str, *, unreachable: bool = True) -> None:
         since = self.health.failing_since if not self.health.ok else None
         self.health = SourceHealth(ok=False, failing_since=since or datetime.now(timezone.utc),
-                                   last_error=message, last_ok=self.health.last_ok)
+                                   last_error=message, last_ok=self.health.last_ok, unreachable=unreachable)
 
 
 @runtime_checkable

@@ -112,6 +112,7 @@ class PrometheusMetrics:
                           times, step, keys, variants, single),
             self._collect("errors", self.settings.errors, pattern, environment, range_seconds,
                           times, step, keys, variants, single))
+        self._health.ok()  # both queries answered (a failure of either has said so and raised)
         (eval_samples, eval_dropped), (error_samples, error_dropped) = evaluations, errors
         dropped = eval_dropped + error_dropped
         out: dict[str, MetricSeries] = {}
@@ -190,8 +191,8 @@ class PrometheusMetrics:
                 values[at] = values.get(at, 0.0) + max(0.0, raw)
         return samples, dropped
 
-    def _fail(self, message: str) -> MetricsUnavailable:
-        self._health.failed(message)
+    def _fail(self, message: str, *, unreachable: bool = False) -> MetricsUnavailable:
+        self._health.failed(message, unreachable=unreachable)
         return MetricsUnavailable(message)
 
     async def _query_range(self, which: str, query: str, times: list[float], step: int) -> list[dict[str, Any]]:
@@ -201,11 +202,12 @@ class PrometheusMetrics:
         try:
             response = await self._http.post("/api/v1/query_range", data=form)
         except httpx.TimeoutException:
-            raise self._fail(f"{where} did not answer within {self.settings.timeout:g}s") from None
+            raise self._fail(f"{where} did not answer within {self.settings.timeout:g}s",
+                             unreachable=True) from None
         except httpx.ConnectError:
-            raise self._fail(f"{where} is unreachable (connection refused or no route)") from None
+            raise self._fail(f"{where} is unreachable (connection refused or no route)", unreachable=True) from None
         except httpx.HTTPError as exc:
-            raise self._fail(f"{where} is unreachable ({type(exc).__name__})") from None
+            raise self._fail(f"{where} is unreachable ({type(exc).__name__})", unreachable=True) from None
         try:
             body = response.json()
         except ValueError:
@@ -227,6 +229,5 @@ class PrometheusMetrics:
         if result_type != "matrix":
             raise self._fail(f"the {which} template gives a {result_type or 'strange'} result; it must be an instant "
                              "vector, like sum by (flag, variant) (rate(...[{range}]))")
-        self._health.ok()
         result = data.get("result")
         return result if isinstance(result, list) else []

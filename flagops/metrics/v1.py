@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from flagops import wire
 from flagops.backends.http import ResilientClient
-from flagops.errors import FlagOpsError, Invalid, NotFound, Unauthorized
+from flagops.errors import FlagOpsError, Invalid, NotFound, Unauthorized, Unavailable
 from flagops.metrics.base import HealthTracker, MetricsUnavailable, SourceHealth
 from flagops.model import MetricSeries
 
@@ -47,10 +47,10 @@ class V1Metrics:
             self._health.ok()  # the service answered; the question was wrong
             raise
         except ValueError:
-            self._health.failed("the service did not answer with JSON")
+            self._health.failed("the service did not answer with JSON", unreachable=False)
             raise MetricsUnavailable(f"{what}: the service did not answer with JSON") from None
         except FlagOpsError as exc:
-            self._health.failed(exc.message)
+            self._health.failed(exc.message, unreachable=isinstance(exc, Unavailable))
             raise
         self._health.ok()
         return data
