@@ -197,6 +197,7 @@ class MetricSeries:
     points: tuple[MetricPoint, ...]
     has_errors: bool = True  # False where the platform has no error source (Unleash OSS)
     note: str | None = None  # what the source wants said about this series (no data, NaN samples dropped)
+    errors_split: bool = False  # the source attributes errors to variants (a variant without any had 0)
 
     @property
     def evaluations(self) -> float:
@@ -217,7 +218,7 @@ class MetricSeries:
     @property
     def split_by_variant(self) -> bool:
         """Whether errors are attributed to variants (so treatment and control can be compared)."""
-        return self.has_errors and any(p.errors_by_variant for p in self.points)
+        return self.has_errors and (self.errors_split or any(p.errors_by_variant for p in self.points))
 
     def evaluations_per_minute(self) -> float:
         span = len(self.points) * self.step_seconds

@@ -343,7 +343,9 @@ def metrics_from_json(d: Any) -> MetricSeries:
     if not isinstance(d, dict):
         raise ValueError("metrics: expected an object")
     points = []
+    split = False
     for i, p in enumerate(d.get("points", [])):
+        split = split or "errorsByVariant" in p
         at = parse_time(p.get("at"), f"points[{i}].at")
         assert at is not None
         evals = p.get("evaluations", {})
@@ -353,7 +355,7 @@ def metrics_from_json(d: Any) -> MetricSeries:
                                   errors_by_variant={str(k): int(v) for k, v in by_variant.items()}))
     return MetricSeries(flag_key=_str(d, "flag"), environment=_str(d, "environment"),
                         step_seconds=int(d.get("step", 10)), points=tuple(points),
-                        has_errors=bool(d.get("hasErrors", True)))
+                        has_errors=bool(d.get("hasErrors", True)), errors_split=split)
 
 
 def event_from_json(event_id: int, event_type: str, d: Any) -> ChangeEvent:

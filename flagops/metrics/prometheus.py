@@ -142,7 +142,10 @@ class PrometheusMetrics:
                         "(check their labels and metric names)")
             elif dropped:
                 note = f"{dropped} NaN/Inf sample(s) from Prometheus left out (check the templates)"
-            out[key] = MetricSeries(key, environment, step, tuple(points), has_errors=True, note=note)
+            # errors are per variant when their series name one, or (no errors at all) the evaluations do
+            split = any(v is not None for v in er) if er else any(v is not None for v in ev)
+            out[key] = MetricSeries(key, environment, step, tuple(points), has_errors=True, note=note,
+                                    errors_split=split)
         return out
 
     # --- queries ----------------------------------------------------------------------------------

@@ -184,7 +184,10 @@ async def test_detail_shows_everything_and_follows_changes(live_service: Running
         # live charts: the traffic simulator's evaluations by variant, with an error rate
         await until(pilot, lambda: len(app.screen.query("#chart-variants ChartRow")) >= 1, timeout=15)
         assert "evaluations" in text_of(app, "#chart-summary")
-        assert "error rate" in str(app.screen.query_one("#chart-errors ChartRow .chart-label").render())
+        # the service splits errors by variant: one error row per variant with traffic, on one scale
+        await until(pilot, lambda: len(app.screen.query("#chart-errors ErrorRow")) >= 1, timeout=15)
+        labels = [str(w.render()) for w in app.screen.query("#chart-errors ErrorRow .chart-label")]
+        assert labels and all(label.startswith("errors ") for label in labels), labels
         # another client changes the flag: the screen shows it by the next refresh
         patch(live_service, key, "prod", "incident 77: turning it off", enabled=False)
         await until(pilot, lambda: "incident 77" in text_of(app, "#detail-audit"), timeout=10)

@@ -260,14 +260,14 @@ class DashboardScreen(Screen[None]):
             parts.append((plain(rise.flag_key, 40, note=False), "bold"))
             parts.append(f"  {format_rate(rise.before)} -> ")
             parts.append((format_rate(rise.after), "bold $error"))
-            # the window is said, so this and "Highest error rate (last 5 min)" cannot seem to disagree
-            parts.append((f" since the change ({format_span(max(60, rise.after_seconds))})", "dim"))
             parts.append(f"  after {change_summary(rise.change)} by {plain(rise.change.actor, 24)}"
                          f" {_age(rise.change.at, now)}")
             if flag is not None:
                 parts.append((f"  now {_state(flag, env)}", "dim"))
+            # the window is said, so this and "Highest error rate, last 5 min" cannot seem to disagree
+            parts.append((f"\n    before vs the {format_span(max(60, rise.after_seconds))} since the change", "dim"))
             if rise.by_variant:
-                parts.append(("\n    by variant since the change: ", "dim"))
+                parts.append(("; by variant since: ", "dim"))
                 for i, v in enumerate(rise.by_variant[:4]):
                     worst = v.rate is not None and v.rate == max((x.rate or 0.0) for x in rise.by_variant)
                     parts.append(("" if i == 0 else ", ", "dim"))

@@ -52,7 +52,7 @@ def variant_counts(series: MetricSeries) -> dict[str, list[float]]:
 # is a band of error rates, roughly doubling. ▁ below 0.1 %, ▂ 0.1 %, ▃ 0.25 %, ▄ 0.5 %, ▅ 1 %, ▆ 2 %,
 # ▇ 5 %, █ 10 % or more.
 TREND_BANDS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10)
-TREND_LEGEND = "trend: one scale for all rows ▁<0.1% ▃0.25% ▅1% ▇5% █≥10%"
+TREND_LEGEND = "trend: one scale for every row, ▇ = 5%"
 
 
 def trend_sparkline(rates: Sequence[float], width: int) -> str:
@@ -249,9 +249,10 @@ class MetricsPanel(Vertical):
         # (label, per-step rates, evaluations, rate over the window)
         rows: list[tuple[str, list[float], float, float | None]] = []
         if series.split_by_variant:
-            for v in variant_rates(series):
-                if v.evaluations > 0:
-                    rows.append((f"errors {v.variant}", error_rates(series, v.variant), v.evaluations, v.rate))
+            by_name = {v.variant: v for v in variant_rates(series)}
+            for name in variant_counts(series):  # the order of the evaluation rows above
+                if (v := by_name.get(name)) is not None and v.evaluations > 0:
+                    rows.append((f"errors {name}", error_rates(series, name), v.evaluations, v.rate))
         if not rows:
             rows.append(("error rate", error_rates(series), series.evaluations, series.error_rate))
         top = max([ERROR_SCALE_FLOOR] + [max(values, default=0.0) for _, values, _, _ in rows])
