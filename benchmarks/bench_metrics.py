@@ -8,7 +8,8 @@ A refresh is what the console's metrics loop needs to rank every flag by error r
 (`sum by (flag, variant)`) for the whole batch; one-per-flag is what a source without batching costs
 (two queries per flag, 4 at a time). Prometheus 2.42 (/usr/bin/prometheus, temp TSDB, 1 s scrapes)
 scrapes a small exposition of `flagops_flag_evaluations_total` / `flagops_flag_errors_total` counters
-for N flags x 2 variants, generated here (the same series the reference service exports). For 5,000
+for N flags x 2 variants from a loopback stand-in app (tests/metrics/exposition.py; the same series the
+reference service exports). For 5,000
 flags the one-per-flag column times a sample of 300 flags and scales it up (marked "est.").
 """
 
@@ -18,50 +19,29 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from flagops.metrics.prometheus import PrometheusMetrics
 from flagops.metrics.settings import MetricsSettings
+from tests.metrics.exposition import Counter, CounterApp
 from tests.metrics.prometheus_harness import start_prometheus
 
 WINDOW, STEP = 300, 30
 SAMPLE = 300
 
 
-def exposition_server(n: int) -> tuple[ThreadingHTTPServer, str, list[str]]:
+def counter_app(n: int) -> tuple[CounterApp, list[str]]:
     keys = [f"bench-flag-{i:05d}" for i in range(n)]
-    started = time.time()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            elapsed = time.time() - started
-            lines = ["# TYPE flagops_flag_evaluations_total counter"]
-            for i, key in enumerate(keys):
-                rate = 1 + i % 50
-                for variant, share in (("on", 0.3), ("off", 0.7)):
-                    lines.append(f'flagops_flag_evaluations_total{{flag="{key}",environment="prod",'
-                                 f'variant="{variant}"}} {int(rate * share * elapsed)}')
-            lines.append("# TYPE flagops_flag_errors_total counter")
-            for i, key in enumerate(keys):
-                rate = (1 + i % 50) * 0.01
-                lines.append(f'flagops_flag_errors_total{{flag="{key}",environment="prod",variant="on"}} '
-                             f'{int(rate * elapsed * (1 + i % 7))}')
-            body = ("\n".join(lines) + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}", keys
+    counters: list[Counter] = []
+    for i, key in enumerate(keys):
+        rate = 1 + i % 50
+        for variant, share in (("on", 0.3), ("off", 0.7)):
+            counters.append(("flagops_flag_evaluations_total",
+                             {"flag": key, "environment": "prod", "variant": variant}, rate * share))
+        counters.append(("flagops_flag_errors_total", {"flag": key, "environment": "prod", "variant": "on"},
+                         rate * 0.01 * (1 + i % 7)))
+    return CounterApp(counters), keys
 
 
 async def batched(source: PrometheusMetrics, keys: list[str]) -> tuple[float, int, int]:
@@ -86,8 +66,8 @@ async def one_per_flag(source: PrometheusMetrics, keys: list[str]) -> tuple[floa
 
 
 async def measure(n: int, rounds: int, work: Path) -> None:
-    server, url, keys = exposition_server(n)
-    prometheus = start_prometheus(work / f"prom-{n}", [(url, "unused")])
+    app, keys = counter_app(n)
+    prometheus = start_prometheus(work / f"prom-{n}", [(app.url, "unused")])
     try:
         prometheus.wait_for_series('flagops_flag_errors_total{variant="on"}', timeout=60)
         time.sleep(12)  # a few scrapes, so rate() has data
@@ -106,7 +86,7 @@ async def measure(n: int, rounds: int, work: Path) -> None:
               f"one per flag: {single_queries * scale:,.0f} queries, {single_ms * scale:,.0f} ms{est}")
     finally:
         prometheus.stop()
-        server.shutdown()
+        app.stop()
 
 
 def main() -> None:

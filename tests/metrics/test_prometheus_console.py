@@ -63,7 +63,7 @@ async def test_detail_splits_the_error_rate_by_variant(stack: Stack) -> None:
         await until(pilot, lambda: (m := app.store.metrics.get(INCIDENT)) is not None and m.error_rate, what="rates")
 
 
-async def test_dashboard_labels_its_windows_and_splits_the_rise(stack: Stack) -> None:
+async def test_dashboard_labels_its_window_and_trend_scale(stack: Stack) -> None:
     app = console(stack)
     async with app.run_test(size=(140, 45)) as pilot:
         await until(pilot, lambda: app.store.loaded)
@@ -71,7 +71,7 @@ async def test_dashboard_labels_its_windows_and_splits_the_rise(stack: Stack) ->
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await until(pilot, lambda: "%" in text(app, "#top-errors"), what="top errors")
         assert "Highest error rate, last 5 min" in text(app, "#top-errors")
-        assert "trend: one scale for all rows" in text(app, "#top-errors")
+        assert "trend: one scale for every row" in text(app, "#top-errors")
 
 
 async def test_unreachable_prometheus_is_said_on_screen(stack: Stack) -> None:

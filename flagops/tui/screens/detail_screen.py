@@ -253,6 +253,7 @@ class FlagDetailScreen(Screen[None]):
         self.query_one("#detail-envs", Static).update(
             environment_lines(flag, list(host.environments), self.chart_environment))
         self.query_one("#detail-rules", Static).update(rules_lines(flag.state(self.chart_environment)))
+        self.query_one(MetricsPanel).set_state(flag.state(self.chart_environment))  # treatment vs control
         self._show_runbooks()
 
     @work(exclusive=True, group="detail-metrics", exit_on_error=False)

@@ -192,6 +192,7 @@ class MetricsPanel(Vertical):
         super().__init__(id=id)
         self._variants: list[str] | None = None  # None: nothing drawn yet
         self._error_rows: list[str] | None = None
+        self._last: tuple[MetricSeries, bool] | None = None  # redrawn when the flag's state arrives later
 
     def compose(self) -> ComposeResult:
         yield Static("loading metrics…", classes="chart-note", id="chart-summary", markup=False)
@@ -203,7 +204,13 @@ class MetricsPanel(Vertical):
         """Metrics could not be fetched: say why, keep the last charts."""
         self.query_one("#chart-summary", Static).update(Content(plain(message, 300)))
 
+    def set_state(self, state: FlagState | None) -> None:
+        """The flag (and so treatment and control) arrived after the metrics: redraw the comparison."""
+        if self._last is not None:
+            self._show_errors(self._last[0], self._last[1], state)
+
     def show(self, series: MetricSeries, *, error_source: bool = True, state: FlagState | None = None) -> None:
+        self._last = (series, error_source)
         counts = variant_counts(series)
         total = series.evaluations
         summary = (f"last {format_span(len(series.points) * series.step_seconds)}, "
