@@ -7,7 +7,8 @@ Two loops feed it:
   "reconnecting (n)" and then "stale since HH:MM:SS" with exponential backoff; the last-known flags
   stay in place.
 - the metrics loop: error rates and a short trend per flag, visible rows first (the table tells us which
-  ones are on screen), then a slow sweep over the rest so "sort by error rate" converges.
+  ones are on screen), then a slow sweep over the rest so "sort by error rate" converges; each round is
+  one batch through the metrics port (`metrics_source(backend).series_many`).
 
 It does not import Textual: listeners are plain callables, so the widgets decide how to repaint.
 """
@@ -94,7 +95,6 @@ class LiveFlags:
         metrics_interval: float = 3.0,
         metrics_window: int = 300,
         metrics_step: int = 30,
-        metrics_concurrency: int = 4,
         metrics_batch: int = 200,
     ) -> None:
         self.backend = backend
@@ -114,7 +114,6 @@ class LiveFlags:
         self.metrics_interval = metrics_interval
         self.metrics_window = metrics_window
         self.metrics_step = metrics_step
-        self.metrics_concurrency = metrics_concurrency
         self.metrics_batch = metrics_batch  # flags per metrics request: visible rows, then a sweep of the rest
         self._flags_listeners: list[FlagsListener] = []
         self._connection_listeners: list[ConnectionListener] = []
