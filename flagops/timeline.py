@@ -17,6 +17,7 @@ from typing import Any
 from flagops import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
+from flagops.metrics.base import variant_rates
 from flagops.model import AuditEntry, MetricSeries
 
 AUDIT_PAGE = 1000
@@ -32,6 +33,7 @@ class RateAround:
     before: float | None  # fraction; None = no traffic or unknown
     after: float | None
     note: str = ""  # why a side is missing: "no traffic", "older than metrics retention (1 h)", ...
+    after_by_variant: dict[str, float] = field(default_factory=dict)  # where the source splits errors
 
 
 @dataclass
@@ -118,7 +120,10 @@ def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_mi
         notes.append("no traffic before")
     if not n_after:
         notes.append("no traffic after")
-    return RateAround(before, after, ", ".join(notes))
+    step = timedelta(seconds=series.step_seconds)
+    after_points = [p for p in series.points if p.at + step > bucket and p.at < min(now, at + AROUND)]
+    split = {v.variant: v.rate for v in variant_rates(series, after_points) if v.rate is not None}
+    return RateAround(before, after, ", ".join(notes), split)
 
 
 async def _series(backend: FlagBackend, flag: str, env: str, oldest: datetime,
@@ -229,6 +234,8 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
     for c in timeline.changes:
         e = c.entry
         rate = f"{_pct(c.rate.before)} -> {_pct(c.rate.after)}" + (f" ({c.rate.note})" if c.rate.note else "")
+        if len(c.rate.after_by_variant) > 1:  # is the new path the one failing?
+            rate += " (after: " + ", ".join(f"{_cell(v)} {_pct(r)}" for v, r in c.rate.after_by_variant.items()) + ")"
         lines.append("| " + " | ".join([_time(e.at), _cell(e.actor), _cell(e.flag_key), _cell(e.environment or "-"),
                                         c.summary, rate, _cell(e.reason), _cell(e.ticket or ""),
                                         _cell(_origin_text(c))]) + " |")
@@ -247,5 +254,6 @@ def to_json(timeline: Timeline) -> dict[str, Any]:
             "summary": c.summary, "reason": c.entry.reason, "ticket": c.entry.ticket,
             "origin": wire.origin_to_json(c.entry.origin), "runLog": c.run_title,
             "errorRateBefore": c.rate.before, "errorRateAfter": c.rate.after, "errorRateNote": c.rate.note or None,
+            "errorRateAfterByVariant": c.rate.after_by_variant,
         } for c in timeline.changes],
     }
