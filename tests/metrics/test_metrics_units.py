@@ -64,3 +64,18 @@ def test_runbook_forms_are_checked() -> None:
                "arms.yaml")
     assert ok.steps[0].condition is not None and ok.steps[0].condition.above_control_by == 2.0
     assert ok.steps[1].guard is not None and "treatment > control + 1" in ok.steps[1].guard.describe()
+
+
+def test_the_timeline_splits_the_after_rate_by_variant() -> None:
+    from datetime import timedelta
+
+    from flagops.timeline import rate_around
+
+    now = datetime.fromtimestamp(int(datetime.now(timezone.utc).timestamp()) // 10 * 10, timezone.utc)
+    change = now - timedelta(seconds=60)  # on a bucket boundary: the buckets before it are all "before"
+    points = tuple(MetricPoint(change + timedelta(seconds=s), {"on": 100, "off": 100},
+                               (10 if s >= 0 else 0) + 1, {"on": 10 if s >= 0 else 0, "off": 1})
+                   for s in range(-120, 60, 10))
+    around = rate_around(MetricSeries("f", "prod", 10, points, errors_split=True), change, now)
+    assert around.after_by_variant == {"off": 0.01, "on": 0.1}
+    assert around.before is not None and around.before < 0.01 < (around.after or 0)
