@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from flagops import wire
-from flagops.model import AuditEntry, AuditVerification, ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.server.audit import GENESIS, audit_query, entry_hash, row_to_entry, verify_rows
+from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
 from flagops.server.events import Event, make_event
+from flagops.server.limits import load_bounded, stored_json
 from flagops.server.problems import Problem
 
 SCHEMA = """
@@ -81,6 +82,8 @@ class Store:
     def __init__(self, path: Path, on_commit: Callable[[], None] | None = None) -> None:
         self.path = path
         self.on_commit = on_commit
+        # signs each new audit head in the write's own transaction (signing.Signer.sign); None: unsigned
+        self.sign_head: Callable[[str, int, str], str] | None = None
         self._lock = threading.RLock()
         self._pending: list[AuditEntry] = []  # audit entries of the open transaction
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -115,7 +118,8 @@ class Store:
         self._flags: dict[str, Flag] = {}
         self._archived: dict[str, Flag] = {}
         for key, meta, archived in self._db.execute("SELECT key, meta, archived FROM flags"):
-            flag = replace(wire.flag_from_json(json.loads(meta)), states=states.get(key, {}))
+            # bounded: a variant value stored before nesting was limited must not break every list read
+            flag = replace(wire.flag_from_json(load_bounded(meta)), states=states.get(key, {}))
             (self._archived if archived else self._flags)[key] = flag
         self._order: tuple[str, ...] = tuple(sorted(self._flags))
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads SQLite
@@ -190,7 +194,7 @@ class Store:
         if row[0] != idem.fingerprint:
             raise Problem(422, "Idempotency-Key was already used with a different request; use a new key "
                           "for a new change", field="Idempotency-Key", title="Idempotency key reused")
-        return WriteResult(status=row[1], body=json.loads(row[2]), etag=row[3], replayed=True)
+        return WriteResult(status=row[1], body=stored_json(row[2]), etag=row[3], replayed=True)
 
     def _check_version(self, state: FlagState, if_match: int | None, key: str) -> None:
         if if_match is None:
@@ -212,6 +216,9 @@ class Store:
         digest = entry_hash(columns)
         self._db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*columns, digest))
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{seq}:{digest}",))
+        if self.sign_head is not None:  # the anchor outside the database: see flagops/audit_chain.py
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('head_sig', ?)",
+                             (self.sign_head(self.instance, seq, digest),))
         entry = row_to_entry((*columns, digest))
         self._pending.append(entry)
         return entry
@@ -413,14 +420,13 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
 
-    def verify(self) -> AuditVerification:
-        # its own connection: a long scan must not hold the write lock
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        try:
-            head = db.execute("SELECT value FROM meta WHERE key='head'").fetchone()
-            return verify_rows(db.execute("SELECT * FROM audit ORDER BY sequence"), head[0] if head else None)
-        finally:
-            db.close()
+    def verify(self, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
+        """GET /v1/audit/verify: chain, head signature, states (audit.verify_database; its own connection)."""
+        return verify_database(self.path, public_raw, signing_problem)
+
+    def export(self, public_b64: str, key_id: str) -> dict[str, Any]:
+        """GET /v1/audit/export: every audit and state row as stored, with the signed head."""
+        return export_bundle(self.path, public_b64, key_id)
 
     def events_after(self, sequence: int) -> list[Event]:
         """Committed events after `sequence`, oldest first (at most 10,000: call again for more)."""

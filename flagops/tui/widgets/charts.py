@@ -133,7 +133,10 @@ class RateSpark(Widget):
         self.refresh()
 
     def render(self) -> Content:
-        return Content(scaled_sparkline(self._values, self._top, self.size.width))
+        width, values = self.size.width, self._values
+        if values and 0 < len(values) < width:  # stretch across the row, in step with the Sparklines above
+            values = [values[i * len(values) // width] for i in range(width)]
+        return Content(scaled_sparkline(values, self._top, width))
 
 
 class ErrorRow(Horizontal):
