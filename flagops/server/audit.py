@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -74,8 +74,8 @@ def verification_json(v: AuditVerification) -> dict[str, Any]:
 
 
 def audit_query(*, flag: str | None, environment: str | None, since_sequence: int | None,
-                since_time: datetime | None, limit: int, environments: frozenset[str] | None
-                ) -> tuple[str, list[Any]]:
+                since_time: datetime | None, limit: int, environments: frozenset[str] | None,
+                time_sql: Callable[[str], str] = lambda expr: f"julianday({expr})") -> tuple[str, list[Any]]:
     """SQL for GET /v1/audit, newest first; `environments` limits it to what the token may see (its
     environments, plus flag-wide entries such as creations)."""
     sql = "SELECT * FROM audit WHERE 1=1"
@@ -93,7 +93,7 @@ def audit_query(*, flag: str | None, environment: str | None, since_sequence: in
         sql += " AND sequence>?"
         args.append(since_sequence)
     if since_time is not None:
-        sql += " AND julianday(at)>=julianday(?)"  # not a string compare: ISO texts vary in precision
+        sql += f" AND {time_sql('at')}>={time_sql('?')}"  # not a string compare: ISO texts vary in precision
         args.append(wire.iso(since_time))
     sql += " ORDER BY sequence DESC LIMIT ?"
     args.append(limit)

@@ -24,6 +24,7 @@ import uvicorn
 from flagops.server.app import Service, create_app
 from flagops.server.auth import Authenticator, Principal, RateLimiter, hash_token, load_tokens
 from flagops.server.demo import INCIDENT_FLAG, demo_flags
+from flagops.server.engine import is_postgres_url
 from flagops.server.metrics import MetricsStore
 from flagops.server.store import Store
 from flagops.server.stream import Broker
@@ -36,7 +37,7 @@ ALL_SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:writ
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8787
-    db: Path | None = None
+    db: Path | str | None = None  # a SQLite file, or a postgresql:// URL
     tokens: Path | None = None
     demo: bool = False
     traffic: bool = True
@@ -117,7 +118,7 @@ def serve(opts: ServeOptions) -> None:
                       Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader))]
         printed_tokens = [("admin (all scopes)", admin), ("read-only", reader)]
     tmp: tempfile.TemporaryDirectory[str] | None = None
-    db = opts.db
+    db: Path | str | None = opts.db
     if db is None:
         if opts.demo:
             tmp = tempfile.TemporaryDirectory(prefix="flagops-demo-")
@@ -127,8 +128,9 @@ def serve(opts: ServeOptions) -> None:
     sock = _bind(opts.host, opts.port)
     try:
         store = Store(db)
-    except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
-        raise StartupError(f"cannot open database {db}: {exc}") from None
+    except Exception as exc:  # sqlite3.DatabaseError, psycopg.OperationalError and friends: say which database
+        where = redacted(db) if isinstance(db, str) and is_postgres_url(db) else db
+        raise StartupError(f"cannot open database {where}: {str(exc).strip()[:500]}") from None
     if opts.demo and not store.flags():
         store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
     broker = Broker(store, heartbeat=opts.heartbeat)
@@ -142,7 +144,8 @@ def serve(opts: ServeOptions) -> None:
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def ready() -> None:
-        lines = [f"flagops Flag API listening on {url}", f"  database: {db}", f"  API docs: {url}/docs"]
+        lines = [f"flagops Flag API listening on {url}", f"  database: {store.db.description}",
+                 f"  API docs: {url}/docs"]
         if opts.demo:
             lines.append(f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
                          + ("" if opts.traffic else "; traffic simulator off"))
@@ -168,6 +171,12 @@ def serve(opts: ServeOptions) -> None:
         store.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+def redacted(url: str) -> str:
+    from flagops.server.engine_pg import redacted as without_password  # noqa: PLC0415 - psycopg only for a URL
+
+    return without_password(url)
 
 
 def main_error(message: str) -> None:
