@@ -32,7 +32,7 @@ LISTEN_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 @dataclass
 class RunningService:
     url: str
-    db_path: Path
+    db_path: Path | str  # a SQLite file, or a postgresql:// URL
     tokens_file: Path
     admin_token: str  # every scope, every environment
     read_token: str  # flags:read + audit:read
@@ -85,7 +85,7 @@ def start_service(
     *,
     demo: bool = True,
     traffic: bool = False,
-    db_path: Path | None = None,
+    db_path: Path | str | None = None,
     tokens_file: Path | None = None,
     tokens: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
