@@ -1,6 +1,12 @@
 """Benchmark of the reference Flag API service over real loopback HTTP. Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_server.py [--flags 10000] [--patches 300] [--subscribers 100]
+    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 300] [--subscribers 100]
+        [--compare-with DIR]
+
+Each flag count gets a fresh database and service; the numbers are printed side by side, with the change of
+write throughput from the smallest to the largest count (the target: no more than 20 % lower).
+--compare-with DIR also runs the service from another checkout (e.g. an unpacked older commit) on the same
+data, alternating with this one, for a before/after comparison in one run and under one machine load.
 
 1. list N flags: the first request after start (server cold: every flag serialized), a repeat (cached body),
    a conditional request answered 304, and a list right after one change (one flag re-serialized);
@@ -18,6 +24,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +38,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from flagops.model import Flag, FlagState, Variant  # noqa: E402
 from flagops.server.store import Store  # noqa: E402
@@ -53,11 +61,14 @@ def seed_db(path: Path, n: int) -> None:
     store.close()
 
 
-def start(db: Path, tokens: Path) -> tuple[subprocess.Popen[str], str]:
+def start(db: Path, tokens: Path, server_path: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = server_path or str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    # cwd too: `python -m` puts the working directory first on sys.path
     proc = subprocess.Popen([sys.executable, "-m", "flagops.server", "--port", "0", "--db", str(db), "--tokens",
                              str(tokens), "--rate-limit", "0", "--no-access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
     assert proc.stdout is not None
     for line in proc.stdout:
         m = re.search(r"listening on (http://\S+)", line)
@@ -67,7 +78,7 @@ def start(db: Path, tokens: Path) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("service did not start")
 
 
-def bench_list(url: str, headers: dict[str, str], n: int) -> None:
+def bench_list(url: str, headers: dict[str, str], n: int) -> dict[str, str]:
     with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
         t = time.perf_counter()
         r = c.get("/v1/flags", params={"environment": "prod"})
@@ -95,41 +106,44 @@ def bench_list(url: str, headers: dict[str, str], n: int) -> None:
             t = time.perf_counter()
             c.get("/v1/flags", params={"environment": "prod"}).read()
             after_change.append(time.perf_counter() - t)
-    print(f"list {n} flags (prod, {size / 1e6:.1f} MB JSON):")
-    print(f"  first request after start (every flag serialized): {ms(cold)}")
-    print(f"  repeat, 200 from the cached body:  median {ms(statistics.median(warm))}")
-    print(f"  If-None-Match -> 304:              median {ms(statistics.median(not_modified))}, "
-          f"p95 {ms(sorted(not_modified)[189])}")
-    print(f"  right after one change (200):      median {ms(statistics.median(after_change))}")
+    return {"list body (MB)": f"{size / 1e6:.1f}", "list: first after start": ms(cold),
+            "list: repeat (cached)": ms(statistics.median(warm)),
+            "list: If-None-Match 304": ms(statistics.median(not_modified)),
+            "list: right after one change": ms(statistics.median(after_change))}
 
 
-def bench_patch(url: str, headers: dict[str, str], n: int) -> None:
+def bench_patch(url: str, headers: dict[str, str], n: int, workers: int) -> dict[str, str]:
+    latencies: list[float] = []
+
     def run(keys: list[str], rounds: int) -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
             versions = {k: c.get(f"/v1/flags/{k}", params={"environment": "dev"}).json()["environments"]["dev"]
                         ["version"] for k in keys}
             for i in range(rounds):
                 k = keys[i % len(keys)]
+                started = time.perf_counter()
                 r = c.patch(f"/v1/flags/{k}", params={"environment": "dev"}, headers={"If-Match": f'"{versions[k]}"'},
                             json={"rollout": i % 100, "changeReason": "benchmark throughput"})
                 r.raise_for_status()
+                latencies.append(time.perf_counter() - started)
                 versions[k] = r.json()["environments"]["dev"]["version"]
 
     t = time.perf_counter()
-    run([f"bench-flag-{i:05d}" for i in range(100, 110)], n)
+    run([f"bench-flag-{i:05d}" for i in range(100, 110)], n)  # flags 100-109: every count has them
     seq = time.perf_counter() - t
-    workers = 8
+    latencies.clear()
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda w: run([f"bench-flag-{200 + w * 10 + j:05d}" for j in range(10)], n // workers),
                       range(workers)))
     conc = time.perf_counter() - t
-    print(f"PATCH throughput (fsynced before acknowledged, {n} writes each):")
-    print(f"  sequential, 1 client:   {n / seq:.0f} writes/s ({ms(seq / n)} each)")
-    print(f"  concurrent, {workers} clients: {(n // workers) * workers / conc:.0f} writes/s")
+    latencies.sort()
+    return {"PATCH writes/s, 1 client": f"{n / seq:.0f}",
+            f"PATCH writes/s, {workers} clients": f"{(n // workers) * workers / conc:.0f}",
+            f"PATCH p99, {workers} clients": ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])}
 
 
-async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds: int = 5) -> None:
+async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds: int = 5) -> dict[str, str]:
     limits = httpx.Limits(max_connections=subscribers + 10)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
         received: list[list[float]] = [[] for _ in range(rounds)]
@@ -170,35 +184,77 @@ async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds:
             await asyncio.sleep(0.2)
         await asyncio.gather(*tasks)
     allv = sorted(x for row in latencies for x in row)
-    print(f"delivery of one change to {subscribers} SSE subscribers ({rounds} changes; from sending the PATCH):")
-    print(f"  median {ms(statistics.median(allv))}, p95 {ms(allv[int(len(allv) * 0.95) - 1])}, "
-          f"last subscriber (mean over changes) {ms(statistics.mean(max(row) for row in latencies))}")
+    return {f"SSE to {subscribers} subscribers: median": ms(statistics.median(allv)),
+            f"SSE to {subscribers} subscribers: p95": ms(allv[int(len(allv) * 0.95) - 1])}
+
+
+def bench_one(n: int, args: argparse.Namespace, seeded: Path, tokens: Path, token: str,
+              server_path: str | None) -> dict[str, str]:
+    db = seeded.with_name(f"run-{n}.db")
+    shutil.copyfile(seeded, db)  # every run starts from the same data
+    t = time.perf_counter()
+    proc, url = start(db, tokens, server_path)
+    results = {"service start (s)": f"{time.perf_counter() - t:.1f}"}
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        results.update(bench_list(url, headers, n))
+        results.update(bench_patch(url, headers, args.patches, args.clients))
+        results.update(asyncio.run(bench_sse(url, headers, args.subscribers)))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for path in db.parent.glob(db.name + "*"):
+            path.unlink()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--flags", type=int, default=10000)
+    parser.add_argument("--flags", default="1000,10000,50000", help="flag counts, comma-separated")
     parser.add_argument("--patches", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent PATCH clients")
     parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--compare-with", default=None, metavar="DIR",
+                        help="also run the service from this checkout (e.g. an unpacked older commit) on the "
+                             "same data, column by column")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db, tokens = Path(tmp) / "bench.db", Path(tmp) / "tokens.yaml"
+    counts = [int(x) for x in args.flags.split(",")]
+    servers: list[tuple[str, str | None]] = [("this", None)]
+    if args.compare_with:
+        servers.insert(0, ("other", args.compare_with))
+    load_before = os.getloadavg()
+    columns: dict[str, dict[str, str]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        tokens = tmp / "tokens.yaml"
         token = secrets.token_urlsafe(24)
         tokens.write_text(yaml.safe_dump([{"actor": "bench", "sha256": hashlib.sha256(token.encode()).hexdigest(),
                                            "scopes": ["flags:read", "flags:write", "audit:read", "metrics:write"],
                                            "environments": "*"}]))
-        t = time.perf_counter()
-        seed_db(db, args.flags)
-        print(f"seeded {args.flags} flags x 3 environments in {time.perf_counter() - t:.1f} s")
-        proc, url = start(db, tokens)
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            bench_list(url, headers, args.flags)
-            bench_patch(url, headers, args.patches)
-            asyncio.run(bench_sse(url, headers, args.subscribers))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        for n in counts:
+            seeded = tmp / f"seeded-{n}.db"
+            t = time.perf_counter()
+            seed_db(seeded, n)
+            print(f"seeded {n} flags x 3 environments in {time.perf_counter() - t:.1f} s", flush=True)
+            for name, path in servers:
+                columns[f"{n} {name}" if args.compare_with else str(n)] = bench_one(n, args, seeded, tokens, token,
+                                                                                    path)
+            seeded.unlink()
+    load_after = os.getloadavg()
+    print(f"\nload average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}; {os.cpu_count()} cores")
+    if args.compare_with:
+        print(f"'other' = the service from {args.compare_with}; 'this' = this checkout")
+    names = list(columns)
+    print(f"{'flags':32}" + "".join(f"{n:>12}" for n in names))
+    for row in columns[names[0]]:
+        print(f"{row:32}" + "".join(f"{columns[n][row]:>12}" for n in names))
+    for name, _ in servers:
+        cols = [c for c in names if not args.compare_with or c.endswith(" " + name)]
+        for row in (k for k in columns[cols[0]] if k.startswith("PATCH writes/s")):
+            first, last = float(columns[cols[0]][row]), float(columns[cols[-1]][row])
+            print(f"{name + ': ' if args.compare_with else ''}{row}, {counts[0]} -> {counts[-1]} flags: "
+                  f"{(last - first) / first * 100:+.0f} % (target: no worse than -20 %)")
 
 
 if __name__ == "__main__":
