@@ -2,8 +2,9 @@
 
 PostgreSQL comes from the Debian packages (binaries under /usr/lib/postgresql/*/bin; tests/run installs them):
 `initdb` into a temporary directory and `pg_ctl` on a free loopback port. PostgreSQL refuses to run as root, so
-when the suite runs as root the database runs as `nobody` in a directory that user owns. fsync is off: the
-tests kill clients (service replicas), never the database server, and a test run need not survive a power cut.
+when the suite runs as root the database runs as `nobody` in a directory that user owns. fsync is off unless
+asked for: the tests kill clients (service replicas), never the database server, and a test run need not
+survive a power cut.
 
 Nothing here skips: if PostgreSQL cannot start, the tests that need it error with the reason.
 """
@@ -78,7 +79,8 @@ class Postgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_postgres(user: str = "unleash") -> Postgres:
+def start_postgres(user: str = "unleash", *, durable: bool = False) -> Postgres:
+    """`durable`: fsync on (benchmarks that compare with SQLite's fsynced commits); tests leave it off."""
     bin_dir = postgres_bin()
     as_root = os.geteuid() == 0
     # as root, the data dir must be reachable by `nobody`: /tmp is, a root-only TMPDIR may not be
@@ -98,8 +100,9 @@ def start_postgres(user: str = "unleash") -> Postgres:
     last = ""
     for _ in range(5):  # a free port can be taken between probing and binding: try another
         pg = Postgres(bin_dir, root, free_port(), user_kwargs, user)
-        options = (f"-p {pg.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
+        options = f"-p {pg.port} -k {root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         started = pg.pg_ctl("start", "-w", "-t", "60", "-l", str(root / "postgres.log"), "-o", options)
         if started.returncode == 0:
             return pg

@@ -99,8 +99,12 @@ class PostgresEngine:
         self._db.execute("COMMIT")
 
     def rollback(self) -> None:
-        if not self._db.closed and self._db.info.transaction_status != TransactionStatus.IDLE:
+        if self._db.closed or self._db.info.transaction_status == TransactionStatus.IDLE:
+            return
+        try:
             self._db.execute("ROLLBACK")
+        except psycopg.OperationalError:  # the connection is gone, and the transaction with it
+            log.warning("rollback on a lost connection to %s", self.description)
 
     def announce(self, sequence: int) -> None:
         self._db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(sequence)))
