@@ -1,10 +1,12 @@
 """Benchmark of the reference Flag API service over real loopback HTTP. Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 300] [--subscribers 100]
+    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 600] [--rounds 5] [--subscribers 100]
         [--compare-with DIR]
 
-Each flag count gets a fresh database and service; the numbers are printed side by side, with the change of
-write throughput from the smallest to the largest count (the target: no more than 20 % lower).
+Each flag count gets a fresh database and service, all running at once; the writes are measured in rounds,
+every service in turn, so drifting machine load hits all counts alike. The numbers are printed side by side,
+with the change of write throughput from the smallest to the largest count (the target: no more than 20 %
+lower).
 --compare-with DIR also runs the service from another checkout (e.g. an unpacked older commit) on the same
 data, alternating with this one, for a before/after comparison in one run and under one machine load.
 
@@ -32,6 +34,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -112,34 +115,54 @@ def bench_list(url: str, headers: dict[str, str], n: int) -> dict[str, str]:
             "list: right after one change": ms(statistics.median(after_change))}
 
 
-def bench_patch(url: str, headers: dict[str, str], n: int, workers: int) -> dict[str, str]:
-    latencies: list[float] = []
+@dataclass
+class PatchTotals:
+    """PATCH measurements of one service, summed over the interleaved rounds."""
 
-    def run(keys: list[str], rounds: int) -> None:
+    seq_writes: int = 0
+    seq_time: float = 0.0
+    conc_writes: int = 0
+    conc_time: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # of the concurrent writes
+    versions: dict[str, int] = field(default_factory=dict)  # the flags' dev versions, read once, then tracked
+
+
+def bench_patch_round(url: str, headers: dict[str, str], n: int, workers: int, totals: PatchTotals) -> None:
+    versions = totals.versions  # each flag has one writer: no 412s, and no reads inside the timed part
+    if not versions:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
-            versions = {k: c.get(f"/v1/flags/{k}", params={"environment": "dev"}).json()["environments"]["dev"]
-                        ["version"] for k in keys}
+            for k in [f"bench-flag-{i:05d}" for i in range(100, 110 + workers * 10 + 100)]:
+                versions[k] = c.get(f"/v1/flags/{k}", params={"environment": "dev"}).json()["environments"]["dev"][
+                    "version"]
+
+    def run(keys: list[str], rounds: int, latencies: list[float] | None) -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
             for i in range(rounds):
                 k = keys[i % len(keys)]
                 started = time.perf_counter()
                 r = c.patch(f"/v1/flags/{k}", params={"environment": "dev"}, headers={"If-Match": f'"{versions[k]}"'},
                             json={"rollout": i % 100, "changeReason": "benchmark throughput"})
                 r.raise_for_status()
-                latencies.append(time.perf_counter() - started)
+                if latencies is not None:
+                    latencies.append(time.perf_counter() - started)
                 versions[k] = r.json()["environments"]["dev"]["version"]
 
     t = time.perf_counter()
-    run([f"bench-flag-{i:05d}" for i in range(100, 110)], n)  # flags 100-109: every count has them
-    seq = time.perf_counter() - t
-    latencies.clear()
+    run([f"bench-flag-{i:05d}" for i in range(100, 110)], n, None)  # flags 100-109: every count has them
+    totals.seq_time += time.perf_counter() - t
+    totals.seq_writes += n
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda w: run([f"bench-flag-{200 + w * 10 + j:05d}" for j in range(10)], n // workers),
-                      range(workers)))
-    conc = time.perf_counter() - t
-    latencies.sort()
-    return {"PATCH writes/s, 1 client": f"{n / seq:.0f}",
-            f"PATCH writes/s, {workers} clients": f"{(n // workers) * workers / conc:.0f}",
+        list(pool.map(lambda w: run([f"bench-flag-{200 + w * 10 + j:05d}" for j in range(10)], n // workers,
+                                    totals.latencies), range(workers)))
+    totals.conc_time += time.perf_counter() - t
+    totals.conc_writes += (n // workers) * workers
+
+
+def patch_results(totals: PatchTotals, workers: int) -> dict[str, str]:
+    latencies = sorted(totals.latencies)
+    return {"PATCH writes/s, 1 client": f"{totals.seq_writes / totals.seq_time:.0f}",
+            f"PATCH writes/s, {workers} clients": f"{totals.conc_writes / totals.conc_time:.0f}",
             f"PATCH p99, {workers} clients": ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])}
 
 
@@ -188,31 +211,34 @@ async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds:
             f"SSE to {subscribers} subscribers: p95": ms(allv[int(len(allv) * 0.95) - 1])}
 
 
-def bench_one(n: int, args: argparse.Namespace, seeded: Path, tokens: Path, token: str,
-              server_path: str | None) -> dict[str, str]:
-    db = seeded.with_name(f"run-{n}.db")
-    shutil.copyfile(seeded, db)  # every run starts from the same data
+@dataclass
+class Running:
+    column: str
+    proc: subprocess.Popen[str]
+    url: str
+    db: Path
+    results: dict[str, str]
+    totals: PatchTotals = field(default_factory=PatchTotals)
+
+
+def start_one(column: str, n: int, seeded: Path, tokens: Path, token: str, server_path: str | None) -> Running:
+    """A service on a copy of the seeded data; its list numbers are taken at once (the first list after start
+    must be the first request)."""
+    db = seeded.with_name(f"run-{column.replace(' ', '-')}.db")
+    shutil.copyfile(seeded, db)  # every service starts from the same data
     t = time.perf_counter()
     proc, url = start(db, tokens, server_path)
     results = {"service start (s)": f"{time.perf_counter() - t:.1f}"}
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        results.update(bench_list(url, headers, n))
-        results.update(bench_patch(url, headers, args.patches, args.clients))
-        results.update(asyncio.run(bench_sse(url, headers, args.subscribers)))
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        for path in db.parent.glob(db.name + "*"):
-            path.unlink()
-    return results
+    results.update(bench_list(url, {"Authorization": f"Bearer {token}"}, n))
+    return Running(column, proc, url, db, results)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flags", default="1000,10000,50000", help="flag counts, comma-separated")
-    parser.add_argument("--patches", type=int, default=300)
+    parser.add_argument("--patches", type=int, default=600)
     parser.add_argument("--clients", type=int, default=8, help="concurrent PATCH clients")
+    parser.add_argument("--rounds", type=int, default=5, help="PATCH rounds, interleaved across the services")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--compare-with", default=None, metavar="DIR",
                         help="also run the service from this checkout (e.g. an unpacked older commit) on the "
@@ -231,15 +257,30 @@ def main() -> None:
         tokens.write_text(yaml.safe_dump([{"actor": "bench", "sha256": hashlib.sha256(token.encode()).hexdigest(),
                                            "scopes": ["flags:read", "flags:write", "audit:read", "metrics:write"],
                                            "environments": "*"}]))
-        for n in counts:
-            seeded = tmp / f"seeded-{n}.db"
-            t = time.perf_counter()
-            seed_db(seeded, n)
-            print(f"seeded {n} flags x 3 environments in {time.perf_counter() - t:.1f} s", flush=True)
-            for name, path in servers:
-                columns[f"{n} {name}" if args.compare_with else str(n)] = bench_one(n, args, seeded, tokens, token,
-                                                                                    path)
-            seeded.unlink()
+        running: list[Running] = []
+        try:
+            for n in counts:
+                seeded = tmp / f"seeded-{n}.db"
+                t = time.perf_counter()
+                seed_db(seeded, n)
+                print(f"seeded {n} flags x 3 environments in {time.perf_counter() - t:.1f} s", flush=True)
+                for name, path in servers:
+                    column = f"{n} {name}" if args.compare_with else str(n)
+                    running.append(start_one(column, n, seeded, tokens, token, path))
+                seeded.unlink()
+            # the writes in rounds, every service in turn, so a change of machine load hits all of them alike
+            headers = {"Authorization": f"Bearer {token}"}
+            for _ in range(args.rounds):
+                for svc in running:
+                    bench_patch_round(svc.url, headers, args.patches // args.rounds, args.clients, svc.totals)
+            for svc in running:
+                svc.results.update(patch_results(svc.totals, args.clients))
+                svc.results.update(asyncio.run(bench_sse(svc.url, headers, args.subscribers)))
+                columns[svc.column] = svc.results
+        finally:
+            for svc in running:
+                svc.proc.terminate()
+                svc.proc.wait(10)
     load_after = os.getloadavg()
     print(f"\nload average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}; {os.cpu_count()} cores")
