@@ -72,7 +72,8 @@ class Engine(Protocol):
         """SQL that turns `expr` (an ISO 8601 text column or placeholder) into a comparable time."""
 
     def reader(self) -> Any:
-        """A context manager giving a separate connection for a long read (audit verification)."""
+        """A context manager giving a separate connection for a long read (audit verification), inside a
+        read transaction on one snapshot."""
 
     def listen(self, on_change: Callable[[], None]) -> None:
         """Call `on_change` (from a background thread) whenever another process committed; SQLite: never."""
@@ -122,8 +123,9 @@ class SQLiteEngine:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
+            db.execute("BEGIN")  # one snapshot: a write committed during a long scan must not look like tampering
             yield db
         finally:
             db.close()

@@ -208,7 +208,11 @@ class Store:
     def live_flag(self, key: str) -> Flag | None:
         return self.model.flags.get(key)
 
+    def flag_count(self) -> int:
+        return len(self.model.flags)
+
     def flags(self) -> list[Flag]:
+        """Every live flag in key order (a new list: O(flags), not for per-request use at scale)."""
         flags = self.model.flags
         return [f for f in (flags.get(k) for k in self.model.order) if f is not None]
 
