@@ -203,9 +203,12 @@ class Ops:
             if to_version is None:
                 raise NotFound(f"{key} in {environment}: the audit log has no earlier version to roll back to "
                                f"(current version {before.version}). Pass --to-version N.")
-        if to_version >= before.version or to_version < 1:
-            raise Invalid(f"{key} in {environment}: version {to_version} is not an earlier version "
-                          f"(current: {before.version}).")
+        if to_version > before.version or to_version < 1:  # a version that does not exist: not found
+            raise NotFound(f"{key} in {environment}: there is no version {to_version} (current: {before.version}). "
+                           "Pick an earlier version from `flagops audit FLAG`.")
+        if to_version == before.version:
+            raise Invalid(f"{key} in {environment}: version {to_version} is the current version, not an earlier "
+                          "version; there is nothing to roll back to it.")
         target = snapshots.get(to_version)
         if target is None:
             raise NotFound(f"{key} in {environment}: version {to_version} is not in the audit log, so flagops "

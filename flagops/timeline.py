@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flagops import wire
+from flagops import numfmt, wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
 from flagops.model import AuditEntry, MetricSeries
@@ -31,7 +31,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 class RateAround:
     before: float | None  # fraction; None = no traffic or unknown
     after: float | None
-    note: str = ""  # why a side is missing: "no traffic", "older than metrics retention (1 h)", ...
+    note: str = ""  # why a side is missing or short: "no traffic", "older than metrics retention (1 h)", ...
+    after_seconds: float | None = None  # how much of the after-window has passed, when less than all of it
 
 
 @dataclass
@@ -102,7 +103,11 @@ def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float |
     return (errors / evaluations if evaluations else None), evaluations
 
 
-def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "") -> RateAround:
+def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "",
+                next_change: datetime | None = None) -> RateAround:
+    """The error rate in the 5 minutes before and after `at`. The after-window ends early at `now` (a recent
+    change) or at the flag's next change in that environment (whose effect is that change's, not this one's),
+    and says so."""
     if series is None:
         return RateAround(None, None, why_missing or "metrics unavailable")
     if not series.has_errors:
@@ -112,13 +117,32 @@ def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_mi
     # the bucket the change falls in counts as "after": the after-rate starts at the change
     bucket = at - timedelta(seconds=at.timestamp() % series.step_seconds)
     before, n_before = _rate(series, at - AROUND, bucket)
-    after, n_after = _rate(series, bucket, min(now, at + AROUND))
-    notes = []
-    if not n_before:
-        notes.append("no traffic before")
+    notes = ["no traffic before"] if not n_before else []
+    end = min(now, at + AROUND)
+    capped = next_change is not None and next_change < end
+    if next_change is not None and capped:
+        end = next_change
+    span = max(0.0, (end - at).total_seconds())
+    if span < series.step_seconds:
+        # less than one metrics bucket, and that bucket is mostly traffic from before the change: no number
+        # would mean what "after" says
+        notes.append(f"next change {_span(span)} later: too soon to measure after" if capped else
+                     f"too recent to measure after: {span:.0f}s since the change")
+        return RateAround(before, None, ", ".join(notes), span)
+    after, n_after = _rate(series, bucket, end)
+    short = span < AROUND.total_seconds()
     if not n_after:
         notes.append("no traffic after")
-    return RateAround(before, after, ", ".join(notes))
+    elif capped:
+        notes.append(f"after: until the next change, {_span(span)} later")
+    elif short:
+        notes.append(f"after: only the first {_span(span)} of 5 min so far")
+    return RateAround(before, after, ", ".join(notes), span if short else None)
+
+
+def _span(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
 
 async def _series(backend: FlagBackend, flag: str, env: str, oldest: datetime,
@@ -158,11 +182,17 @@ async def build_timeline(backend: FlagBackend, since: datetime, environment: str
     fetched = await asyncio.gather(*(_series(backend, f, env, oldest[(f, env)], now) for f, env in keys))
     series = dict(zip(keys, fetched))
     titles = _run_titles()
+    following: dict[int, datetime] = {}  # sequence -> when the same flag next changed in that environment
+    latest: dict[tuple[str, str | None], datetime] = {}
+    for e in reversed(shown):
+        if (e.flag_key, e.environment) in latest:
+            following[e.sequence] = latest[(e.flag_key, e.environment)]
+        latest[(e.flag_key, e.environment)] = e.at
     for e in shown:
         got, why = series.get((e.flag_key, e.environment or ""), (None, "no environment"))
         run_id = e.origin.run_id if e.origin else None
-        timeline.changes.append(TimelineChange(e, describe_change(e), rate_around(got, e.at, now, why),
-                                               titles.get(run_id) if run_id else None))
+        rate = rate_around(got, e.at, now, why, following.get(e.sequence))
+        timeline.changes.append(TimelineChange(e, describe_change(e), rate, titles.get(run_id) if run_id else None))
     return timeline
 
 
@@ -170,15 +200,24 @@ async def build_timeline(backend: FlagBackend, since: datetime, environment: str
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    return numfmt.rate(value, none="n/a")
+
+
+def rate_text(rate: RateAround) -> str:
+    """"0.4% -> 5.5%", with why a side is missing or the after-window is not complete yet."""
+    return f"{_pct(rate.before)} -> {_pct(rate.after)}" + (f" ({rate.note})" if rate.note else "")
 
 
 def _cell(text: object) -> str:
-    """Untrusted text in a markdown table cell: one line, no pipes, no HTML, no markdown links."""
+    """Untrusted text in a markdown table cell: one line, no pipes, no HTML, no markdown links.
+
+    Only `<` needs an entity to keep HTML out (no tag starts without it); `>` stays as typed, so a reason
+    like "ramp 5% -> 10%" reads the same in the document as in the audit log.
+    """
     raw = "" if text is None else str(text)
     raw = " ".join(_CONTROL.sub("?", raw).split())
-    for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "'"), ("[", "\\["),
-                    ("]", "\\]"), ("*", "\\*"), ("_", "\\_")):
+    for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), ("`", "'"), ("[", "\\["), ("]", "\\]"),
+                    ("*", "\\*"), ("_", "\\_")):
         raw = raw.replace(ch, rep)
     return raw[:300]
 
@@ -187,7 +226,7 @@ def _time(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _origin_text(change: TimelineChange) -> str:
+def origin_text(change: TimelineChange) -> str:
     origin = change.entry.origin
     if origin is None or not (origin.runbook or origin.run_id):
         return ""
@@ -205,7 +244,7 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
     runs = timeline.runs()
     lines.append(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s)" +
                  (f", from {_cell(source)}" if source else "") + ". Error rates are over the 5 minutes before "
-                 "and after each change.")
+                 "and after each change (after: until now or the flag's next change, when sooner).")
     if timeline.created:
         lines.append(f"{timeline.created} flag(s) were created in the window (not listed).")
     if timeline.truncated:
@@ -228,10 +267,10 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
               "|---|---|---|---|---|---|---|---|---|"]
     for c in timeline.changes:
         e = c.entry
-        rate = f"{_pct(c.rate.before)} -> {_pct(c.rate.after)}" + (f" ({c.rate.note})" if c.rate.note else "")
+        rate = rate_text(c.rate)
         lines.append("| " + " | ".join([_time(e.at), _cell(e.actor), _cell(e.flag_key), _cell(e.environment or "-"),
                                         c.summary, rate, _cell(e.reason), _cell(e.ticket or ""),
-                                        _cell(_origin_text(c))]) + " |")
+                                        _cell(origin_text(c))]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -247,5 +286,6 @@ def to_json(timeline: Timeline) -> dict[str, Any]:
             "summary": c.summary, "reason": c.entry.reason, "ticket": c.entry.ticket,
             "origin": wire.origin_to_json(c.entry.origin), "runLog": c.run_title,
             "errorRateBefore": c.rate.before, "errorRateAfter": c.rate.after, "errorRateNote": c.rate.note or None,
+            "errorRateAfterSeconds": c.rate.after_seconds,
         } for c in timeline.changes],
     }

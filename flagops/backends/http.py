@@ -49,6 +49,15 @@ class RetryPolicy:
         return min(self.max_delay, rng.uniform(self.base_delay, max(self.base_delay, previous * 3)))
 
 
+class CircuitOpen(Unavailable):
+    """Failing fast. `reason` is the failure without the note about waiting, for a process that will not wait
+    (a one-shot CLI command exits; "waits 10s before trying again" would describe nothing that happens)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class CircuitBreaker:
     """Fail fast after `threshold` consecutive failures; let one probe through after `cooldown` seconds.
 
@@ -75,10 +84,9 @@ class CircuitBreaker:
             assert self._opened_at is not None
             wait = self.cooldown - (self._clock() - self._opened_at)
             last = f" {self.last_error}" if self.last_error else ""
-            raise Unavailable(
+            raise CircuitOpen(
                 f"{what}:{last} (The flag service failed {self._failures} times in a row; flagops waits {wait:.0f}s "
-                "before trying it again.)"
-            )
+                "before trying it again.)", reason=f"{what}:{last}")
 
     def record_success(self) -> None:
         self._failures = 0

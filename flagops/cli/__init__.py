@@ -53,7 +53,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--profile", "profile", default=None, help="Profile to use (FLAGOPS_PROFILE).")
-@click.option("--env", "environment", default=None, help="Environment to open (default: the profile's).")
+@click.option("--env", "environment", default=None, envvar="FLAGOPS_ENV",
+              help="Environment for the console and every command (FLAGOPS_ENV; default: the profile's).")
 @click.option("--readonly", is_flag=True, default=False, help="Open read-only: no write actions at all.")
 @click.version_option(package_name="flagops")
 @click.pass_context

@@ -73,8 +73,11 @@ def login(ctx: click.Context, no_verify: bool, stray: tuple[str, ...]) -> None:
             warn(f"flagops: the token works, but the service said: {exc.message}")
     elif problem:
         warn(f"flagops: not checking the token: {problem}")
-    backend = store_token(name, token)
-    say(f"Token stored for profile {name!r} in the keyring ({backend}).")
+    keyring = store_token(name, token)
+    say(f"Token stored for profile {name!r} in the keyring ({keyring.name}).")
+    if keyring.insecure:
+        warn(f"flagops: WARNING: {keyring.describe()}. Anyone who can read that file can use the token; "
+             f"export FLAGOPS_TOKEN instead, or use an OS keyring, where that matters.")
     if os.environ.get("FLAGOPS_TOKEN"):
         warn("flagops: note FLAGOPS_TOKEN is set in this environment and takes precedence over the keyring.")
 
@@ -90,8 +93,8 @@ def info(ctx: click.Context, as_json: bool) -> None:
 
     profile, name, problem = _profile_or_name(ctx)
     found = lookup_token(name)
-    env_names = ("FLAGOPS_CONFIG", "FLAGOPS_PROFILE", "FLAGOPS_URL", "FLAGOPS_BACKEND", "FLAGOPS_TOKEN",
-                 "PYTHON_KEYRING_BACKEND")
+    env_names = ("FLAGOPS_CONFIG", "FLAGOPS_PROFILE", "FLAGOPS_ENV", "FLAGOPS_URL", "FLAGOPS_BACKEND",
+                 "FLAGOPS_TOKEN", "PYTHON_KEYRING_BACKEND")
     data: dict[str, Any] = {
         "configFile": str(config_path()),
         "configFileExists": config_path().exists(),

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from flagops.config import Profile, load_profile
-from flagops.errors import ExitCode, FlagOpsError
+from flagops.errors import ExitCode, FlagOpsError, NotFound, Unavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -47,14 +47,24 @@ def invocation(ctx: click.Context, environment: str | None = None) -> Invocation
 
 
 def require_environment(inv: Invocation, explicit: str | None, ctx: click.Context, *, write: bool) -> str:
-    """Writes need --env spelled out (a kill in the wrong environment is its own incident); reads default."""
+    """Writes need --env (or FLAGOPS_ENV) spelled out: a kill in the wrong environment is its own incident, so the
+    profile's default environment is for reads only."""
     env = explicit or group_options(ctx).get("environment")
     if env:
         return str(env)
     if not write and inv.environment:
         return inv.environment
-    what = "Which environment? Pass --env E" + ("" if write else " or set `environment:` in the profile")
+    what = "Which environment? Pass --env E or set FLAGOPS_ENV" + ("" if write else
+                                                                  ", or set `environment:` in the profile")
     raise click.UsageError(what + ".", ctx=ctx)
+
+
+def environment_from_variable(ctx: click.Context, explicit: str | None) -> bool:
+    """Whether the environment in use came from FLAGOPS_ENV rather than an --env typed on this command line."""
+    if explicit:
+        return False
+    root = ctx.find_root()
+    return root.get_parameter_source("environment") is click.core.ParameterSource.ENVIRONMENT
 
 
 JSON_FLAG = "flagops.json"
@@ -66,7 +76,17 @@ def want_json(ctx: click.Context, on: bool) -> bool:
     return on
 
 
+def one_shot(error: FlagOpsError) -> FlagOpsError:
+    """The error as a command that exits now should tell it: an open circuit breaker's "waits 10s before trying
+    again" is the console's business, not that of a process about to end."""
+    http = sys.modules.get("flagops.backends.http")  # an open circuit needs it loaded; never import it for this
+    if http is not None and isinstance(error, http.CircuitOpen):
+        return Unavailable(error.reason, detail=error.detail)
+    return error
+
+
 def fail(error: FlagOpsError) -> None:
+    error = one_shot(error)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.meta.get(JSON_FLAG):
         from flagops import wire
@@ -133,16 +153,49 @@ def log_to_state_dir() -> None:
     logger.setLevel(logging.INFO)
 
 
-async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the profile's backend, run `use(backend)`, always close it."""
+async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]], *, flag: str | None = None,
+                       environment: str | None = None) -> T:
+    """Open the profile's backend, run `use(backend)`, always close it.
+
+    With `flag`, a "not found" caused by a mistyped key is answered with the closest known keys instead.
+    """
     from flagops.session import open_backend
 
     log_to_state_dir()
     backend = open_backend(profile, one_shot=True)  # no CLI command follows an event stream
     try:
-        return await use(backend)
+        try:
+            return await use(backend)
+        except NotFound as error:
+            if flag is None:
+                raise
+            raise await unknown_flag(backend, flag, environment) or error from None
     finally:
         await backend.aclose()
+
+
+async def unknown_flag(backend: Any, key: str, environment: str | None = None) -> NotFound | None:
+    """A NotFound with "did you mean" when `key` is no live flag; None when it is one (or nobody can tell)."""
+    try:
+        if environment is None:
+            envs = await backend.environments()
+            if not envs:
+                return None
+            environment = envs[0].key
+        keys = [f.key for f in await backend.list_flags(environment)]
+    except FlagOpsError:  # e.g. the environment is the unknown part: the original error says so
+        return None
+    if key in keys:
+        return None
+    from flagops.cli.output import clean
+    from flagops.suggest import did_you_mean
+
+    close = [clean(k) for k in did_you_mean(key, keys)]
+    if not close:
+        hint = " `flagops flags --search WORDS` finds flags by key, name, tag or owner."
+    else:
+        hint = f" Did you mean {close[0]}" + (f" (or {', '.join(close[1:])})" if close[1:] else "") + "?"
+    return NotFound(f"There is no flag {clean(key)!r}.{hint}")
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -66,4 +66,7 @@ def warn(text: str) -> None:
 
 
 def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    """An error rate (a fraction); the one format of flagops.numfmt."""
+    from flagops.numfmt import rate
+
+    return rate(value)

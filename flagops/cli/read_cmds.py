@@ -15,23 +15,30 @@ from flagops.cli.common import (
     parse_since,
     require_environment,
     run,
+    unknown_flag,
     want_json,
     with_backend,
 )
-from flagops.cli.output import clean, emit_json, emit_table, percent, say
+from flagops import numfmt
+from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.model import AuditEntry, Flag, MetricSeries
-from flagops.timefmt import ago
+from flagops.timefmt import ago, when
 
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def moment(at: datetime, now: datetime) -> str:
+    """When, unambiguous at any age ("14:02" today, "Nov 23 14:02" before), and how long ago."""
+    return f"{when(at, now, seconds=False)} ({ago(at, now)})"
 
 
 def _state_cell(flag: Flag, environment: str) -> tuple[str, str]:
     state = flag.state(environment)
     if state is None:
         return "-", "-"
-    return ("on" if state.enabled else "off"), f"{state.rollout:g}%"
+    return ("on" if state.enabled else "off"), numfmt.rollout(state.rollout)
 
 
 @click.command()
@@ -116,7 +123,7 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
     """FLAG's state in every environment: rollout, error rate over 5 minutes, last change."""
     want_json(ctx, as_json)
     inv = invocation(ctx)
-    data = run(with_backend(inv.profile, lambda b: _status_data(b, flag, env_opt)))
+    data = run(with_backend(inv.profile, lambda b: _status_data(b, flag, env_opt), flag=flag, environment=env_opt))
     found: Flag = data["flag"]
     if as_json:
         from flagops import wire
@@ -144,6 +151,7 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
         meta.append("kill switch")
     say("  " + ", ".join(meta))
     rows = []
+    now = datetime.now(timezone.utc)
     for env in data["envs"]:
         state = found.state(env)
         if state is None:
@@ -152,9 +160,9 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
         entry = data["last"].get(env)
         evals = f"{series.evaluations_per_minute():,.0f}/min" if isinstance(series, MetricSeries) else "?"
         rate = percent(series.error_rate) if isinstance(series, MetricSeries) else "?"
-        change = "-" if entry is None else f"{entry.actor}, {ago(entry.at)}: {entry.reason}"
-        rows.append([env, "on" if state.enabled else "off", f"{state.rollout:g}%", state.version, evals, rate,
-                     change])
+        change = "-" if entry is None else f"{entry.actor}, {moment(entry.at, now)}: {entry.reason}"
+        rows.append([env, "on" if state.enabled else "off", numfmt.rollout(state.rollout), state.version, evals,
+                     rate, change])
     say("")
     emit_table(["env", "state", "rollout", "version", "evals", "errors 5m", "last change"], rows)
 
@@ -169,16 +177,32 @@ def _entry_json(entry: AuditEntry) -> dict[str, Any]:
             "hash": entry.hash}
 
 
-def _change_text(entry: AuditEntry) -> str:
-    def short(snapshot: Any) -> str:
-        if not isinstance(snapshot, dict):
-            return "-"
-        on = "on" if snapshot.get("enabled") else "off"
-        return f"{on} {snapshot.get('rollout', '?')}% v{snapshot.get('version', '?')}"
+def _short(snapshot: Any) -> str:
+    """One environment's state in an audit snapshot: "on 25% v7"."""
+    if not isinstance(snapshot, dict):
+        return "?"
+    version = snapshot.get("version")
+    shown = f"on {numfmt.rollout(snapshot.get('rollout'))}" if snapshot.get("enabled") else "off"
+    return shown + (f" v{version}" if isinstance(version, int) else "")
 
+
+def _change_text(entry: AuditEntry, environment: str | None = None) -> str:
+    if entry.action == "flag.created":
+        states = entry.after.get("environments") if isinstance(entry.after, dict) else None
+        if not isinstance(states, dict) or not states:
+            return "created"
+        if environment in states:
+            return f"created: {_short(states[environment])}"
+        shown = {env: _short(state) for env, state in sorted(states.items())}
+        if len(set(shown.values())) == 1:
+            return f"created: {next(iter(shown.values()))} everywhere"
+        return "created: " + ", ".join(f"{env} {text}" for env, text in shown.items())
+    if entry.action == "flag.archived":
+        return "archived"
     if entry.before is None and entry.after is None:
         return "-"
-    return f"{short(entry.before)} -> {short(entry.after)}"
+    text = f"{_short(entry.before)} -> {_short(entry.after)}"
+    return ("restored: " + text) if entry.action == "flag.restored" else text
 
 
 @click.command()
@@ -209,15 +233,23 @@ def audit(ctx: click.Context, flag: str | None, env_opt: str | None, since: str 
         if not result.ok:
             ctx.exit(EXIT.INTEGRITY)
         return
-    entries: list[AuditEntry] = run(with_backend(
-        inv.profile, lambda b: b.audit(flag=flag, environment=env_opt, since=since_at, limit=limit)))
+    async def read(backend: Any) -> list[AuditEntry]:
+        found: list[AuditEntry] = await backend.audit(flag=flag, environment=env_opt, since=since_at, limit=limit)
+        if flag and not found:
+            # nothing for this key: say so when it is no flag at all (a mistyped key), not just a quiet window
+            missing = await unknown_flag(backend, flag, env_opt)
+            if missing is not None:
+                raise missing
+        return found
+
+    entries = run(with_backend(inv.profile, read))
     if as_json:
         emit_json({"entries": [_entry_json(e) for e in entries]})
         return
     now = datetime.now(timezone.utc)
-    rows = [[e.sequence, e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), ago(e.at, now), e.actor,
-             e.action.removeprefix("flag."), e.flag_key, e.environment or "-", _change_text(e), e.reason,
-             e.ticket or ""] for e in entries]
-    emit_table(["seq", "at", "", "actor", "action", "flag", "env", "change", "reason", "ticket"], rows)
+    rows = [[e.sequence, when(e.at, now), ago(e.at, now), e.actor, e.action.removeprefix("flag."), e.flag_key,
+             e.environment or "-", _change_text(e, env_opt), e.reason, e.ticket or ""] for e in entries]
+    # wide enough for a creation in three environments: a cut there would turn "on 100%" into "on 10…"
+    say(table(["seq", "at", "", "actor", "action", "flag", "env", "change", "reason", "ticket"], rows, max_width=60))
     if not rows:
         say("(no audit entries match)")

@@ -199,10 +199,10 @@ class _Console:
         if protected:
             target = plans[0].flag.key if len(plans) == 1 else plans[0].environment.key
             what = "the flag key" if len(plans) == 1 else "the environment name"
-            typed = await loop.run_in_executor(None, lambda: click.prompt(
-                f"      {plans[0].environment.key} is protected. Type {what} to apply step {step.index}",
-                default="", show_default=False))
-            return bool(typed.strip() == target)
+            from flagops.cli.confirm import typed_confirmation
+
+            prompt = f"      {plans[0].environment.key} is protected. Type {what} to apply step {step.index}"
+            return await loop.run_in_executor(None, lambda: typed_confirmation(prompt, target, what=what))
         return bool(await loop.run_in_executor(None, lambda: click.confirm(f"      Apply step {step.index}?",
                                                                           default=False)))
 

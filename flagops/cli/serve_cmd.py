@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ def demo(ctx: click.Context, db: Path | None, no_traffic: bool, headless: bool, 
     from flagops.server.embedded import start_embedded  # noqa: PLC0415
 
     options = ctx.obj or {}
+    # SIGTERM's default action ends the process without `finally`, leaving the service's temporary directory
+    # (database, tokens file, log) behind; exiting through SystemExit runs service.stop() below
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         service = start_embedded(db=db, traffic=not no_traffic)
     except RuntimeError as exc:
@@ -100,6 +104,10 @@ def demo(ctx: click.Context, db: Path | None, no_traffic: bool, headless: bool, 
         pass
     finally:
         service.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _write_connection(path: Path, url: str, admin_token: str, read_token: str) -> None:

@@ -8,11 +8,21 @@ then apply + confirm. Every write goes through `flagops.ops`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
-from flagops.cli.common import EXIT, handles_errors, invocation, require_environment, run, want_json, with_backend
+from flagops.cli.common import (
+    EXIT,
+    environment_from_variable,
+    handles_errors,
+    invocation,
+    require_environment,
+    run,
+    want_json,
+    with_backend,
+)
 from flagops.cli.output import clean, emit_json, say, stdin_is_tty, stdout_is_tty, warn
 from flagops.errors import Refused
 from flagops.ops import AppliedChange, Ops, PlannedChange, describe_state, refuse_bad_reason, refuse_if_readonly
@@ -57,12 +67,14 @@ def _show_plan(plan: PlannedChange) -> None:
 
 
 def _confirm(plan: PlannedChange, ops: Ops) -> None:
+    from flagops.cli.confirm import TYPED_ATTEMPTS, typed_confirmation
+
     try:
         if ops.needs_typed_key(plan):
-            typed = click.prompt(f"{plan.environment.key} is protected. Type the flag key to confirm",
-                                 default="", show_default=False)
-            if typed.strip() != plan.flag.key:
-                raise Refused("Not confirmed: the typed key did not match. Nothing was changed.")
+            if not typed_confirmation(f"{plan.environment.key} is protected. Type the flag key to confirm",
+                                      plan.flag.key):
+                raise Refused(f"Not confirmed: the typed key did not match (or nothing was typed; {TYPED_ATTEMPTS} "
+                              "attempts at most). Nothing was changed.")
         elif not click.confirm("Apply?", default=False):
             raise Refused("Not confirmed. Nothing was changed.")
     except click.Abort:
@@ -93,6 +105,8 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
     want_json(ctx, as_json)
     inv = invocation(ctx)
     environment = require_environment(inv, env_opt, ctx, write=True)
+    if environment_from_variable(ctx, env_opt):
+        warn(f"flagops: environment {clean(environment)} (from FLAGOPS_ENV)")
     interactive = stdin_is_tty() and stdout_is_tty() and not as_json
     # the rules that need no network first, so a refusal is instant even when the service is down
     refuse_if_readonly(inv.readonly, action, key)
@@ -119,13 +133,14 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
             _confirm(plan, ops)
         return await ops.apply(plan, reason=reason, ticket=ticket)
 
-    applied = run(with_backend(inv.profile, go))
+    applied = run(with_backend(inv.profile, go, flag=key, environment=environment))
     _report(applied, as_json)
     if not applied.noop and not applied.confirmed:
         ctx.exit(EXIT.UNCONFIRMED)
 
 
-_env = click.option("--env", "env_opt", default=None, help="Environment to change (required for writes).")
+_env = click.option("--env", "env_opt", default=None,
+                    help="Environment to change (required for writes; FLAGOPS_ENV counts).")
 _reason = click.option("--reason", "-r", default=None, help="Why (goes into the audit log; min length per profile).")
 _ticket = click.option("--ticket", "-t", default=None, help="Ticket or incident id.")
 _yes = click.option("--yes", "-y", is_flag=True, help="Do not ask; required without a terminal.")
@@ -147,9 +162,29 @@ def kill(ctx: click.Context, flag: str, env_opt: str | None, reason: str | None,
     _write(ctx, "kill", flag, env_opt, reason, ticket, yes, as_json)
 
 
+class Percent(click.ParamType):
+    """A rollout percentage as people type it: 5, 5.5, 5% or 5.5%."""
+
+    name = "PERCENT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            text = str(value).strip()
+            try:
+                number = float(text.removesuffix("%").strip())
+            except ValueError:
+                self.fail(f"{text!r} is not a percentage: give a number from 0 to 100, like 5, 5.5 or 5%.",
+                          param, ctx)
+        if not math.isfinite(number) or not 0 <= number <= 100:
+            self.fail(f"{value!r} is outside 0-100%.", param, ctx)
+        return number
+
+
 @click.command()
 @click.argument("flag")
-@click.argument("percent", type=click.FloatRange(0, 100))
+@click.argument("percent", type=Percent())
 @_env
 @_reason
 @_ticket
@@ -159,7 +194,8 @@ def kill(ctx: click.Context, flag: str, env_opt: str | None, reason: str | None,
 @handles_errors
 def rollout(ctx: click.Context, flag: str, percent: float, env_opt: str | None, reason: str | None,
             ticket: str | None, yes: bool, as_json: bool) -> None:
-    """Set FLAG's rollout to PERCENT (0-100) in one environment. Does not turn an off flag on."""
+    """Set FLAG's rollout to PERCENT (0-100; 5, 5.5 and 5% all work) in one environment. Does not turn an off
+    flag on."""
     _write(ctx, "rollout", flag, env_opt, reason, ticket, yes, as_json, percent=percent)
 
 

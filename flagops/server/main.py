@@ -126,6 +126,44 @@ def serve(opts: ServeOptions) -> None:
             db = Path(tmp.name) / "flags.db"
         else:
             db = default_db()
+    stopped_by: list[int] = []
+    previous = {sig: signal.signal(sig, _stop_by_signal) for sig in _STOP_SIGNALS}
+    try:
+        _run(opts, db, principals, printed_tokens)
+    except _StopSignal as stop:
+        stopped_by.append(stop.signum)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if tmp is not None:
+            tmp.cleanup()
+    if stopped_by:
+        # now that the temporary database is gone, end the way the signal asks: killed by SIGTERM (what a
+        # supervisor expects, and what uvicorn itself does), 130 for Ctrl-C
+        if stopped_by[0] == signal.SIGINT:
+            raise SystemExit(130)
+        signal.raise_signal(stopped_by[0])
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _StopSignal(BaseException):
+    """SIGTERM/SIGINT outside uvicorn's own handling (while seeding the demo, or the signal uvicorn raises
+    again after its graceful shutdown). Their default action ends the process at once, which would leave
+    --demo's temporary database behind; raising this unwinds through the cleanup instead."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_by_signal(signum: int, frame: Any) -> None:
+    raise _StopSignal(signum)
+
+
+def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
+         printed_tokens: list[tuple[str, str]]) -> None:
     sock = _bind(opts.host, opts.port)
     try:
         store = Store(db)
@@ -173,8 +211,6 @@ def serve(opts: ServeOptions) -> None:
         server.run(sockets=[sock])
     finally:
         store.close()
-        if tmp is not None:
-            tmp.cleanup()
 
 
 def redacted(url: str) -> str:

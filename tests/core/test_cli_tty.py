@@ -3,11 +3,15 @@ key typed. Driven through a real pseudo-terminal."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
+import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -21,9 +25,15 @@ from flagops.errors import ExitCode
 REASON = "INC-9 payment errors after deploy"
 
 
+SIZES = [(80, 24), (120, 35)]  # the smallest terminal we support, and a common one
+
+
 class Terminal:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24)) -> None:
         self.master, slave = pty.openpty()
+        columns, rows = size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        env = {**env, "COLUMNS": str(columns), "LINES": str(rows), "TERM": "screen"}
         self.proc = subprocess.Popen([sys.executable, "-m", "flagops", *args], stdin=slave, stdout=slave,
                                      stderr=slave, env=env, close_fds=True)
         os.close(slave)
@@ -58,32 +68,43 @@ class Terminal:
         return code
 
 
-@pytest.fixture(scope="module")
-def picker(service: RunningService) -> FlagPicker:
-    return FlagPicker(service.url, service.admin_token)
-
-
 def _enabled(service: RunningService, key: str, env: str) -> bool:
     r = httpx.get(f"{service.url}/v1/flags/{key}", params={"environment": env}, headers=service.headers())
     return bool(r.json()["environments"][env]["enabled"])
 
 
-def test_protected_environment_wants_the_flag_key_typed(service: RunningService, tmp_path: Path,
-                                                        picker: FlagPicker) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_protected_environment_wants_the_flag_key_typed_and_asks_again_after_a_typo(
+        service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]) -> None:
     key = picker.take(enabled=True, env="prod")
     env = cli_env(tmp_path, url=service.url, token=service.admin_token)
-    wrong = Terminal(["kill", key, "--env", "prod", "--reason", REASON], env)
+    wrong = Terminal(["kill", key, "--env", "prod", "--reason", REASON], env, size)
     wrong.expect("Type the flag key to confirm")
     assert "Plan: kill" in wrong.screen and "(PROTECTED)" in wrong.screen and "blast radius:" in wrong.screen
-    wrong.type("not-the-key\r")
+    for attempt, left in (("not-the-key", "2 attempts left"), (key[:-1], "1 attempt left")):
+        wrong.type(attempt + "\r")
+        wrong.expect(left)  # a typo asks again: the plan and the reason are not thrown away
+    assert f"expected {key!r}" in wrong.screen
+    wrong.type(key + "x\r")
     assert wrong.finish() == ExitCode.REFUSED and "did not match" in wrong.screen
     assert _enabled(service, key, "prod")
 
-    right = Terminal(["kill", key, "--env", "prod", "--reason", REASON], env)
+    right = Terminal(["kill", key, "--env", "prod", "--reason", REASON], env, size)
     right.expect("Type the flag key to confirm")
+    right.type("chekout\r")
+    right.expect("Try again")
     right.type(key + "\r")
     assert right.finish() == 0 and f"Killed {key} in prod" in right.screen
     assert not _enabled(service, key, "prod")
+
+
+def test_an_empty_typed_key_declines_at_once(service: RunningService, tmp_path: Path, picker: FlagPicker) -> None:
+    key = picker.take(enabled=True, env="prod")
+    term = Terminal(["kill", key, "--env", "prod", "--reason", REASON], cli_env(tmp_path, url=service.url,
+                                                                                token=service.admin_token))
+    term.expect("Type the flag key to confirm")
+    term.type("\r")
+    assert term.finish() == ExitCode.REFUSED and "Try again" not in term.screen and _enabled(service, key, "prod")
 
 
 def test_unprotected_environment_asks_yes_no_and_prompts_for_a_reason(service: RunningService, tmp_path: Path,
@@ -113,3 +134,26 @@ def test_hidden_prompt_login(service: RunningService, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "flagops", "flags", "--env", "dev", "--limit", "1"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "KEY" in proc.stdout  # the stored token works
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_timeline_on_a_terminal_is_plain_text_and_says_a_fresh_change_is_too_recent(
+        service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]) -> None:
+    key = picker.take(enabled=True, env="staging")
+    env = cli_env(tmp_path, url=service.url, token=service.admin_token)
+    reason = "ramp 5% -> 10% after <b>canary</b> looked fine"
+    with service.client() as client:
+        version = client.get(f"/v1/flags/{key}", params={"environment": "staging"}).json()["environments"][
+            "staging"]["version"]
+        r = client.patch(f"/v1/flags/{key}", params={"environment": "staging"}, headers={"If-Match": f'"{version}"'},
+                         json={"changeReason": reason, "rollout": 10})
+        assert r.status_code == 200, r.text
+    term = Terminal(["timeline", "--since", "10m", "--env", "staging"], env, size)
+    assert term.finish() == 0, term.screen
+    screen = term.screen.replace("\r\n", "\n")
+    assert "&gt;" not in screen and "&lt;" not in screen and "\\[" not in screen  # no markdown/HTML escapes
+    flat = " ".join(screen.split())
+    assert f"{key} in staging" in flat and re.search(r"change: on \d+% -> on 10% \(v\d+ -> v\d+\)", flat)
+    assert "why: ramp 5% -> 10% after <b>canary</b> looked fine" in flat
+    assert "too recent to measure after" in flat  # seconds old: no 5-minute "after" number
+    assert max(len(line) for line in screen.splitlines()) <= size[0]

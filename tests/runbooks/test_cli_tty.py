@@ -65,7 +65,9 @@ def test_each_action_step_is_confirmed_and_protected_needs_the_typed_name(fresh_
     term.type("INC-8 search is down, panic")
     term.expect("will change: search-")
     term.expect("prod is protected. Type the environment name to apply step 2")
-    term.type("staging")  # wrong: nothing happens
+    term.type("staging")  # wrong: asked again (the typed-key prompt of the CLI), nothing happens
+    term.expect("Try again (2 attempts left)")
+    term.type("")  # an empty answer declines
     assert term.finish() == ExitCode.REFUSED
     assert "not confirmed; stopped before this step changed anything" in term.output
     with svc.client() as client:
