@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_store.py [--flags 1000,10000,50000] [--patches 300] [--compare-with DIR]
 
 For each count: load (service start), the first list after start, a list right after one change (median of
-10), and PATCH throughput (one writer, each write fsynced). bench_server.py measures the same over HTTP, where
+10), PATCH throughput (one writer, each write fsynced) and the CPU time of a write (which leaves out the
+fsync wait, the noisiest part on a shared disk). bench_server.py measures the same over HTTP, where
 transfer time and fsync latency on a shared disk blur the store's own cost; this is the store's own cost.
 --compare-with DIR runs the store of another checkout (e.g. an unpacked older commit) on the same data, in
 its own process, column by column, under the same machine load.
@@ -38,15 +39,17 @@ for i in range(10):
     store.patch(key, "prod", StateChange(rollout=float((state.version * 7) % 100)), if_match=state.version,
                 actor="bench", reason="benchmark change")
     t = time.perf_counter(); store.list_body("prod"); after.append(time.perf_counter() - t)
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.process_time()
 for i in range(patches):
     key = f"bench-flag-{100 + i % 10:05d}"
     state = store.flag(key).states["dev"]
     store.patch(key, "dev", StateChange(rollout=float(i % 100)), if_match=state.version, actor="bench",
                 reason="benchmark throughput")
 writes = patches / (time.perf_counter() - t)
+cpu_ms = (time.process_time() - cpu) / patches * 1000
 print(json.dumps({"load (start) ms": load * 1000, "first list ms": first * 1000,
-                  "list after one change ms": statistics.median(after) * 1000, "PATCH writes/s": writes}))
+                  "list after one change ms": statistics.median(after) * 1000, "PATCH writes/s": writes,
+                  "PATCH CPU ms per write": cpu_ms}))
 """
 
 
@@ -90,11 +93,13 @@ def main() -> None:
     names = list(columns)
     print(f"{'flags':28}" + "".join(f"{n:>13}" for n in names))
     for row in columns[names[0]]:
-        print(f"{row:28}" + "".join(f"{columns[n][row]:>13.1f}" for n in names))
+        print(f"{row:28}" + "".join(f"{columns[n][row]:>13.2f}" for n in names))
     for name, _ in roots:
         cols = [c for c in names if not args.compare_with or c.endswith(" " + name)]
         first, last = columns[cols[0]]["PATCH writes/s"], columns[cols[-1]]["PATCH writes/s"]
         print(f"{name}: PATCH writes/s {counts[0]} -> {counts[-1]} flags: {(last - first) / first * 100:+.0f} %")
+        first, last = columns[cols[0]]["PATCH CPU ms per write"], columns[cols[-1]]["PATCH CPU ms per write"]
+        print(f"{name}: PATCH CPU per write {counts[0]} -> {counts[-1]} flags: {(last - first) / first * 100:+.0f} %")
 
 
 if __name__ == "__main__":

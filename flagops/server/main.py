@@ -169,7 +169,7 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
         store = Store(db)
     except Exception as exc:  # sqlite3.DatabaseError, psycopg.OperationalError and friends: say which database
         where = redacted(db) if isinstance(db, str) and is_postgres_url(db) else db
-        raise StartupError(f"cannot open database {where}: {str(exc).strip()[:500]}") from None
+        raise StartupError(f"cannot open database {where}: {' '.join(str(exc).split())[:500]}") from None
     if opts.demo and not store.flags():
         store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
     # what was loaded lives as long as the service: out of the cyclic collector's sight, so a full collection

@@ -8,6 +8,9 @@ database behind the service's back except to count what it holds.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -256,3 +259,15 @@ def test_sigkill_of_a_replica_mid_write_loses_nothing_acknowledged(replicas: lis
                   if_match=version(cb, key, ENV), idem=str(uuid.uuid4()))
         assert r.status_code == 200, r.text
     assert _verified(replicas[2])["ok"] is True
+
+
+def test_an_unreachable_database_is_one_clear_line_without_the_password(tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens.yaml"
+    write_tokens(tokens_file)
+    url = "postgresql://flagops:s3cret-pw@127.0.0.1:9/flags"  # port 9: nothing listens
+    proc = subprocess.run([sys.executable, "-m", "flagops.server", "--port", "0", "--tokens", str(tokens_file)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "FLAGOPS_DB": url})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cannot open database postgresql://flagops@127.0.0.1:9/flags" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "s3cret-pw" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
