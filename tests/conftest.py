@@ -98,7 +98,11 @@ def start_service(
         tokens_file = workdir / "tokens.yaml"
         tokens = write_tokens(tokens_file)
     args = [sys.executable, "-m", "flagops.server", "--host", "127.0.0.1", "--port", "0",
-            "--db", str(db_path), "--tokens", str(tokens_file), "--parent-pid", str(os.getpid())]
+            "--db", str(db_path), "--tokens", str(tokens_file), "--parent-pid", str(os.getpid()),
+            # the audit signing key lives beside the database here, so a restart on the same database
+            # finds the same key (a real deployment keeps it elsewhere: see README)
+            "--signing-key", str(db_path.with_name(db_path.name + ".signing.key") if isinstance(db_path, Path)
+                                 else workdir / "audit-signing.key")]
     if demo:
         args.append("--demo")
     if not traffic:

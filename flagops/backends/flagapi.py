@@ -252,6 +252,15 @@ class FlagApiBackend:
         verification: AuditVerification = _parse(what, parse, data)
         return verification
 
+    async def export_audit_bundle(self) -> dict[str, Any]:
+        """The signed audit export (GET /v1/audit/export), as sent: flagops.audit_chain.verify_bundle checks it."""
+        what = "export the audit log"
+        response = await self._client.request("GET", "/v1/audit/export", what=what)
+        data = _json(response, what)
+        if not isinstance(data, dict):
+            raise Invalid(f"{what}: the service sent data flagops cannot read (not a JSON object)")
+        return data
+
     async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
                       step_seconds: int = 10) -> MetricSeries:
         what = f"read metrics of {key} in {environment}"

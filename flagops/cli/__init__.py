@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "flags": "flagops.cli.read_cmds:flags",
     "status": "flagops.cli.read_cmds:status",
     "audit": "flagops.cli.read_cmds:audit",
+    "audit-bundle": "flagops.cli.audit_bundle_cmd:audit_bundle",
     "kill": "flagops.cli.write_cmds:kill",
     "rollout": "flagops.cli.write_cmds:rollout",
     "rollback": "flagops.cli.write_cmds:rollback",

@@ -95,7 +95,9 @@ def fail(error: FlagOpsError) -> None:
         click.echo(json.dumps({"error": type(error).__name__, "message": error.message, "detail": error.detail,
                                "exitCode": error.exit_code,
                                "fresh": wire.flag_to_json(fresh) if fresh is not None else None}, indent=2))
-    click.echo(f"flagops: {error}", err=True)
+    from flagops.cli.output import clean_lines  # noqa: PLC0415
+
+    click.echo(f"flagops: {clean_lines(error)}", err=True)  # messages carry the service's problem text
     sys.exit(error.exit_code)
 
 

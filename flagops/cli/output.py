@@ -1,27 +1,32 @@
 """CLI output: aligned plain-text tables, JSON with --json, errors on stderr.
 
 No Rich here on purpose: it costs startup time on the panic path, and text that came from the API is
-printed as text, never interpreted. Control characters in that text are replaced so a flag name cannot
-move the cursor or recolour the terminal.
+printed as text, never interpreted. Control, bidi and zero-width characters in that text are shown as
+escapes (`\\x1b`, `\\u202e`: flagops/inert_text.py, the same rule as the console), so a flag name cannot
+move the cursor, recolour the terminal or reorder what is shown.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from flagops.inert_text import inert
 
 
 def clean(value: object) -> str:
-    """One line of untrusted text, safe to print on a terminal."""
+    """One line of untrusted text, safe to print on a terminal (newlines and tabs become spaces)."""
     text = "" if value is None else str(value)
-    return _CONTROL.sub("?", text.replace("\n", " ").replace("\t", " "))
+    return inert(text.replace("\n", " ").replace("\t", " "))
+
+
+def clean_lines(value: object) -> str:
+    """Like `clean`, keeping line breaks (an error's message and detail)."""
+    return "\n".join(clean(line) for line in ("" if value is None else str(value)).split("\n"))
 
 
 def stdout_is_tty() -> bool:

@@ -35,11 +35,25 @@ from flagops.errors import ExitCode
               help="Log each request (method, path, status; never headers).")
 @click.option("--incident-step", type=click.FloatRange(0.1), default=45.0, show_default=True,
               help="With --demo: seconds between the deploy-bot's rollout steps of the incident flag.")
+@click.option("--header-timeout", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds a connection may take to send a request's headers; 0 turns it off.")
+@click.option("--body-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="Seconds a request body may take to arrive (408 after that); 0 turns it off.")
+@click.option("--auth-failures", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Unknown tokens allowed per minute per client address (bursts of 20), then 429; 0: off.")
+@click.option("--signing-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="FLAGOPS_SIGNING_KEY",
+              help="ed25519 key (PEM) that signs the audit head; created (mode 0600) if missing. "
+                   "Default: audit-signing.key in the XDG config dir (env: FLAGOPS_SIGNING_KEY).")
+@click.option("--reseal-audit", is_flag=True,
+              help="Sign the current audit head although its stored signature does not verify (after "
+                   "you have checked why: a replaced key, or a restored backup).")
 @click.option("--parent-pid", type=click.IntRange(1), default=None, hidden=True,
               help="Shut down when this process is gone (the embedded demo and the tests pass their own pid).")
 def serve(host: str, port: int, db: str | None, tokens: Path | None, demo: bool, traffic: bool, rate_limit: float,
           seed: int, heartbeat: float, max_body: int, access_log: bool, incident_step: float,
-          parent_pid: int | None) -> None:
+          header_timeout: float, body_timeout: float, auth_failures: float, signing_key: Path | None,
+          reseal_audit: bool, parent_pid: int | None) -> None:
     """Run the reference Flag API service (v1)."""
     from flagops.server.auth import TokenFileError  # noqa: PLC0415 - keep `flagops --help` light
     from flagops.server.main import ServeOptions, StartupError
@@ -50,7 +64,9 @@ def serve(host: str, port: int, db: str | None, tokens: Path | None, demo: bool,
     database: Path | str | None = db if db is None or is_postgres_url(db) else Path(db)
     opts = ServeOptions(host=host, port=port, db=database, tokens=tokens, demo=demo, traffic=traffic,
                         rate_limit=rate_limit, seed=seed, heartbeat=heartbeat, max_body=max_body,
-                        access_log=access_log, incident_step=incident_step, parent_pid=parent_pid)
+                        access_log=access_log, incident_step=incident_step, parent_pid=parent_pid,
+                        header_timeout=header_timeout, body_timeout=body_timeout, auth_failures=auth_failures,
+                        signing_key=signing_key, reseal_audit=reseal_audit)
     try:
         run(opts)
     except TokenFileError as exc:

@@ -18,12 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from flagops.server.auth import Authenticator, Principal
 from flagops.server import openapi, routes_flags, routes_live
 from flagops.server.http import BEARER, dumps, json_response
 from flagops.server.metrics import MetricsStore
 from flagops.server.problems import PROBLEM_JSON, Problem
+from flagops.server.signing import Signer
 from flagops.server.store import Store
 from flagops.server.stream import Broker
 
@@ -39,9 +41,12 @@ class Service:
     max_body: int = 1024 * 1024
     on_ready: Callable[[], None] | None = None
     background: list[Callable[[Service], Any]] = field(default_factory=list)  # coroutine factories (traffic)
+    signer: Signer | None = None  # signs the audit head (signing.py); None: unsigned (verify says so)
+    signing_problem: str | None = None  # why new heads are not being signed (seal_on_start)
 
     def require(self, request: Request, scope: str, environment: str | None = None) -> Principal:
-        return self.auth.require(request.headers.get("authorization"), scope, environment)
+        address = request.client.host if request.client is not None else ""
+        return self.auth.require(request.headers.get("authorization"), scope, environment, address)
 
 
 def problem_response(problem: Problem) -> Response:
@@ -55,6 +60,16 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "header", "path", "body")]
     name = ".".join(loc) or "request"
     return Problem(422, f"{name}: {first.get('msg', 'invalid')}", field=name)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves on this path (FastAPI routes serve exactly their methods: no HEAD)."""
+    probe = {**request.scope, "method": "GET"}  # any method: a path match is PARTIAL or FULL
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def create_app(svc: Service) -> FastAPI:
@@ -96,15 +111,25 @@ def create_app(svc: Service) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path[:200]}"
-        return problem_response(Problem(exc.status_code, detail, headers=dict(exc.headers or {})))
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route that matched the path; FastAPI makes
+            # one route per method, so collect them all
+            allowed = _allowed_methods(app, request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path[:200]}; allowed: {', '.join(allowed)}"
+        return problem_response(Problem(exc.status_code, detail, headers=headers))
 
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> Response:
-        # logged with the route only: never headers (they carry the token)
+        # logged with the route only: never headers (they carry the token). Connection: close, because
+        # Starlette re-raises after this answer and uvicorn then drops the connection: the client must
+        # know not to reuse it (guard.RequestGuard stops the re-raise).
         log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "internal error; the service log has details"))
+        return problem_response(Problem(500, "internal error; the service log has details",
+                                        headers={"Connection": "close"}))
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> Response:

@@ -1,76 +1,117 @@
-"""The audit log's hash chain.
-
-Each row's `hash` is SHA-256 over its stored columns (exactly the text in the database, so re-encoding can
-never change a hash) plus the previous row's hash. Changing a row breaks its own hash; deleting one leaves a
-gap in the sequence and a `prevHash` that no longer matches; deleting the newest rows is caught by the head
-marker (sequence and hash of the newest row) kept in the meta table by the same transaction.
+"""The audit log on the service side: reading rows as entries, the query behind GET /v1/audit, and the
+integrity check and signed export (the checks themselves live in flagops/audit_chain.py, shared with the
+client, which verifies exported bundles on its own).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable
-from datetime import datetime
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from flagops import wire
+from flagops.audit_chain import BUNDLE_FORMAT, COLUMNS, GENESIS, ChainWalk, entry_hash, verify_rows
 from flagops.model import AuditEntry, AuditVerification
+from flagops.server.limits import stored_json
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "entry_hash", "verify_rows", "row_to_entry", "audit_query", "open_readonly",
+           "verify_database", "export_bundle", "verification_json"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # shown for a stored time that cannot be read
 
 
-def entry_hash(columns: tuple[Any, ...]) -> str:
-    """Hash of (sequence, at, actor, action, flag, environment, reason, ticket, idempotency_key, before,
-    after, origin, prev_hash) as stored."""
-    return hashlib.sha256(json.dumps(list(columns), separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the database file. The URI is built by pathlib, which percent-encodes
+    the path: a `#`, `?` or `%` in it must stay part of the file name, never start a URI fragment or
+    query (`--db 'x?mode=rwc&vfs=...'` must not open something else)."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
 def row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
-    at = wire.parse_time(row[1], "at")
-    assert at is not None
+    """An audit row as an entry, whatever the row holds: values that cannot be served (nested too deep, not
+    JSON, a time out of range) become placeholders here, so one bad row never fails a whole audit page.
+    The hash chain is checked on the stored text (verify_rows), never on these."""
+    try:
+        at = wire.parse_time(row[1], "at") or _EPOCH
+        at.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        at = _EPOCH
+    try:
+        origin = wire.origin_from_json(stored_json(row[11]))
+    except ValueError:
+        origin = None
     return AuditEntry(sequence=row[0], at=at, actor=row[2], action=row[3], flag_key=row[4], environment=row[5],
-                      reason=row[6], ticket=row[7], idempotency_key=row[8],
-                      before=json.loads(row[9]) if row[9] else None, after=json.loads(row[10]) if row[10] else None,
-                      origin=wire.origin_from_json(json.loads(row[11])) if row[11] else None,
-                      prev_hash=row[12], hash=row[13])
-
-
-def verify_rows(rows: Iterable[tuple[Any, ...]], head: str | None) -> AuditVerification:
-    """Walk the chain from the first row; report the first row that does not verify, and why."""
-    expected_seq = 1
-    prev = GENESIS
-    checked = 0
-    last: tuple[Any, ...] | None = None
-    for row in rows:
-        seq = row[0]
-        if seq != expected_seq:
-            missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
-            return AuditVerification(False, checked, broken_at=expected_seq,
-                                     problem=f"entry {missing} is missing (deleted)")
-        if row[12] != prev:
-            return AuditVerification(False, checked, broken_at=seq,
-                                     problem=f"entry {seq}: prevHash does not match the hash of entry {seq - 1} "
-                                             "(an earlier entry was changed or removed)")
-        if entry_hash(tuple(row[:13])) != row[13]:
-            return AuditVerification(False, checked, broken_at=seq,
-                                     problem=f"entry {seq} was changed after it was written (hash mismatch)")
-        prev = row[13]
-        expected_seq += 1
-        checked += 1
-        last = row
-    if head is not None:
-        head_seq, _, head_hash = head.partition(":")
-        if last is None or int(head_seq) != last[0] or head_hash != last[13]:
-            got = last[0] if last is not None else 0
-            return AuditVerification(False, checked, broken_at=got + 1,
-                                     problem=f"entries after {got} are missing (deleted); the log's head was "
-                                             f"entry {head_seq}")
-    return AuditVerification(True, checked)
+                      reason=row[6], ticket=row[7], idempotency_key=row[8], before=stored_json(row[9]),
+                      after=stored_json(row[10]), origin=origin, prev_hash=row[12], hash=row[13])
 
 
 def verification_json(v: AuditVerification) -> dict[str, Any]:
     return {"ok": v.ok, "checked": v.checked, "brokenAt": v.broken_at, "problem": v.problem}
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
+
+
+def _meta(db: Any) -> dict[str, str]:
+    return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
+
+
+def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
+    """GET /v1/audit/verify: the chain, then the head's signature, then every state row against the audit.
+    `ok` is true only when all three hold; `problem` names the first that does not. `db`: a connection of its
+    own inside one read snapshot (engine.reader()), SQLite or PostgreSQL, so a write committed during the
+    scan cannot look like tampering."""
+    from flagops.audit_chain import signature_ok  # noqa: PLC0415
+
+    meta = _meta(db)
+    walk = ChainWalk()
+    for row in db.execute("SELECT * FROM audit ORDER BY sequence"):
+        if not walk.add(row):
+            break
+    chain = walk.result(meta.get("head"))
+    body = verification_json(chain)
+    signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": _int(meta.get("signed_from"))}
+    if public_raw is not None:
+        from flagops.audit_chain import key_id  # noqa: PLC0415
+
+        signature["keyId"] = key_id(public_raw)
+        last = walk.last
+        signature["ok"] = last is None or signature_ok(public_raw, meta.get("instance", ""), last[0], last[13],
+                                                      meta.get("head_sig"))
+    body["signature"] = signature
+    states_checked, state_problem = (0, None)
+    if chain.ok:
+        states_checked, state_problem = walk.state_problem(
+            db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment"))
+    body["states"] = {"checked": states_checked, "ok": chain.ok and state_problem is None}
+    if chain.ok and signature["ok"] is False:
+        body.update(ok=False, brokenAt=walk.last[0] if walk.last else None,
+                    problem=signing_problem or f"the audit head (entry {walk.last[0] if walk.last else 0}) is "
+                    f"not signed by this service's key {signature['keyId']}: the log was rewritten (its hashes "
+                    "recomputed) or the database was changed outside the service")
+    elif chain.ok and state_problem is not None:
+        body.update(ok=False, problem=state_problem)
+    return body
+
+
+def export_bundle(db: Any, public_b64: str, key: str) -> dict[str, Any]:
+    """GET /v1/audit/export: every audit row and state row exactly as stored, the head and its stored
+    signature (made when that head was written; nothing is signed at export time, so exporting a tampered
+    database can never bless it). `flagops audit-bundle verify FILE` checks it without the service."""
+    meta = _meta(db)  # `db` is in one snapshot (engine.reader()): rows, states and head agree
+    entries = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
+    states = [list(r) for r in db.execute("SELECT flag, environment, version, data FROM states "
+                                          "ORDER BY flag, environment")]
+    seq, _, digest = meta.get("head", "0:").partition(":")
+    return {"format": BUNDLE_FORMAT, "instance": meta.get("instance"),
+            "exportedAt": wire.iso(datetime.now(timezone.utc)), "columns": list(COLUMNS),
+            "head": {"sequence": int(seq or 0), "hash": digest or None, "signedFrom": _int(meta.get("signed_from"))},
+            "signature": {"algorithm": "ed25519", "keyId": key, "publicKey": public_b64,
+                          "value": meta.get("head_sig")},
+            "entries": entries, "states": states}
 
 
 def audit_query(*, flag: str | None, environment: str | None, since_sequence: int | None,

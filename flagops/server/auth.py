@@ -107,12 +107,50 @@ class RateLimiter:
             self._buckets[caller] = (tokens - 1, now)
 
 
+class FailedAuthThrottle:
+    """Wrong tokens per client address: a bucket of `burst` failures refilled at `per_minute`. An address
+    whose bucket is empty gets 429 for *every* token until it refills: if only the failures were refused,
+    a guesser would still learn at full speed which guess works. 0 turns it off."""
+
+    def __init__(self, per_minute: float, burst: int = 20, max_addresses: int = 10000) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.max_addresses = max_addresses
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (failures left, last refill)
+        self._lock = threading.Lock()
+
+    def _level(self, address: str, now: float) -> float:
+        left, last = self._buckets.get(address, (self.burst, now))
+        return min(self.burst, left + (now - last) * self.rate)
+
+    def check(self, address: str) -> None:
+        if self.rate <= 0 or address not in self._buckets:
+            return
+        with self._lock:
+            left = self._level(address, time.monotonic())
+        if left < 1:
+            wait = max(1, math.ceil((1 - left) / self.rate))
+            raise Problem(429, f"too many requests with an unknown token from this address; retry in {wait}s",
+                          field="Authorization", headers={"Retry-After": str(wait)})
+
+    def failed(self, address: str) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._buckets) >= self.max_addresses:  # bounded memory: forget the fully refilled
+                self._buckets = {a: b for a, b in self._buckets.items() if self._level(a, now) < self.burst}
+            self._buckets[address] = (self._level(address, now) - 1, now)
+
+
 class Authenticator:
-    def __init__(self, principals: list[Principal], limiter: RateLimiter) -> None:
+    def __init__(self, principals: list[Principal], limiter: RateLimiter,
+                 failures: FailedAuthThrottle | None = None) -> None:
         self.principals = principals
         self.limiter = limiter
+        self.failures = failures or FailedAuthThrottle(0)
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    def authenticate(self, authorization: str | None, address: str = "") -> Principal:
         if not authorization:
             raise Problem(401, "missing Authorization header; send 'Authorization: Bearer <token>'",
                           field="Authorization", headers={"WWW-Authenticate": "Bearer"})
@@ -121,19 +159,22 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise Problem(401, "Authorization must be 'Bearer <token>'", field="Authorization",
                           headers={"WWW-Authenticate": "Bearer"})
+        self.failures.check(address)
         digest = hash_token(token)
         found: Principal | None = None
         for principal in self.principals:  # every entry, always: constant time with respect to matches
             if hmac.compare_digest(principal.token_hash, digest):
                 found = principal
         if found is None:
+            self.failures.failed(address)
             raise Problem(401, "unknown or revoked token", field="Authorization",
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         self.limiter.check(found.token_hash)
         return found
 
-    def require(self, authorization: str | None, scope: str, environment: str | None = None) -> Principal:
-        principal = self.authenticate(authorization)
+    def require(self, authorization: str | None, scope: str, environment: str | None = None,
+                address: str = "") -> Principal:
+        principal = self.authenticate(authorization, address)
         if scope not in principal.scopes:
             raise Problem(403, f"this token ({principal.actor}) lacks the {scope} scope", extra={"scope": scope})
         if environment is not None and not principal.may_touch(environment):

@@ -14,10 +14,18 @@ from typing import Any
 
 from flagops import wire
 from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
+from flagops.server.limits import utc_time
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
 MAX_TICKET = 200
+# text caps of a new flag (characters). The name cap leaves room for the console's long-name test data;
+# what they bound is storage and every list response, which carries name and description of every flag.
+MAX_NAME = 5000
+MAX_DESCRIPTION = 10000
+MAX_OWNER = 200
+MAX_LIST = 100  # tags, dashboards, variants
+MAX_ITEM = 2000  # one tag, dashboard URL, variant key or description
 
 PATCH_FIELDS = {"enabled", "rollout", "rules", "defaultVariant", "changeReason", "ticket", "origin"}
 RESTORE_FIELDS = {"toVersion", "changeReason", "ticket", "origin"}
@@ -35,14 +43,56 @@ def flag_json(flag: Flag, environment: str | None = None) -> dict[str, Any]:
     return wire.flag_to_json(flag)
 
 
-def audit_to_json(entry: AuditEntry) -> dict[str, Any]:
+def _visible_states(value: Any, visible: frozenset[str] | None) -> Any:
+    if visible is None or not isinstance(value, dict) or not isinstance(value.get("environments"), dict):
+        return value
+    return dict(value, environments={k: v for k, v in value["environments"].items() if k in visible})
+
+
+def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> dict[str, Any]:
+    """An audit entry for the wire. With `visible` (a token's environments), a flag-wide entry (created,
+    archived: its before/after hold a whole flag) keeps only those environments' states; `hash` is still
+    the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify). Entries come
+    from audit.row_to_entry, which already cut stored values too deep to serve."""
+    before, after = _visible_states(entry.before, visible), _visible_states(entry.after, visible)
     return {
         "sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
         "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,
-        "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": entry.before,
-        "after": entry.after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
+        "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": before,
+        "after": after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
         "hash": entry.hash,
     }
+
+
+def _create_types(d: dict[str, Any]) -> None:
+    """Types and sizes of a new flag's metadata, checked before wire.flag_from_json (which, as the shared
+    client-side parser, is lenient: it would store `"killSwitch": "false"` as true)."""
+    if "killSwitch" in d and not isinstance(d["killSwitch"], bool):
+        raise ValueError("killSwitch: expected true or false")
+    for name, cap in (("name", MAX_NAME), ("description", MAX_DESCRIPTION), ("owner", MAX_OWNER),
+                      ("ticket", MAX_TICKET)):
+        value = d.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string")
+        if len(value) > cap:
+            raise ValueError(f"{name}: longer than {cap} characters")
+    for name in ("tags", "dashboards", "variants"):
+        value = d.get(name)
+        if isinstance(value, list) and len(value) > MAX_LIST:
+            raise ValueError(f"{name}: at most {MAX_LIST} entries")
+    for name in ("tags", "dashboards"):
+        for i, item in enumerate(d.get(name) or []):
+            if isinstance(item, str) and len(item) > MAX_ITEM:
+                raise ValueError(f"{name}[{i}]: longer than {MAX_ITEM} characters")
+    variants = d.get("variants")
+    for i, v in enumerate(variants if isinstance(variants, list) else []):
+        for part in ("key", "description"):
+            text = v.get(part) if isinstance(v, dict) else None
+            if isinstance(text, str) and len(text) > MAX_ITEM:
+                raise ValueError(f"variants[{i}].{part}: longer than {MAX_ITEM} characters")
+    utc_time(d.get("sunsetAt"), "sunsetAt")
 
 
 def _object(d: Any, allowed: set[str], what: str) -> dict[str, Any]:
@@ -109,7 +159,7 @@ def parse_patch(d: Any, flag: Flag) -> tuple[StateChange, str, str | None, Chang
 def parse_restore(d: Any) -> tuple[int, str, str | None, ChangeOrigin | None]:
     d = _object(d, RESTORE_FIELDS, "a restore body")
     to_version = d.get("toVersion")
-    if isinstance(to_version, bool) or not isinstance(to_version, int) or to_version < 1:
+    if isinstance(to_version, bool) or not isinstance(to_version, int) or not 1 <= to_version < 2**63:
         raise ValueError("toVersion: expected a positive integer (an earlier version of this state)")
     reason, ticket, origin = _reason(d)
     return to_version, reason, ticket, origin
@@ -133,6 +183,7 @@ def parse_create(d: Any, environments: list[str], now: datetime
     for env in envs:
         if env not in environments:
             raise ValueError(f"environments.{str(env)[:40]}: unknown environment; known: {', '.join(environments)}")
+    _create_types(d)
     meta = {k: v for k, v in d.items() if k not in ("environments", "changeReason", "origin")}
     meta["createdAt"] = wire.iso(now)
     meta["archived"] = False

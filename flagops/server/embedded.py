@@ -73,6 +73,8 @@ def start_embedded(db: Path | None = None, traffic: bool = True, *, timeout: flo
             "--parent-pid", str(os.getpid())]
     if not traffic:
         args.append("--no-traffic")
+    if db is None:  # a throwaway database is signed with a throwaway key; a kept one with the user's key
+        args += ["--signing-key", str(root / "audit-signing.key")]
     args += extra_args or []
     log = open(log_path, "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

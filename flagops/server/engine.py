@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from flagops.server.audit import open_readonly
+
 # one schema for both engines: TEXT columns hold exactly the text the audit hash covers
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,7 +125,7 @@ class SQLiteEngine:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        db = open_readonly(self.path)  # a URI pathlib built: `?` or `#` in the name stay part of it
         try:
             db.execute("BEGIN")  # one snapshot: a write committed during a long scan must not look like tampering
             yield db

@@ -24,13 +24,13 @@ def bucket(seed: str, targeting_key: str) -> float:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:  # OverflowError: an integer beyond float range (request bodies are bounded; rules may not be)
+        if isinstance(value, (int, float)):
             return float(value)
-        except ValueError:
-            return None
+        if isinstance(value, str):
+            return float(value)
+    except (ValueError, OverflowError):
+        return None
     return None
 
 

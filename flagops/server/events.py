@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flagops import wire
 from flagops.model import AuditEntry, Flag
 from flagops.server.codec import flag_json
+from flagops.server.limits import bounded
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,24 @@ class Event:
     type: str  # flag.created | flag.updated | flag.archived
     environment: str | None  # None: concerns every environment
     frame: bytes
+
+    def frame_for(self, visible: frozenset[str] | None) -> bytes:
+        """The frame as a token limited to `visible` environments may see it: a flag-wide event (created,
+        archived) carries every environment's state, so theirs are left out."""
+        if visible is None or self.environment is not None:
+            return self.frame
+        return _scoped_frame(self.frame, visible)
+
+
+@lru_cache(maxsize=4096)
+def _scoped_frame(frame: bytes, visible: frozenset[str]) -> bytes:
+    head, sep, rest = frame.partition(b"data: ")
+    data = json.loads(rest)
+    state = data.get("flagState")
+    if isinstance(state, dict) and isinstance(state.get("environments"), dict):
+        state["environments"] = {k: v for k, v in state["environments"].items() if k in visible}
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return head + sep + body.encode() + b"\n\n"
 
 
 def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
@@ -32,6 +52,6 @@ def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
             data["flagState"] = dict(flag_json(flag, None), environments={entry.environment: state})
         else:
             data["flagState"] = flag_json(flag, None)
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(bounded(data), separators=(",", ":"), ensure_ascii=False)
     frame = f"id: {entry.sequence}\nevent: {kind}\ndata: {body}\n\n".encode()
     return Event(entry.sequence, kind, entry.environment, frame)

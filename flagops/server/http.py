@@ -12,7 +12,8 @@ from fastapi.security import HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flagops.server.problems import Problem
+from flagops.server.limits import MAX_DEPTH, check_body
+from flagops.server.problems import Problem, invalid
 from flagops.server.store import Idem
 
 # documents the bearer scheme in OpenAPI; the token itself is checked by auth.Authenticator
@@ -51,9 +52,16 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
     if ctype is not None and "json" not in ctype.lower():
         raise Problem(415, f"Content-Type must be application/json, not {ctype[:60]!r}", field="Content-Type")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise Problem(422, f"body: nested deeper than {MAX_DEPTH} levels", field="body") from None
+    except ValueError as exc:
         raise Problem(400, f"malformed JSON: {str(exc)[:200]}", field="body") from None
+    try:
+        check_body(value)  # depth and number ranges, before any parser or the database sees the value
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    return value
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -23,10 +23,12 @@ from typing import Any
 import uvicorn
 
 from flagops.server.app import Service, create_app
-from flagops.server.auth import Authenticator, Principal, RateLimiter, hash_token, load_tokens
+from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
+from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.demo import INCIDENT_FLAG, demo_flags
 from flagops.server.engine import is_postgres_url
 from flagops.server.metrics import MetricsStore
+from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
 from flagops.server.stream import Broker
 from flagops.server.traffic import Traffic
@@ -49,6 +51,11 @@ class ServeOptions:
     access_log: bool = True
     incident_step: float = 45.0
     parent_pid: int | None = None  # shut down when this process is gone
+    header_timeout: float = 10.0  # seconds for a request head to arrive (guard.py)
+    body_timeout: float = 30.0  # seconds for a request body to arrive once the handler reads it
+    auth_failures: float = 10.0  # unknown tokens per minute per client address (bursts of 20); 0: off
+    signing_key: Path | None = None  # ed25519 key for the audit head (signing.py); None: the XDG config dir
+    reseal_audit: bool = False  # sign the current head even though its stored signature does not verify
 
 
 class StartupError(Exception):
@@ -170,6 +177,16 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
     except Exception as exc:  # sqlite3.DatabaseError, psycopg.OperationalError and friends: say which database
         where = redacted(db) if isinstance(db, str) and is_postgres_url(db) else db
         raise StartupError(f"cannot open database {where}: {' '.join(str(exc).split())[:500]}") from None
+    try:
+        signer = load_signer(opts.signing_key)
+    except SigningKeyError as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
+    # replicas on one database must share the key: each one signs the heads it writes
+    signing_problem = store.seal(lambda engine: seal_on_start(engine, store.instance, signer,
+                                                             reseal=opts.reseal_audit))
+    if signing_problem is None:
+        store.sign_head = signer.sign
     if opts.demo and not store.flags():
         store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
     # what was loaded lives as long as the service: out of the cyclic collector's sight, so a full collection
@@ -177,8 +194,9 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
     gc.freeze()
     broker = Broker(store, heartbeat=opts.heartbeat)
     store.on_commit = broker.notify_threadsafe
-    svc = Service(store=store, auth=Authenticator(principals, RateLimiter(opts.rate_limit)), broker=broker,
-                  metrics=MetricsStore(), max_body=opts.max_body)
+    auth = Authenticator(principals, RateLimiter(opts.rate_limit), FailedAuthThrottle(opts.auth_failures))
+    svc = Service(store=store, auth=auth, broker=broker, metrics=MetricsStore(), max_body=opts.max_body,
+                  signer=signer, signing_problem=signing_problem)
     if opts.demo and opts.traffic:
         traffic = Traffic(svc, seed=opts.seed, step_seconds=opts.incident_step)
         svc.background.append(lambda _svc: traffic.run())
@@ -187,7 +205,10 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
 
     def ready() -> None:
         lines = [f"flagops Flag API listening on {url}", f"  database: {store.db.description}",
-                 f"  API docs: {url}/docs"]
+                 f"  API docs: {url}/docs", f"  audit signing key: {signer.key_id} ({signer.path})"]
+        if signing_problem is not None:
+            lines.append(f"  WARNING: {signing_problem}; not signing new entries until restarted with "
+                         "--reseal-audit")
         if opts.demo:
             lines.append(f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
                          + ("" if opts.traffic else "; traffic simulator off"))
@@ -201,8 +222,9 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
         print("\n".join(lines), flush=True)
 
     svc.on_ready = ready
-    config = uvicorn.Config(create_app(svc), log_level="info", access_log=opts.access_log, server_header=False,
-                            timeout_graceful_shutdown=3, lifespan="on")
+    config = uvicorn.Config(RequestGuard(create_app(svc), opts.body_timeout), log_level="info",
+                            access_log=opts.access_log, server_header=False, timeout_graceful_shutdown=3,
+                            lifespan="on", http=protocol_with_header_timeout(opts.header_timeout))
     server = _Server(config)
     server.broker = broker
     if opts.parent_pid is not None:

@@ -72,16 +72,22 @@ class MetricsStore:
         return {"flag": flag, "environment": environment, "step": step, "window": window, "hasErrors": True,
                 "points": points}
 
-    def prometheus(self, gauges: list[tuple[str, str, dict[str, str], float]]) -> str:
-        """Text exposition 0.0.4: counters since start plus the service's `gauges` (name, help, labels, value)."""
+    def prometheus(self, gauges: list[tuple[str, str, dict[str, str], float]],
+                   environments: frozenset[str] | None = None) -> str:
+        """Text exposition 0.0.4: counters since start plus the service's `gauges` (name, help, labels, value);
+        with `environments`, only their series (what a token limited to them may see)."""
         lines = ["# HELP flagops_flag_evaluations_total Flag evaluations reported, by variant.",
                  "# TYPE flagops_flag_evaluations_total counter"]
         for (flag, env, variant), n in sorted(self._eval_totals.items()):
+            if environments is not None and env not in environments:
+                continue
             lines.append(f'flagops_flag_evaluations_total{{flag="{_label(flag)}",environment="{_label(env)}",'
                          f'variant="{_label(variant)}"}} {n}')
         lines += ["# HELP flagops_flag_errors_total Errors reported by code paths behind a flag.",
                   "# TYPE flagops_flag_errors_total counter"]
         for (flag, env), n in sorted(self._error_totals.items()):
+            if environments is not None and env not in environments:
+                continue
             lines.append(f'flagops_flag_errors_total{{flag="{_label(flag)}",environment="{_label(env)}"}} {n}')
         seen: set[str] = set()
         for name, help_, labels, value in gauges:

@@ -34,8 +34,9 @@ ARCHIVE = {"type": "object", "required": ["changeReason"], "additionalProperties
            "properties": {"changeReason": _REASON, "ticket": _TICKET, "origin": _ORIGIN}}
 
 CREATE = {"type": "object", "required": ["key", "changeReason"], "additionalProperties": False, "properties": {
-    "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,99}$"}, "name": {"type": "string"},
-    "description": {"type": "string"}, "kind": {"type": "string", "enum": ["boolean", "multivariate", "json"]},
+    "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,99}$"},
+    "name": {"type": "string", "maxLength": 5000}, "description": {"type": "string", "maxLength": 10000},
+    "kind": {"type": "string", "enum": ["boolean", "multivariate", "json"]},
     "variants": {"type": "array", "items": {"type": "object", "required": ["key"], "properties": {
         "key": {"type": "string"}, "value": {}, "description": {"type": "string"}}}},
     "tags": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
@@ -118,7 +119,19 @@ SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         "entries": {"type": "array", "items": AUDIT_ENTRY}}}),
     ("/v1/audit/verify", "get"): ("200", {"type": "object", "required": ["ok", "checked"], "properties": {
         "ok": {"type": "boolean"}, "checked": {"type": "integer"}, "brokenAt": {"type": ["integer", "null"]},
-        "problem": _NULLABLE_STR}}),
+        "problem": _NULLABLE_STR,
+        "signature": {"type": "object", "properties": {"keyId": _NULLABLE_STR, "ok": {"type": ["boolean", "null"]},
+                                                       "signedFrom": {"type": ["integer", "null"]}}},
+        "states": {"type": "object", "properties": {"checked": {"type": "integer"}, "ok": {"type": "boolean"}}}}}),
+    ("/v1/audit/export", "get"): ("200", {
+        "type": "object", "required": ["format", "instance", "head", "signature", "entries", "states"],
+        "properties": {"format": {"type": "string", "const": "flagops-audit-bundle/1"},
+                       "instance": {"type": "string"}, "exportedAt": {"type": "string"},
+                       "columns": {"type": "array", "items": {"type": "string"}},
+                       "head": {"type": "object", "required": ["sequence", "hash"]},
+                       "signature": {"type": "object", "required": ["algorithm", "keyId", "publicKey", "value"]},
+                       "entries": {"type": "array", "items": {"type": "array", "minItems": 14, "maxItems": 14}},
+                       "states": {"type": "array", "items": {"type": "array", "minItems": 4, "maxItems": 4}}}}),
     ("/v1/metrics", "post"): ("202", {"type": "object", "required": ["accepted"]}),
     ("/v1/metrics/flags", "get"): ("200", {"type": "object", "required": ["series"], "properties": {
         "series": {"type": "array", "items": {"type": "object", "required": ["flag", "environment", "points"]}}}}),

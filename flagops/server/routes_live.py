@@ -11,17 +11,17 @@ from fastapi import FastAPI, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from flagops import wire
 from flagops.server import openapi
-from flagops.server.audit import verification_json
 from flagops.server.codec import audit_to_json
 from flagops.server.evaluate import evaluate, parse_requests
 from flagops.server.http import BEARER, json_response, read_json
+from flagops.server.limits import utc_time
 from flagops.server.metrics import BASE_STEP, MAX_POINTS, RETENTION, parse_ingest
 from flagops.server.problems import Problem, invalid
 
 if TYPE_CHECKING:
     from flagops.server.app import Service
+    from flagops.server.auth import Principal
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
 
@@ -43,7 +43,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                               field="Last-Event-ID")
             last = int(last_event_id)
         envs = frozenset({environment}) if environment is not None else principal.environments
-        return StreamingResponse(svc.broker.events(envs, last), media_type="text/event-stream",
+        return StreamingResponse(svc.broker.events(envs, last, principal.environments),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/v1/audit", tags=["audit"])
@@ -62,18 +63,29 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                 since_seq = int(since)
             else:
                 try:
-                    since_time = wire.parse_time(since, "since")
+                    since_time = utc_time(since, "since")
                 except ValueError as exc:
                     raise invalid(f"{exc} (or give an audit sequence number)") from None
         entries = await run_in_threadpool(store.audit, flag=flag, environment=environment, since_sequence=since_seq,
                                           since_time=since_time, limit=limit, environments=principal.environments)
-        return json_response({"entries": [audit_to_json(e) for e in entries]})
+        return json_response({"entries": [audit_to_json(e, principal.environments) for e in entries]})
 
     @app.get("/v1/audit/verify", tags=["audit"])
     async def verify(request: Request, _: Any = BEARER) -> Response:
-        """Recompute the hash chain; say where it breaks."""
-        svc.require(request, "audit:read")
-        return json_response(verification_json(await run_in_threadpool(store.verify)))
+        """Recompute the hash chain, check the head's signature and every state row; say where it breaks."""
+        _whole_log(svc, svc.require(request, "audit:read"), "verify")
+        public = svc.signer.public_raw if svc.signer is not None else None
+        return json_response(await run_in_threadpool(store.verify, public, svc.signing_problem))
+
+    @app.get("/v1/audit/export", tags=["audit"])
+    async def export(request: Request, _: Any = BEARER) -> Response:
+        """Every audit and state row as stored, with the signed head: check it offline with
+        `flagops audit-bundle verify FILE`."""
+        _whole_log(svc, svc.require(request, "audit:read"), "export")
+        if svc.signer is None:
+            raise Problem(409, "this service has no audit signing key; an export could not be verified")
+        bundle = await run_in_threadpool(store.export, svc.signer.public_b64, svc.signer.key_id)
+        return json_response(bundle, headers={"Content-Disposition": 'attachment; filename="audit-bundle.json"'})
 
     @app.post("/v1/metrics", tags=["metrics"], status_code=202, openapi_extra=openapi.body(openapi.METRICS))
     async def ingest(request: Request, _: Any = BEARER) -> Response:
@@ -126,17 +138,20 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     @app.get("/metrics", tags=["metrics"], response_class=Response)
     async def prometheus(request: Request, _: Any = BEARER) -> Response:
         """Prometheus text exposition (needs a token with flags:read)."""
-        svc.require(request, "flags:read")
+        principal = svc.require(request, "flags:read")
         gauges: list[tuple[str, str, dict[str, str], float]] = [
             ("flagops_stream_subscribers", "Open /v1/stream connections.", {}, len(svc.broker.subscribers)),
             ("flagops_audit_sequence", "Sequence of the newest audit entry.", {}, store.head_sequence)]
         for env in store.environments:
+            if not principal.may_touch(env.key):
+                continue
             flags = store.flags()
             on = sum(1 for f in flags if (s := f.states.get(env.key)) is not None and s.enabled)
             gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "on"}, on))
             gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "off"},
                            len(flags) - on))
-        return Response(svc.metrics.prometheus(gauges), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(svc.metrics.prometheus(gauges, principal.environments),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.post("/v1/evaluate", tags=["evaluate"], openapi_extra=openapi.body(openapi.EVALUATE))
     async def evaluate_batch(request: Request, _: Any = BEARER) -> Response:
@@ -162,6 +177,14 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                 svc.metrics.record(flag_key, env, now, {variant: 1} if variant else {}, 0)
         return json_response({"requestId": f"r-{uuid.uuid4().hex[:16]}", "environment": env,
                               "decisions": decisions})
+
+
+def _whole_log(svc: Service, principal: Principal, what: str) -> None:
+    """Verifying and exporting read every environment's history: only tokens for every environment."""
+    if principal.environments is not None and not all(e.key in principal.environments
+                                                        for e in svc.store.environments):
+        raise Problem(403, f"only tokens for every environment may {what} the whole audit log",
+                      field="environment")
 
 
 def _check_step(window: int, step: int) -> None:

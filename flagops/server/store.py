@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from flagops import wire
-from flagops.model import AuditEntry, AuditVerification, ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.server.audit import GENESIS, audit_query, entry_hash, row_to_entry, verify_rows
+from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
 from flagops.server.engine import Engine, open_engine
 from flagops.server.events import Event, make_event
+from flagops.server.limits import MAX_STORED_DEPTH, load_bounded, stored_json
 from flagops.server.problems import Problem
 from flagops.server.readmodel import Published, ReadModel
 
@@ -89,9 +90,13 @@ def _parse_flags(flag_rows: list[Any], state_rows: Iterable[Any]) -> tuple[list[
     for key, meta, is_archived in flag_rows:
         flag_texts = texts.get(key, {})
         states = {env: wire.state_from_json(env, json.loads(t)) for env, t in flag_texts.items()}
-        flag = replace(wire.flag_from_json(json.loads(meta)), states=states)
+        # bounded: a variant value stored before nesting was limited must not break every list read; such a
+        # flag is served from a fresh encoding of what was kept, not from the stored text
+        flag = replace(wire.flag_from_json(load_bounded(meta)), states=states)
         if is_archived:
             archived.append(flag)
+        elif meta.count("[") + meta.count("{") >= MAX_STORED_DEPTH:
+            live.append(Published(flag, _meta_text(flag), flag_texts))
         else:
             live.append(Published(flag, meta, flag_texts))
     return live, archived
@@ -101,6 +106,8 @@ class Store:
     def __init__(self, db: str | Path | Engine, on_commit: Callable[[], None] | None = None) -> None:
         self.db: Engine = open_engine(db) if isinstance(db, (str, Path)) else db
         self.on_commit = on_commit
+        # signs each new audit head in the write's own transaction (signing.Signer.sign); None: unsigned
+        self.sign_head: Callable[[str, int, str], str] | None = None
         self._lock = threading.RLock()  # one user of the connection at a time, one writer in this process
         self._pending: list[AuditEntry] = []  # audit entries of the open transaction
         self.model = ReadModel()
@@ -233,7 +240,7 @@ class Store:
         if row[0] != idem.fingerprint:
             raise Problem(422, "Idempotency-Key was already used with a different request; use a new key "
                           "for a new change", field="Idempotency-Key", title="Idempotency key reused")
-        return WriteResult(status=row[1], body=json.loads(row[2]), etag=row[3], replayed=True)
+        return WriteResult(status=row[1], body=stored_json(row[2]), etag=row[3], replayed=True)
 
     def _check_version(self, state: FlagState, if_match: int | None, key: str) -> None:
         if if_match is None:
@@ -256,6 +263,9 @@ class Store:
         self.db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*columns, digest))
         self.db.execute("INSERT INTO meta VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
                         (f"{seq}:{digest}",))
+        if self.sign_head is not None:  # the anchor outside the database: see flagops/audit_chain.py
+            self.db.execute("INSERT INTO meta VALUES ('head_sig', ?) ON CONFLICT (key) DO UPDATE SET "
+                            "value=excluded.value", (self.sign_head(self.instance, seq, digest),))
         entry = row_to_entry((*columns, digest))
         self._pending.append(entry)
         return entry
@@ -456,11 +466,21 @@ class Store:
             rows = self.db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
 
-    def verify(self) -> AuditVerification:
-        # its own connection and snapshot: a long scan must not hold the write lock
+    def verify(self, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
+        """GET /v1/audit/verify: chain, head signature, states (audit.verify_database), on a connection and
+        snapshot of its own: a long scan must not hold the write lock."""
         with self.db.reader() as db:
-            head = db.execute("SELECT value FROM meta WHERE key='head'").fetchone()
-            return verify_rows(db.execute("SELECT * FROM audit ORDER BY sequence"), head[0] if head else None)
+            return verify_database(db, public_raw, signing_problem)
+
+    def export(self, public_b64: str, key_id: str) -> dict[str, Any]:
+        """GET /v1/audit/export: every audit and state row as stored, with the signed head."""
+        with self.db.reader() as db:
+            return export_bundle(db, public_b64, key_id)
+
+    def seal(self, seal: Callable[[Engine], str | None]) -> str | None:
+        """Run signing.seal_on_start on this store's connection, before the service takes writes."""
+        with self._lock:
+            return seal(self.db)
 
     def events_after(self, sequence: int) -> list[Event]:
         """Committed events after `sequence`, oldest first (at most 10,000: call again for more)."""

@@ -23,6 +23,7 @@ MAX_QUEUE = 2000
 @dataclass(eq=False)
 class Subscriber:
     environments: frozenset[str] | None  # None: every environment
+    visible: frozenset[str] | None = None  # the token's environments (events.Event.frame_for)
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
 
     def wants(self, event: Event) -> bool:
@@ -68,8 +69,9 @@ class Broker:
             sub.queue.put_nowait(None)
         self.subscribers.clear()
 
-    async def events(self, environments: frozenset[str] | None, last_event_id: int | None) -> AsyncIterator[bytes]:
-        sub = Subscriber(environments)
+    async def events(self, environments: frozenset[str] | None, last_event_id: int | None,
+                     visible: frozenset[str] | None = None) -> AsyncIterator[bytes]:
+        sub = Subscriber(environments, visible)
         self.subscribers.add(sub)  # before the backlog read: nothing committed from here on can be missed
         try:
             yield b"retry: 2000\n\n"
@@ -89,7 +91,7 @@ class Broker:
                         break
                     for event in backlog:
                         if sub.wants(event):
-                            yield event.frame
+                            yield event.frame_for(sub.visible)
                         last = event.id
             while True:
                 try:
@@ -101,7 +103,7 @@ class Broker:
                 if item is None:
                     return
                 if item.id > last:
-                    yield item.frame
+                    yield item.frame_for(sub.visible)
                     last = item.id
         finally:
             self.subscribers.discard(sub)

@@ -10,19 +10,7 @@ because a 5,000-character name would otherwise push everything else off an 80x24
 
 from __future__ import annotations
 
-import unicodedata
-
-# bidi embeddings/overrides/isolates and the implicit marks: they change display order (Trojan Source)
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _visible(ch: str) -> str:
-    code = ord(ch)
-    if ch in _BIDI_CONTROLS:
-        return f"\\u{code:04x}"
-    if unicodedata.category(ch) == "Cc":
-        return "\\t" if ch == "\t" else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return ch
+from flagops.inert_text import inert  # the one rule, shared with the CLI (zero-width and U+2028 too)
 
 
 def plain(value: object, limit: int | None = None, *, note: bool = True) -> str:
@@ -31,9 +19,7 @@ def plain(value: object, limit: int | None = None, *, note: bool = True) -> str:
     text = "" if value is None else str(value)
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}… ({len(text):,} chars)" if note else f"{text[:max(0, limit - 1)]}…"
-    if text.isprintable():
-        return text
-    return "".join(_visible(ch) for ch in text)
+    return inert(text)
 
 
 def plain_lines(value: object, limit: int | None = None) -> str:

@@ -43,13 +43,28 @@ def replicas(postgres: Postgres, tmp_path: Path) -> Iterator[list[RunningService
     url = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
     tokens_file = tmp_path / "tokens.yaml"
     tokens = write_tokens(tokens_file)
+    key = _shared_signing_key(tmp_path / "audit-signing.key")  # replicas sign each other's heads: one key
     with ThreadPoolExecutor(3) as pool:
         started = list(pool.map(lambda i: start_service(tmp_path / f"r{i}", demo=True, db_path=url,
-                                                        tokens_file=tokens_file, tokens=tokens, timeout=60),
+                                                        tokens_file=tokens_file, tokens=tokens, timeout=60,
+                                                        extra_args=["--signing-key", str(key)]),
                                 range(3)))
     yield started
     for svc in started:
         svc.stop()
+
+
+def _shared_signing_key(path: Path) -> Path:
+    """The key the replicas share, made before any of them starts (so none of them races to create it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return path
 
 
 def _wait_for(check: object, timeout: float = 10.0) -> None:
@@ -64,7 +79,10 @@ def _verified(svc: RunningService) -> dict[str, object]:
     with svc.client() as c:
         r = c.get("/v1/audit/verify")
     assert r.status_code == 200, r.text
-    return dict(r.json())
+    body = dict(r.json())
+    # the chain, the head's signature (by the key the replicas share) and every state row against the audit
+    assert body["ok"] is True and body["signature"]["ok"] is True and body["states"]["ok"] is True, body
+    return body
 
 
 def test_replicas_share_one_seeded_database(replicas: list[RunningService]) -> None:
