@@ -116,6 +116,20 @@ async def shoot(url: str, token: str, out: Path) -> list[Path]:
         await save("dashboard")
         await pilot.press("escape")
 
+        await pilot.press("b")  # runbooks: the shipped checkout runbook, planned against the live service
+        await until(pilot, lambda: bool(getattr(getattr(app.screen, "catalog", None), "runbooks", None)))
+        app.screen.reopen("checkout-error-spike")  # type: ignore[attr-defined]
+        await until(pilot, lambda: "r: run" in str(app.screen.query_one("#runbook-plan").render()), timeout=20)
+        plan = app.screen.query_one("#runbook-plan")
+        app.screen.query_one("#runbook-pane").scroll_to_widget(plan, animate=False, top=True)  # the plan, not the notes
+        await save("runbooks")
+        await pilot.press("escape")
+
+        await pilot.press("t")  # timeline: the deploy-bot's ramp, newest first, with error rates
+        await until(pilot, lambda: getattr(app.screen, "timeline", None) is not None, timeout=20)
+        await save("timeline")
+        await pilot.press("escape")
+
         await pilot.press("question_mark")
         await save("help")
         await pilot.press("escape")

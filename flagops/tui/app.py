@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.containers import Center, Middle
 from textual.screen import ModalScreen
 from textual.widgets import Label
@@ -26,7 +27,7 @@ from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
 from flagops.tui.live import LiveFlags
-from flagops.tui.palette import PALETTE_PROVIDERS
+from flagops.tui.palette import PALETTE_PROVIDERS, ConsolePalette
 from flagops.tui.screens.action_modal import ActionModal, ActionKind
 from flagops.tui.screens.flags_screen import FlagsScreen
 from flagops.tui.themes import install_themes
@@ -159,8 +160,25 @@ class FlagOpsApp(App[None]):
 
     # -- the surface other screens use --------------------------------------------------------------------
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not any(isinstance(s, CommandPalette) for s in self.screen_stack):
+            self.push_screen(ConsolePalette(id="--command-palette"))
+
+    def goto_flag(self, typed: str = "") -> None:
+        """`g`: a key typed out; an unknown one gets "did you mean" (the same suggestions as the CLI)."""
+        from flagops.tui.screens.goto_modal import GoToFlagModal
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.open_flag(key)
+
+        self.push_screen(GoToFlagModal(self.store.flags, self.environment, typed), chosen)
+
     def open_flag(self, key: str) -> None:
         """Push the flag detail screen (flagops/tui/screens/detail_screen.py)."""
+        if self.store.loaded and key not in self.store.flags:
+            self.goto_flag(key)  # not a flag here (mistyped, archived, another environment's): say so
+            return
         try:
             module = importlib.import_module("flagops.tui.screens.detail_screen")
         except ImportError:

@@ -5,7 +5,10 @@ Two loops feed it:
   request is the liveness probe, and `list_flags()` (cheap: ETag / 304) resyncs after every reconnect
   and is the polling fallback when the backend has no stream. Failures move the connection state to
   "reconnecting (n)" and then "stale since HH:MM:SS" with exponential backoff; the last-known flags
-  stay in place.
+  stay in place. A service that hangs (accepts connections, never answers) is caught by the probe's
+  own deadline (`probe_timeout`), and the data is called stale once nothing has been heard from the
+  service for `stale_after` seconds, whether or not a retry has finished by then: a hung service shows
+  "stale" about 5 s after it stopped answering instead of after the HTTP client's retries gave up.
 - the metrics loop: error rates and a short trend per flag, visible rows first (the table tells us which
   ones are on screen), then a slow sweep over the rest so "sort by error rate" converges.
 
@@ -18,10 +21,11 @@ import asyncio
 import gc
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from enum import Enum
 
+from flagops import timefmt
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError, Forbidden, NotFound, Unauthorized
 from flagops.model import ChangeEvent, Flag
@@ -51,7 +55,7 @@ class ConnectionState:
         if self.link is Link.RECONNECTING:
             return f"reconnecting ({self.attempts})"
         if self.link is Link.STALE and self.stale_since is not None:
-            return f"stale since {self.stale_since.astimezone().strftime('%H:%M:%S')}"
+            return f"stale since {timefmt.when(self.stale_since)}"  # a date too when it was not today
         if self.link is Link.FAILED:
             return "not authorized"
         if self.link is Link.CONNECTING and self.attempts:
@@ -88,7 +92,9 @@ class LiveFlags:
         backend: FlagBackend,
         environment: str,
         *,
-        probe_interval: float = 5.0,
+        probe_interval: float = 2.0,
+        probe_timeout: float = 3.0,
+        stale_after: float = 5.0,
         poll_interval: float = 1.0,
         metrics_interval: float = 3.0,
         metrics_window: int = 300,
@@ -108,6 +114,11 @@ class LiveFlags:
         self.loaded = False
         self.last_event_id: int | None = None
         self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
+        self.stale_after = stale_after
+        self._heard_at: float | None = None  # loop time of the last answer from the service
+        self._heard_at_wall: datetime | None = None
+        self._stale_timer: asyncio.Task[None] | None = None
         self.poll_interval = poll_interval
         self.metrics_interval = metrics_interval
         self.metrics_window = metrics_window
@@ -130,6 +141,12 @@ class LiveFlags:
 
     def on_reload(self, listener: ReloadListener) -> None:
         self._reload_listeners.append(listener)
+
+    def remove_listener(self, listener: object) -> None:
+        """Stop calling `listener` (a widget that goes away must not be called back)."""
+        for listeners in (self._flags_listeners, self._connection_listeners, self._reload_listeners):
+            while listener in listeners:
+                listeners.remove(listener)  # type: ignore[arg-type]
 
     def _emit_flags(self, keys: set[str]) -> None:
         if keys:
@@ -308,32 +325,65 @@ class LiveFlags:
     async def run(self) -> None:
         """Keep the flags current until cancelled. Never raises a backend error; shows it instead."""
         attempts = 0
-        lost_at: datetime | None = None
-        while True:
-            try:
-                await self.load()
-                attempts, lost_at = 0, None
-                use_stream = self.backend.capabilities.stream
-                self._set_connection(ConnectionState(Link.LIVE, polling=not use_stream))
-                if use_stream:
-                    await self._follow_stream()
-                else:
-                    await self._poll()
-            except asyncio.CancelledError:
-                raise
-            except (Unauthorized, Forbidden) as exc:
-                self.fail(exc.message)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure means "not connected"; shown, retried
-                attempts += 1
-                lost_at = lost_at or datetime.now(timezone.utc)
-                message = exc.message if isinstance(exc, FlagOpsError) else type(exc).__name__
-                if attempts >= self.STALE_AFTER_ATTEMPTS:
-                    state = ConnectionState(Link.STALE, attempts, lost_at, error=message)
-                else:
-                    state = ConnectionState(Link.RECONNECTING, attempts, lost_at, error=message)
-                self._set_connection(state)
-                await asyncio.sleep(backoff_delay(attempts))
+        try:
+            while True:
+                try:
+                    await self.load()
+                    self._heard()
+                    attempts = 0
+                    self._cancel_stale_timer()
+                    use_stream = self.backend.capabilities.stream
+                    self._set_connection(ConnectionState(Link.LIVE, polling=not use_stream))
+                    if use_stream:
+                        await self._follow_stream()
+                    else:
+                        await self._poll()
+                except asyncio.CancelledError:
+                    raise
+                except (Unauthorized, Forbidden) as exc:
+                    self.fail(exc.message)
+                    return
+                except Exception as exc:  # noqa: BLE001 - any failure means "not connected"; shown, retried
+                    attempts += 1
+                    message = exc.message if isinstance(exc, FlagOpsError) else type(exc).__name__
+                    since = self._heard_at_wall or datetime.now(timezone.utc)
+                    stale = attempts >= self.STALE_AFTER_ATTEMPTS or self._silent_for() >= self.stale_after
+                    link = Link.STALE if stale else Link.RECONNECTING
+                    self._set_connection(ConnectionState(link, attempts, since, error=message))
+                    if not stale:
+                        self._start_stale_timer()
+                    await asyncio.sleep(backoff_delay(attempts))
+        finally:
+            self._cancel_stale_timer()
+
+    # -- how long since the service answered ------------------------------------------------------------
+
+    def _heard(self) -> None:
+        """The service just answered: the data is current as of now."""
+        self._heard_at = asyncio.get_running_loop().time()
+        self._heard_at_wall = datetime.now(timezone.utc)
+
+    def _silent_for(self) -> float:
+        if self._heard_at is None:
+            return float("inf")
+        return asyncio.get_running_loop().time() - self._heard_at
+
+    def _start_stale_timer(self) -> None:
+        """Call the data stale `stale_after` seconds after the last answer, even while a retry still hangs."""
+        if self._stale_timer is not None and not self._stale_timer.done():
+            return
+
+        async def mark_stale() -> None:
+            await asyncio.sleep(max(0.0, self.stale_after - self._silent_for()))
+            if self.connection.link is Link.RECONNECTING:
+                self._set_connection(replace(self.connection, link=Link.STALE))
+
+        self._stale_timer = asyncio.ensure_future(mark_stale())
+
+    def _cancel_stale_timer(self) -> None:
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+            self._stale_timer = None
 
     def connect_failed(self, attempts: int, message: str) -> None:
         """Startup could not reach the service yet (no data to call stale): 'connecting (n)'."""
@@ -358,6 +408,7 @@ class LiveFlags:
                     event = next_event.result()
                 except StopAsyncIteration:
                     raise FlagOpsError("The live stream ended.") from None
+                self._heard()
                 self.apply_event(event)
                 next_event = asyncio.ensure_future(anext(stream))
         finally:
@@ -372,7 +423,7 @@ class LiveFlags:
                     pass
 
     async def _probe(self) -> None:
-        """Every `probe_interval`, ask the service something small; raises when it is gone.
+        """Every `probe_interval`, ask the service something small; raises when it is gone or hangs.
 
         The stream reconnects quietly by itself, so without this a dead service would look "live". A full
         resync is not needed here: the stream resumes from the last event id, and every reconnect of
@@ -381,12 +432,32 @@ class LiveFlags:
         """
         while True:
             await asyncio.sleep(self.probe_interval)
-            await self.backend.environments()
+            try:
+                # the HTTP client's own timeouts and retries take far longer than an on-call person
+                # should look at data they believe is live
+                await asyncio.wait_for(self.backend.environments(), self.probe_timeout)
+            except asyncio.TimeoutError:
+                raise FlagOpsError(f"The flag service did not answer within {self.probe_timeout:g} s.") from None
+            self._heard()
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            await self.load()
+        """Poll the list; the probe runs beside it, so a hung service is noticed while a poll waits."""
+
+        async def polls() -> None:
+            while True:
+                await asyncio.sleep(self.poll_interval)
+                await self.load()
+                self._heard()
+
+        tasks = [asyncio.ensure_future(polls()), asyncio.ensure_future(self._probe())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises the failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- the metrics loop ----------------------------------------------------------------------------
 

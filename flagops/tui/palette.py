@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider, SearchIcon
 from textual.content import Content
 from textual.style import Style
 
@@ -27,6 +27,14 @@ from flagops.tui.runbook_palette import RunbooksProvider  # runbooks in the pale
 from flagops.tui.safe_text import plain
 
 MAX_FLAG_HITS = 30
+PROMPT = ">"  # Textual's magnifier emoji is a box (or two cells of garbage) on many terminals and fonts
+
+
+class ConsolePalette(CommandPalette):
+    """Textual's command palette with a prompt that renders on every terminal."""
+
+    def on_mount(self) -> None:
+        self.query_one(SearchIcon).icon = PROMPT
 CONTEXT_BOOST = 0.05
 
 
@@ -74,6 +82,7 @@ class FlagsProvider(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
+        found = 0
         for flag in self._candidates(query):
             label = plain(flag.key, 120)
             score, display = safe_highlight(label, query, matcher)
@@ -82,8 +91,15 @@ class FlagsProvider(Provider):
                 if name_score <= 0:
                     continue
                 score = name_score * 0.8
+            found += 1
             yield Hit(score, Content.assemble("open flag ", display), partial(open_flag, self.app, flag.key),
                       text=f"open flag {label}")
+        goto = getattr(self.app, "goto_flag", None)
+        typed = query.strip()
+        if not found and goto is not None and len(typed) >= 3:
+            # no flag matches what was typed: offer to look it up, which answers with "did you mean"
+            text = f"go to flag {plain(typed, 80)!r}"
+            yield Hit(0.01, Content(text), partial(goto, typed), text=text)
 
 
 class ActionsProvider(Provider):
@@ -101,13 +117,19 @@ class ActionsProvider(Provider):
                 yield f"kill {label}", partial(start, "kill", key), "Turn the flag off in this environment"
                 yield f"set rollout of {label}", partial(start, "rollout", key), "Change the rollout percentage"
                 yield f"roll back {label}", partial(start, "rollback", key), "Restore the previous version"
-        from flagops.tui.screens.dashboard_screen import DashboardScreen
+        from flagops.tui.screens.console_screen import go_to
         from flagops.tui.screens.help_screen import HelpScreen
 
         screen = self.screen
-        if not isinstance(screen, DashboardScreen):
-            yield "open dashboard", partial(app.push_screen, DashboardScreen()), \
-                "Flags ranked by error rate and recent change, live change feed"
+        here = getattr(screen, "DESTINATION", "")
+        for name, what in (("dashboard", "Flags ranked by error rate and recent change, live change feed"),
+                           ("timeline", "Every flag change of the last hours: who, why, error rate after"),
+                           ("runbooks", "Every runbook: plan, run, undo")):
+            if name != here:
+                yield f"open {name}", partial(go_to, app, name), what
+        goto = getattr(app, "goto_flag", None)
+        if goto is not None:
+            yield "go to flag by key", goto, "Type a key; a mistyped one gets \"did you mean\""
         yield "show keys", partial(app.push_screen, HelpScreen(screen)), "Every key on this screen"
         switch = getattr(app, "switch_environment", None)
         if switch is not None:

@@ -20,9 +20,9 @@ HELP = "Open the runbooks screen on this runbook: plan, run, undo"
 
 
 def open_runbooks(app: Any, select: str | None = None) -> None:
-    from flagops.tui.screens.runbooks_screen import RunbooksScreen
+    from flagops.tui.screens.console_screen import go_to
 
-    app.push_screen(RunbooksScreen(select=select))
+    go_to(app, "runbooks", select=select)
 
 
 class RunbooksProvider(Provider):

@@ -42,6 +42,9 @@ ENVIRONMENTS = [Environment("dev", "Development"), Environment("staging", "Stagi
                 Environment("prod", "Production", protected=True)]
 TEAMS = ["checkout", "payments", "search", "identity", "mobile"]
 SUFFIXES = ["rollout", "beta", "killswitch", "v2", "experiment", "eu"]
+LONG_KEYS = ["checkout-coupon-stacking-experiment", "checkout-coupon-stacking-killswitch",
+             "checkout-coupon-stacking-rollout", "checkout-coupon-stacking-eu",
+             "notifications-unsubscribe-one-click-experiment"]
 
 
 def _state(env: str, enabled: bool, rollout: float, version: int, minutes_ago: int, who: str,
@@ -76,27 +79,39 @@ def build_flags() -> list[Flag]:
                               created_at=NOW - timedelta(days=30 + n),
                               states={env.key: _state(env.key, enabled, rollout, 1 + n % 3, 60 * (n + 2),
                                                       "demo-seed") for env in ENVIRONMENTS}))
+    # long keys that differ only at the end, as in the demo: 80 columns must still tell them apart
+    for n, key in enumerate(LONG_KEYS):
+        flags.append(Flag(key, key.replace("-", " ").capitalize(), owner="notifications" if n == 4 else "checkout",
+                          tags=("long",), created_at=NOW - timedelta(days=60),
+                          states={env.key: _state(env.key, n % 2 == 0, [100, 10, 50, 0, 25][n], 2, 60 * 24 * 3,
+                                                  "demo-seed") for env in ENVIRONMENTS}))
     return flags
 
 
 def build_audit() -> list[AuditEntry]:
-    """Newest first: the deploy-bot's ramp of the incident flag, plus a human change elsewhere."""
-    ramp = [(1, 5, 40), (5, 10, 28), (10, 25, 16), (25, 50, 4)]
-    entries = []
-    seq = 100
-    for before, after, minutes in ramp:
-        seq += 1
-        entries.append(AuditEntry(
-            seq, NOW - timedelta(minutes=minutes), "deploy-bot", "flag.updated", INCIDENT, "prod",
-            f"progressive rollout {before}% -> {after}% (automated deploy pipeline)", ticket="DEPLOY-4821",
-            before={"enabled": True, "rollout": before, "defaultVariant": "on"},
-            after={"enabled": True, "rollout": after, "defaultVariant": "on"},
-            origin=ChangeOrigin(tool="deploy-pipeline")))
-    seq += 1
-    entries.append(AuditEntry(seq, NOW - timedelta(minutes=2), "alice", "flag.updated",
-                              "payments-fraud-score-beta", "prod", "pausing while fraud team reviews",
-                              ticket="PAY-77", before={"enabled": True, "rollout": 25},
-                              after={"enabled": False, "rollout": 25}))
+    """Newest first: the deploy-bot's ramp of the incident flag, human changes elsewhere (one from a runbook
+    run) and one from three days ago, so dates show next to times. Sequences follow time, as in the service."""
+    changes: list[tuple[timedelta, str, str, str, str, str, dict[str, object], dict[str, object],
+                        ChangeOrigin | None]] = [
+        (timedelta(days=3), "alice", INCIDENT, "staging", "staging soak done, full rollout", "CHK-4821",
+         {"enabled": True, "rollout": 50, "version": 3}, {"enabled": True, "rollout": 100, "version": 4}, None)]
+    for version, (before, after, minutes) in enumerate([(1, 5, 40), (5, 10, 28), (10, 25, 16), (25, 50, 4)],
+                                                        start=3):
+        changes.append((timedelta(minutes=minutes), "deploy-bot", INCIDENT, "prod",
+                        f"progressive rollout {before}% -> {after}% (automated deploy pipeline)", "DEPLOY-4821",
+                        {"enabled": True, "rollout": before, "defaultVariant": "on", "version": version},
+                        {"enabled": True, "rollout": after, "defaultVariant": "on", "version": version + 1},
+                        ChangeOrigin(tool="deploy-pipeline")))
+    changes.append((timedelta(minutes=2), "alice", "payments-fraud-score-beta", "prod",
+                    "pausing while fraud team reviews", "PAY-77", {"enabled": True, "rollout": 25, "version": 2},
+                    {"enabled": False, "rollout": 25, "version": 3}, None))
+    changes.append((timedelta(minutes=1), "bob", "checkout-coupon-stacking-killswitch", "prod",
+                    "coupon abuse: stop stacking", "INC-88", {"enabled": True, "rollout": 10, "version": 1},
+                    {"enabled": False, "rollout": 10, "version": 2},
+                    ChangeOrigin(tool="flagops", runbook="panic-service", run_id="r-7f3a", step=2)))
+    entries = [AuditEntry(101 + n, NOW - ago, actor, "flag.updated", key, env, reason, ticket=ticket,
+                          before=before, after=after, origin=origin)
+               for n, (ago, actor, key, env, reason, ticket, before, after, origin) in enumerate(changes)]
     return sorted(entries, key=lambda e: e.sequence, reverse=True)
 
 
@@ -134,7 +149,7 @@ class FixedBackend:
                     since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
         return [e for e in self.entries
                 if (flag is None or e.flag_key == flag) and (environment is None or e.environment == environment)
-                ][:limit]
+                and (since is None or e.at >= since)][:limit]
 
     async def verify_audit(self) -> AuditVerification:
         return AuditVerification(True, len(self.entries))

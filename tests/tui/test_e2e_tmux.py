@@ -62,15 +62,19 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     subprocess.run(["tmux", "-L", t.socket, "kill-server"], capture_output=True, timeout=20)
 
 
-def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
+def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: Path, size: tuple[int, int]) -> None:
     connection_file = tmp_path / "connection.json"
     flagops = Path(sys.executable).with_name("flagops")
     env_setup = (f"cd {tmp_path} && export XDG_CONFIG_HOME={tmp_path / 'config'} "
                  f"XDG_STATE_HOME={tmp_path / 'state'} FLAGOPS_DEMO_CONNECTION={connection_file}; ")
     command = f"{env_setup}{flagops} demo --no-traffic; echo FLAGOPS-EXIT=$?; sleep 120"
-    tmux.run("new-session", "-d", "-s", "console", "-x", "100", "-y", "30", command)
+    tmux.run("new-session", "-d", "-s", "console", "-x", str(size[0]), "-y", str(size[1]), command)
 
-    tmux.wait_for(lambda s: "● live" in s and FLAG[:8] in s, "the console to show live flags", timeout=60)
+    shown = tmux.wait_for(lambda s: "● live" in s and FLAG[:8] in s, "the console to show live flags", timeout=60)
+    footer = shown.rstrip("\n").splitlines()[-1]
+    assert "d Dash" in footer and "? Keys" in footer and "q Quit" in footer, footer  # never cut off
+    assert "t Timeline" in footer and "b Runbooks" in footer
     connection = json.loads(connection_file.read_text())
     assert os.stat(connection_file).st_mode & 0o077 == 0  # the token file is private
     headers = {"Authorization": f"Bearer {connection['admin_token']}"}
@@ -96,6 +100,11 @@ def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: P
     shown = tmux.wait_for(lambda s: "Kill flag" not in s, "back on the flags screen")
     row = next(line for line in shown.splitlines() if FLAG in line and " off " in line)
     assert "off" in row
+
+    tmux.keys("t")  # the timeline has the change, who made it and why
+    timeline = tmux.wait_for(lambda s: "Flag changes in prod" in s and REASON[:20] in s, "the kill on the timeline")
+    assert FLAG in timeline and "-> off" in timeline and "● live" in timeline.splitlines()[0]
+    tmux.keys("Escape")
 
     with httpx.Client(base_url=connection["url"], headers=headers, timeout=10) as client:
         entry = client.get("/v1/audit", params={"flag": FLAG, "environment": "prod"}).json()["entries"][0]

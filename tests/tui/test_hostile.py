@@ -214,5 +214,21 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
         await pilot.press("escape")
         await pilot.pause(0.2)
 
+        # the timeline: the hostile change (reason, ticket) drawn as text, with its header
+        await pilot.press("escape")  # leave the flags screen's search box, where t would be typed
+        await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TimelineScreen"
+                       and getattr(app.screen, "timeline", None) is not None)
+        await wait_for(pilot, lambda: "hostile reason [bold]B[/bold]" in screen_text(pilot), timeout=5)
+        assert "profile [bold]prof[/]" in screen_text(pilot)  # the header, hostile profile name literal
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+
+        # go to flag with a hostile key: "no such flag" with the key literal
+        await pilot.press("g", *"[@click=app.quit]x[/]", "enter")
+        await wait_for(pilot, lambda: "No flag '[@click=app.quit]x[/]'" in screen_text(pilot), timeout=5)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+
         assert app.is_running  # [@click=app.quit] never ran
         assert app.return_code is None

@@ -32,9 +32,11 @@ Snap = Callable[..., bool]
 def pinned_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Pin what the pictures depend on besides the data: the clock, the time zone, themes, runbooks."""
     from flagops.runbooks import catalog
+    from flagops.tui import clock
     from flagops.tui.screens import dashboard_screen
 
     monkeypatch.setattr(dashboard_screen, "utcnow", lambda: NOW)
+    monkeypatch.setattr(clock, "utcnow", lambda: NOW)
     monkeypatch.setenv("FLAGOPS_THEME_DIR", os.devnull)  # only the shipped themes
     # the repo's runbooks change as examples are added; the pictures should not
     monkeypatch.setattr(catalog, "shipped_dir", lambda: None)
@@ -157,3 +159,87 @@ def test_themes(snap_compare: Snap, theme: str) -> None:
 
 def test_terminal_too_small(snap_compare: Snap) -> None:
     assert snap_compare(console(), terminal_size=(50, 12), run_before=lambda pilot: pilot.pause(0.3))
+
+
+# -- issue 15: 80 columns, every screen with its header, the runbooks and timeline screens, dialogs ---------
+
+BOTH_SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
+RUNBOOK = """\
+id: coupon-abuse
+title: Coupon abuse
+description: Stop coupon stacking while fraud looks at it.
+environment: prod
+steps:
+  - note: "Tell #fraud you are running this."
+  - name: Stop stacking
+    kill: checkout-coupon-stacking-rollout
+"""
+
+
+@BOTH_SIZES
+def test_flags_search_long_keys(snap_compare: Snap, size: tuple[int, int]) -> None:
+    """`/coupon` at 80 columns: four keys that differ only at the end stay apart (cut in the middle)."""
+    async def before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"coupon")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(console(), terminal_size=size, run_before=before)
+
+
+@BOTH_SIZES
+def test_runbooks_screen(snap_compare: Snap, size: tuple[int, int], tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "coupon-abuse.yaml").write_text(RUNBOOK)
+    monkeypatch.setenv("FLAGOPS_RUNBOOKS_DIR", str(tmp_path))
+    from flagops.runbooks import views
+
+    shown = views.runbook_text  # the file's folder is a new temporary one on every run: pin it in the picture
+    monkeypatch.setattr(views, "runbook_text",
+                        lambda rb: [line.replace(str(tmp_path), "~/runbooks") for line in shown(rb)])
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("b")
+        app: Any = pilot.app
+        await until(pilot, lambda: app.screen.query("#runbook-list")
+                    and app.screen.query_one("#runbook-list").option_count > 0)
+        await pilot.press("p")
+        await until(pilot, lambda: "r: run" in str(app.screen.query_one("#runbook-plan").render()))
+        await pilot.pause(0.3)
+
+    assert snap_compare(console(), terminal_size=size, run_before=before)
+
+
+@BOTH_SIZES
+def test_timeline_screen(snap_compare: Snap, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("t")
+        app: Any = pilot.app
+        await until(pilot, lambda: getattr(app.screen, "timeline", None) is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(console(), terminal_size=size, run_before=before)
+
+
+def test_kill_of_an_off_flag_asks_nothing_80x24(snap_compare: Snap) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"coupon-stacking-killswitch", "enter", "k")
+        app: Any = pilot.app
+        await until(pilot, lambda: getattr(app.screen, "plan", None) is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(console(), terminal_size=(80, 24), run_before=before)
+
+
+def test_goto_unknown_flag_did_you_mean_80x24(snap_compare: Snap) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("g", *"chekout-new-flw", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(console(), terminal_size=(80, 24), run_before=before)

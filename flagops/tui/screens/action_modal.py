@@ -5,6 +5,12 @@ It repeats the target, the environment, the effect (before -> after) and the bla
 starts on Cancel and `esc` cancels. Applying goes through ops.py (If-Match, idempotency key, read-back);
 afterwards the modal shows the time to effect and the new state. A 412 shows the fresh state, plans again
 against it and lets the person press Apply again (the reason is kept).
+
+A change that would change nothing (killing a flag that is already off) is said so at once: no reason is
+asked for and nothing is written (kill is idempotent). When planning fails because the service cannot be
+reached, the modal plans again by itself as soon as the console's connection is live again. A field
+that blocks applying is marked, gets the cursor, and the message says so; typing a valid value clears
+the message.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from textual.widgets import Button, Input, Label
 
 from flagops.errors import Conflict, FlagOpsError, Refused
 from flagops.ops import AppliedChange, PlannedChange, describe_state
+from flagops.tui.live import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
 if TYPE_CHECKING:
@@ -53,6 +60,8 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self.applied: AppliedChange | None = None
         self.busy = False
         self._idempotency_key = str(uuid.uuid4())
+        self._plan_failed = False  # planning could not reach the service: plan again once it is back
+        self._invalid: str | None = None  # the id of the field whose problem the message shows
 
     @property
     def flagops(self) -> FlagOpsApp:
@@ -62,7 +71,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         ops = self.flagops.ops
         with Vertical(id="action-dialog"):
             yield Label(TITLES[self.kind], id="action-title", markup=False)
-            yield Label(f"Flag         {printable(self.key, 120)}", id="action-target", markup=False)
+            yield Label(f"Flag         {printable(self.key, 200)}", id="action-target", markup=False)
             yield Label(f"Environment  {printable(self.environment, 40)}", id="action-environment", markup=False)
             yield Label("Effect       planning…", id="action-effect", markup=False)
             yield Label("Blast radius …", id="action-blast", markup=False)
@@ -85,6 +94,13 @@ class ActionModal(ModalScreen[AppliedChange | None]):
                 yield Button("Close", id="action-close", variant="primary")
 
     def on_mount(self) -> None:
+        # the dialog's children may mount after the screen's own Mount event: start once they are there
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        store = getattr(self.app, "store", None)
+        if store is not None:
+            store.on_connection(self._connection_changed)
         self.query_one("#action-typed-label").display = False
         self.query_one("#action-typed-key").display = False
         self.query_one("#action-close").display = False
@@ -97,6 +113,15 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             # the plan follows the number typed; nothing to plan until there is one
         else:
             self.replan()
+
+    def on_unmount(self) -> None:
+        store = getattr(self.app, "store", None)
+        if store is not None:
+            store.remove_listener(self._connection_changed)
+
+    def _connection_changed(self, state: ConnectionState) -> None:
+        if state.link is Link.LIVE and self._plan_failed and self.applied is None and not self.busy:
+            self.replan("The service is reachable again: planned against its current state.")
 
     # -- planning ---------------------------------------------------------------------------------------
 
@@ -117,9 +142,11 @@ class ActionModal(ModalScreen[AppliedChange | None]):
                     return
                 plan = await ops.plan_rollout(self.key, self.environment, percent)
         except FlagOpsError as exc:
+            self._plan_failed = True
             self._show_effect("cannot plan this change", None)
-            self._message(exc.message, "error")
+            self._message(f"{exc.message} This dialog plans again when the service is back.", "error")
             return
+        self._plan_failed = False
         self.plan = plan
         self._idempotency_key = str(uuid.uuid4())
         self._show_plan(plan)
@@ -147,15 +174,75 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self._show_effect(effect, plan.blast.describe())
         needs_key = self.flagops.ops.needs_typed_key(plan)
         typed_label = self.query_one("#action-typed-label", Label)
-        typed_label.update(f"Protected environment: type the flag key ({printable(plan.flag.key, 80)}) to confirm")
+        # the key on a line of its own (it wraps when long): the whole key must be readable to be typed
+        typed_label.update(f"Protected environment: to confirm, type the flag key\n{printable(plan.flag.key, 300)}")
         typed_label.display = needs_key
         self.query_one("#action-typed-key").display = needs_key
-        self.query_one("#action-apply", Button).disabled = False
         self._message("", None)
+        if plan.noop and self.kind != "rollout":
+            self._show_nothing_to_do(plan)
+            return
+        self._set_asking(True)
+        # a plan that changes nothing has nothing to apply (rollout: the number may still change)
+        self.query_one("#action-apply", Button).disabled = plan.noop
+
+    def _show_nothing_to_do(self, plan: PlannedChange) -> None:
+        """Kill an off flag, roll back to what it already is: say so, ask nothing, write nothing."""
+        self._set_asking(False)
+        where = printable(plan.environment.key, 40)
+        self._message(f"Already {describe_state(plan.before)} in {where}: nothing to change, nothing is written.",
+                      "success")
+        close = self.query_one("#action-close", Button)
+        close.display = True
+        close.focus()
+
+    def _set_asking(self, asking: bool) -> None:
+        """Show or hide what only a real change needs: the fields, Apply and Cancel (Close replaces them)."""
+        for widget in self.query(".action-field-label, Input"):
+            if widget.id in ("action-typed-label", "action-typed-key"):
+                continue  # shown by the plan when the environment is protected
+            widget.display = asking
+        if not asking:
+            self.query_one("#action-typed-label").display = False
+            self.query_one("#action-typed-key").display = False
+        self.query_one("#action-hint").display = asking
+        self.query_one("#action-apply").display = asking
+        self.query_one("#action-cancel").display = asking
+        self.query_one("#action-close").display = not asking
 
     @on(Input.Changed, "#action-percent")
     def _percent_changed(self) -> None:
         self.replan()
+
+    @on(Input.Changed, "#action-reason, #action-typed-key")
+    def _field_changed(self, event: Input.Changed) -> None:
+        """Once the field the message complains about is valid, the complaint goes (and the mark)."""
+        if self._invalid != event.input.id or self.plan is None:
+            return
+        if self._field_problem(event.input.id, self.plan) is None:
+            event.input.remove_class("invalid")
+            self._invalid = None
+            self._message("", None)
+
+    def _field_problem(self, field: str | None, plan: PlannedChange) -> str | None:
+        ops = self.flagops.ops
+        if field == "action-reason":
+            reason = self.query_one("#action-reason", Input).value.strip()
+            if len(reason) < ops.min_reason_length:
+                return (f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed). "
+                        "The cursor is in the Reason field.")
+        elif field == "action-typed-key" and ops.needs_typed_key(plan):
+            if self.query_one("#action-typed-key", Input).value.strip() != plan.flag.key:
+                return "The typed key does not match the flag key. The cursor is in the typed-key field."
+        return None
+
+    def _block(self, field: str, text: str) -> None:
+        """Say what blocks applying, mark the field and put the cursor there (never a silent jump)."""
+        for widget in self.query(Input):
+            widget.set_class(widget.id == field, "invalid")
+        self._invalid = field
+        self._message(text, "error")
+        self.query_one(f"#{field}", Input).focus()
 
     # -- applying ---------------------------------------------------------------------------------------
 
@@ -175,23 +262,19 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             return
         ops = self.flagops.ops
         reason = self.query_one("#action-reason", Input).value.strip()
-        if len(reason) < ops.min_reason_length:
-            self._message(
-                f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed).", "error"
-            )
-            self.query_one("#action-reason", Input).focus()
+        problem = self._field_problem("action-reason", plan)
+        if problem is not None:
+            self._block("action-reason", problem)
             return
         try:
             ops.check(plan, reason)
         except Refused as exc:
             self._message(exc.message, "error")
             return
-        if ops.needs_typed_key(plan):
-            typed = self.query_one("#action-typed-key", Input).value.strip()
-            if typed != plan.flag.key:
-                self._message("The typed key does not match the flag key.", "error")
-                self.query_one("#action-typed-key", Input).focus()
-                return
+        problem = self._field_problem("action-typed-key", plan)
+        if problem is not None:
+            self._block("action-typed-key", problem)
+            return
         ticket = self.query_one("#action-ticket", Input).value.strip() or None
         self.apply_plan(plan, reason, ticket)
 

@@ -23,13 +23,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from flagops.errors import FlagOpsError
 from flagops.model import AuditEntry, Flag, MetricSeries
+from flagops.tui import clock
 from flagops.tui.host import console_host, live_store
 from flagops.tui.safe_text import plain
+from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import change_summary
 from flagops.tui.widgets.charts import format_rate, sparkline_text
 
@@ -97,14 +98,14 @@ def _age(at: datetime | None, now: datetime) -> str:
     return f"{seconds // 86400}d ago"
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ConsoleScreen):
     """Where is it burning, and what changed just before?"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="dashboard.back"),
         Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
-        Binding("question_mark", "help", "Keys", id="help"),
     ]
+    DESTINATION = "dashboard"
 
     CSS_PATH = "screens.tcss"  # detail, dashboard and help styles, in one file
 
@@ -122,11 +123,10 @@ class DashboardScreen(Screen[None]):
             ("suspects", "panel panel-wide"), ("top-errors", "panel"), ("recent", "panel"),
             ("feed", "panel panel-wide"))}
 
-    def compose(self) -> ComposeResult:
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll():
             with self.grid:
                 yield from self.panels.values()
-        yield Footer()
 
     def on_resize(self) -> None:
         self._fit(self.size.width)
@@ -290,7 +290,7 @@ class DashboardScreen(Screen[None]):
             parts.append(("\nno changes yet", "dim"))
         for entry in self.feed[:15]:
             parts.append("\n")
-            parts.append((f"{entry.at.astimezone().strftime('%H:%M:%S')} ", "dim"))
+            parts.append((f"{clock.when(entry.at)} ", "dim"))
             if entry.flag_key in self.rises:
                 parts.append(("▲ ", "bold $error"))
             parts.append((plain(entry.flag_key, 32, note=False), "bold"))
@@ -302,11 +302,6 @@ class DashboardScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
-
-    def action_help(self) -> None:
-        from flagops.tui.screens.help_screen import HelpScreen
-
-        self.app.push_screen(HelpScreen(self))
 
     def action_refresh(self) -> None:
         self.poll_feed()

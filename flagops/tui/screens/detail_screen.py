@@ -18,12 +18,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from flagops.errors import FlagOpsError, NotFound
 from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
+from flagops.tui import clock
 from flagops.tui.host import console_host
+from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.runbook_links import RunbookLink, load_runbook_catalog, runbooks_touching
 from flagops.tui.safe_text import plain, plain_lines
 from flagops.tui.widgets.audit_view import AuditView
@@ -99,7 +100,7 @@ def environment_lines(flag: Flag, environments: list[Any], current: str) -> Cont
         if state is not None:
             parts.append(f" v{state.version:<4} {len(state.rules)} rule{'s' if len(state.rules) != 1 else ' '}")
             if state.updated_at is not None:
-                parts.append((f"  {state.updated_at.astimezone().strftime('%m-%d %H:%M')}", "dim"))
+                parts.append((f"  {clock.when(state.updated_at, seconds=False)}", "dim"))
             if state.updated_by:
                 parts.append((f" {plain(state.updated_by, 16, note=False)}", "dim"))
     if protected:
@@ -129,7 +130,7 @@ def rules_lines(state: FlagState | None) -> Content:
     return Content.assemble(*parts)
 
 
-class FlagDetailScreen(Screen[None]):
+class FlagDetailScreen(ConsoleScreen):
     """Everything about one flag; live charts refresh every few seconds."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -137,12 +138,12 @@ class FlagDetailScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="detail.refresh"),
         Binding("e", "next_environment", "Chart env", id="detail.environment"),
         Binding("k", "write('kill')", "Kill", id="kill"),
-        Binding("percent_sign", "write('rollout')", "Rollout %", id="rollout"),
+        Binding("percent_sign", "write('rollout')", "Rollout", id="rollout"),
         Binding("u", "write('rollback')", "Rollback", id="rollback"),
-        Binding("question_mark", "help", "Keys", id="help"),
     ]
 
     CSS_PATH = "screens.tcss"  # detail, dashboard and help styles, in one file
+    NARROW_HIDDEN = frozenset({"detail.refresh", "detail.environment"})
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -151,7 +152,7 @@ class FlagDetailScreen(Screen[None]):
         self.chart_environment = ""  # set on mount from the app's environment
         self.runbook_catalog: Any | None = None
 
-    def compose(self) -> ComposeResult:
+    def compose_body(self) -> ComposeResult:
         # what matters in an incident comes first: state, rollout, live numbers, who changed what
         with VerticalScroll(id="detail-body"):
             yield Static(Content(plain(self.key, 200)), id="detail-title", markup=False)
@@ -172,7 +173,6 @@ class FlagDetailScreen(Screen[None]):
             yield Static("Metadata", classes="section", markup=False)
             yield Static("loading…", id="detail-meta", markup=False)
             yield Static("", id="detail-description", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.chart_environment = console_host(self.app).environment
@@ -194,7 +194,7 @@ class FlagDetailScreen(Screen[None]):
             host = console_host(self.app)
             # read-only: the actions are gone (hidden from the footer and help), not greyed out
             return not host.readonly and hasattr(self.app, "start_action")
-        return True
+        return super().check_action(action, parameters)
 
     def _set_titles(self) -> None:
         env = plain(self.chart_environment, 30)
@@ -283,11 +283,6 @@ class FlagDetailScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self.refresh_all()
-
-    def action_help(self) -> None:
-        from flagops.tui.screens.help_screen import HelpScreen
-
-        self.app.push_screen(HelpScreen(self))
 
     def action_next_environment(self) -> None:
         keys = [e.key for e in console_host(self.app).environments]

@@ -13,15 +13,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, OptionList
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from flagops.model import Environment, Flag
-from flagops.tui.live import ConnectionState
 from flagops.tui.screens.action_modal import ActionKind
-from flagops.tui.widgets.flag_table import FlagTable, printable
-from flagops.tui.widgets.header import ConsoleHeader
+from flagops.tui.screens.console_screen import ConsoleScreen
+from flagops.tui import clock
+from flagops.tui.widgets.flag_table import FlagTable, fit_middle, printable
 
 if TYPE_CHECKING:
     from flagops.tui.app import FlagOpsApp
@@ -31,7 +31,7 @@ WRITE_BINDING_IDS = frozenset({"kill", "rollout", "rollback"})
 RESORT_SECONDS = 2.0  # order-changing sorts are re-applied at most this often, never per update
 
 
-class FlagsScreen(Screen[None]):
+class FlagsScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="search"),
         Binding("escape", "clear_search", "Clear", id="clear_search", show=False),
@@ -41,13 +41,13 @@ class FlagsScreen(Screen[None]):
         Binding("u", "rollback", "Rollback", id="rollback"),
         Binding("s", "cycle_sort", "Sort", id="sort"),
         Binding("v", "pick_environment", "Env", id="environment"),
-        Binding("question_mark", "help", "Keys", id="help"),
-        Binding("d", "dashboard", "Dashboard", id="dashboard"),
         # while typing in the search box (which has no use for them): move through the results without
         # leaving it; the table's own up/down win when it has focus
         Binding("down", "results_down", "Next result", id="results_down", show=False),
         Binding("up", "results_up", "Previous result", id="results_up", show=False),
     ]
+
+    NARROW_HIDDEN = frozenset({"sort", "environment"})
 
     def __init__(self) -> None:
         super().__init__(id="flags-screen")
@@ -68,23 +68,19 @@ class FlagsScreen(Screen[None]):
     def flagops(self) -> FlagOpsApp:
         return cast("FlagOpsApp", self.app)
 
-    def compose(self) -> ComposeResult:
+    def compose_body(self) -> ComposeResult:
         app = self.flagops
-        yield ConsoleHeader(app.profile.name, app.current_environment(), app.readonly)
         yield Input(placeholder="search: words, tag:x owner:y state:on|off stale  (esc clears)", id="search")
         yield FlagTable(app.store, id="flags")
         yield Label("Loading flags…", id="status", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         store = self.flagops.store
         store.on_flags(self._on_flags_changed)
         store.on_reload(self._on_reload)
-        store.on_connection(self._on_connection)
         self.query_one("#search", Input).display = False
         self.query_one(FlagTable).focus()
         self.set_interval(RESORT_SECONDS, self._resort_if_dirty)
-        self._on_connection(store.connection)
         if store.loaded:
             self._on_reload()
 
@@ -94,7 +90,6 @@ class FlagsScreen(Screen[None]):
     # -- live data --------------------------------------------------------------------------------------
 
     def _on_reload(self) -> None:
-        self.query_one(ConsoleHeader).set_environment(self.flagops.current_environment())
         self.apply_query()
 
     def _on_flags_changed(self, keys: set[str]) -> None:
@@ -103,9 +98,6 @@ class FlagsScreen(Screen[None]):
         if table.cursor_key in keys:
             self._show_cursor_flag(table.cursor_key)
         self._dirty = True
-
-    def _on_connection(self, state: ConnectionState) -> None:
-        self.query_one(ConsoleHeader).set_connection(state)
 
     def _resort_if_dirty(self) -> None:
         # Only order-changing views need it: a state or error rate change may move rows or filter them.
@@ -151,20 +143,31 @@ class FlagsScreen(Screen[None]):
         text = f"{shown:,} of {total:,} flags" if self.query_text else f"{total:,} flags"
         if self.query_text:
             text += f" matching {printable(self.query_text, 60)!r}"
-        text += f" · sort: {self.sort}"
+        if self.sort != SORTS[0] or self.size.width >= 100:  # the default sort is not worth a narrow line
+            text += f" · sort: {self.sort}"
         key = self.query_one(FlagTable).cursor_key
         if key is not None:
-            text += " · " + self._flag_summary(key)
+            # the line is one row: cut the key in the middle rather than lose who changed it and when
+            room = self.size.width - 2 - len(text) - 3
+            text += " · " + self._flag_summary(key, room)
         self.query_one("#status", Label).update(text)
 
-    def _flag_summary(self, key: str) -> str:
+    def _flag_summary(self, key: str, room: int) -> str:
+        """The highlighted flag's key, version, when and by whom it last changed, fitted to `room` cells:
+        the key shrinks (in the middle) to 16 cells first, then "by whom" goes, then the version."""
         flag = self.flagops.store.get(key)
         state = flag.state(self.flagops.store.environment) if flag is not None else None
-        if state is None:
-            return printable(key, 60)
-        when = state.updated_at.astimezone().strftime("%H:%M:%S") if state.updated_at else "?"
-        who = printable(state.updated_by or "?", 30)
-        return f"{printable(key, 60)} v{state.version}, changed {when} by {who}"
+        shown_key = printable(key, 60)
+        tails = [""]
+        if state is not None:
+            when = clock.when(state.updated_at)
+            who = printable(state.updated_by or "?", 30)
+            tails = [f" v{state.version} · {when} by {who}", f" v{state.version} · {when}", f" · {when}", ""]
+        for tail in tails:
+            if room - len(tail) >= min(16, len(shown_key)):
+                break
+        width = max(min(16, len(shown_key)), min(len(shown_key), room - len(tail)))
+        return fit_middle(shown_key, width).rstrip() + tail
 
     def _show_cursor_flag(self, key: str | None) -> None:
         table = self.query_one(FlagTable)
@@ -225,16 +228,6 @@ class FlagsScreen(Screen[None]):
     def palette_flag_key(self) -> str | None:
         """The flag the palette's actions apply to (palette.py asks the screen)."""
         return self.query_one(FlagTable).cursor_key
-
-    def action_help(self) -> None:
-        from flagops.tui.screens.help_screen import HelpScreen
-
-        self.app.push_screen(HelpScreen(self))
-
-    def action_dashboard(self) -> None:
-        from flagops.tui.screens.dashboard_screen import DashboardScreen
-
-        self.app.push_screen(DashboardScreen())
 
     def action_open(self) -> None:
         key = self.query_one(FlagTable).cursor_key

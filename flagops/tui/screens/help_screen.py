@@ -20,7 +20,7 @@ from flagops.tui.safe_text import plain
 
 # keys Textual binds on every app that people still ask about
 GLOBAL_KEYS: tuple[tuple[str, str], ...] = (
-    ("^p", "command palette: flags, actions, themes"),
+    ("^p", "command palette: flags, actions, screens, runbooks, themes"),
     ("tab / shift+tab", "move focus"),
 )
 

@@ -18,8 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from flagops.errors import FlagOpsError
@@ -30,8 +29,8 @@ from flagops.runbooks.execute import RunEvent
 from flagops.runbooks.runlog import RunLog, RunStore
 from flagops.runbooks.schema import Runbook, Step
 from flagops.tui.safe_text import plain, plain_lines
+from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.screens.runbook_modal import RunbookStartModal, StartRequest, StepConfirmModal
-from flagops.tui.widgets.header import ConsoleHeader
 
 if TYPE_CHECKING:
     from flagops.tui.app import FlagOpsApp
@@ -54,7 +53,7 @@ def rank(catalog: Catalog, query: str) -> list[Runbook]:
     return [rb for _, rb in sorted(scored, key=lambda item: (-item[0], item[1].id))]
 
 
-class RunbooksScreen(Screen[None]):
+class RunbooksScreen(ConsoleScreen):
     CSS_PATH = "runbooks.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="runbook_filter"),
@@ -63,6 +62,7 @@ class RunbooksScreen(Screen[None]):
         Binding("r", "run", "Run", id="runbook_run"),
         Binding("u", "undo", "Undo run", id="runbook_undo"),
     ]
+    DESTINATION = "runbooks"
 
     def __init__(self, select: str | None = None) -> None:
         super().__init__(id="runbooks-screen")
@@ -77,9 +77,7 @@ class RunbooksScreen(Screen[None]):
     def flagops(self) -> FlagOpsApp:
         return cast("FlagOpsApp", self.app)
 
-    def compose(self) -> ComposeResult:
-        app = self.flagops
-        yield ConsoleHeader(app.profile.name, app.current_environment(), app.readonly)
+    def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter runbooks (esc clears)", id="runbook-filter")
         with Horizontal(id="runbook-body"):
             yield OptionList(id="runbook-list")
@@ -88,7 +86,6 @@ class RunbooksScreen(Screen[None]):
                 yield Static("", id="runbook-plan", markup=False)
                 yield Static("", id="runbook-progress", markup=False)
         yield Label("Loading runbooks…", id="runbook-status", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.load_catalog()
@@ -106,11 +103,20 @@ class RunbooksScreen(Screen[None]):
         broken = f"; {len(catalog.broken)} file(s) with problems (flagops runbook check)" if catalog.broken else ""
         self._status(f"{len(catalog.runbooks)} runbooks{broken}. enter: plan · r: run · /: filter")
         self._refresh_list()
-        if self.select and self.select in catalog.runbooks:
-            ids = [rb.id for rb in self.shown]
-            self.query_one(OptionList).highlighted = ids.index(self.select)
-            self.action_plan()
+        self.reopen(self.select)
         self.query_one(OptionList).focus()
+
+    def reopen(self, select: str | None = None) -> None:
+        """Back on this screen from the palette's "runbook: ID": highlight that runbook and plan it."""
+        if not select or self.running or select not in self.catalog.runbooks:
+            return
+        ids = [rb.id for rb in self.shown]
+        if select not in ids:
+            self.query_one("#runbook-filter", Input).value = ""
+            self._refresh_list()
+            ids = [rb.id for rb in self.shown]
+        self.query_one(OptionList).highlighted = ids.index(select)
+        self.action_plan()
 
     def _refresh_list(self) -> None:
         self.shown = rank(self.catalog, self.query_one("#runbook-filter", Input).value)

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from flagops.model import AuditEntry
+from flagops.tui import clock
 from flagops.tui.safe_text import plain
 
 
@@ -54,7 +55,7 @@ def change_summary(entry: AuditEntry) -> str:
 
 
 def _when(at: datetime) -> str:
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return clock.when(at)  # a time today, with the date otherwise
 
 
 def audit_lines(entries: Sequence[AuditEntry], *, show_flag: bool = False) -> Content:

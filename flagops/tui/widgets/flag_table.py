@@ -57,11 +57,80 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, int(v / top * (len(SPARKS) - 1) + 0.5))] for v in values)
 
 
+def fit_middle(text: str, width: int) -> str:
+    """Pad or cut `text` to `width` cells, cutting from the middle: flag keys differ at the end
+    (`checkout-coupon-stacking-beta` / `-eu` / `-killswitch`), so the end is kept."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    if width < 8:
+        return fit(text, width)
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    end = text[-tail:]
+    while cell_len(end) > tail:  # wide characters: cut by cells, not by code points
+        end = end[1:]
+    return set_cell_size(set_cell_size(text, head) + "…" + end, width)
+
+
 @dataclass(frozen=True)
 class Column:
+    """A table column. `minimum` is the narrowest it is shown at, `ideal` what it gets when there is room;
+    `priority` orders who gets space (0 first: always shown; higher numbers are dropped first)."""
+
+    name: str
     title: str
-    width: int  # 0: takes the remaining width
+    minimum: int
+    ideal: int
+    priority: int
     right: bool = False
+
+
+KEY_MINIMUM = 20
+KEY_COMFORT = 36  # the key grows to this before optional columns are added: a key is worth more than a stage
+KEY_IDEAL_CAP = 60
+COLUMNS = (
+    Column("key", "FLAG", KEY_MINIMUM, KEY_MINIMUM, 0),
+    Column("state", "STATE", 5, 5, 0),
+    Column("rollout", "ROLL", 5, 5, 0, right=True),
+    Column("error", "ERR%", 5, 5, 0, right=True),
+    Column("trend", "TREND", 6, 10, 1),
+    Column("owner", "OWNER", 8, 16, 2),
+    Column("stage", "STAGE", 10, 10, 3),
+    Column("stale", "", 5, 5, 4),
+)
+
+
+def layout_columns(width: int, longest_key: int) -> list[tuple[Column, int]]:
+    """Which columns fit in `width` cells and how wide each is, k9s-style.
+
+    The essentials (key, state, rollout, error rate) are always there; the key then grows to a
+    comfortable width; optional columns are added by priority at their minimum width while they fit;
+    what is left widens the key up to its longest value, then the trend and owner up to their ideal,
+    and the rest goes to the key. Every column is followed by one space.
+    """
+    key_ideal = max(KEY_MINIMUM, min(KEY_IDEAL_CAP, longest_key))
+    widths = {c.name: c.minimum for c in COLUMNS if c.priority == 0}
+    free = width - sum(w + 1 for w in widths.values())
+
+    def grow(name: str, target: int) -> None:
+        nonlocal free
+        extra = max(0, min(free, target - widths[name]))
+        widths[name] += extra
+        free -= extra
+
+    grow("key", min(key_ideal, KEY_COMFORT))
+    for column in sorted((c for c in COLUMNS if c.priority), key=lambda c: c.priority):
+        if column.minimum + 1 <= free:
+            widths[column.name] = column.minimum
+            free -= column.minimum + 1
+    grow("key", key_ideal)
+    for name in ("trend", "owner"):
+        if name in widths:
+            grow(name, next(c.ideal for c in COLUMNS if c.name == name))
+    widths["key"] += max(0, free)
+    return [(c, widths[c.name]) for c in COLUMNS if c.name in widths]
 
 
 class FlagTable(ScrollView, can_focus=True):
@@ -129,6 +198,8 @@ class FlagTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.store = store
         self.keys: list[str] = []
+        self._longest_key = 0  # how wide the key column would like to be
+        self._longest_of = -1  # the number of flags _longest_key was measured over
         self._last_visible: list[str] = []
         self._now = datetime.now(timezone.utc)
 
@@ -138,6 +209,10 @@ class FlagTable(ScrollView, can_focus=True):
         """Show `keys` in this order. Keeps the cursor on the same flag when it is still there."""
         current = self.cursor_key if keep_cursor else None
         self.keys = keys
+        if len(self.store.flags) != self._longest_of:
+            # of every flag, not of the rows shown: the columns must not shift while a search is typed
+            self._longest_of = len(self.store.flags)
+            self._longest_key = max(map(len, self.store.flags), default=0)
         self._now = datetime.now(timezone.utc)
         self.virtual_size = Size(self.size.width, len(keys) + 1)
         row = 0
@@ -237,19 +312,6 @@ class FlagTable(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------------------------------
 
-    def columns(self, width: int) -> list[Column]:
-        narrow = width < 100
-        return [
-            Column("FLAG", 0),
-            Column("STATE", 5),
-            Column("ROLL", 5, right=True),
-            Column("ERR%", 5, right=True),
-            Column("TREND", 6 if narrow else 10),
-            Column("OWNER", 10 if narrow else 16),
-            Column("STAGE", 10),
-            Column("", 5),
-        ]
-
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
@@ -261,10 +323,7 @@ class FlagTable(ScrollView, can_focus=True):
         return self._render_row(row, width, base)
 
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        columns = self.columns(width)
-        fixed = sum(c.width for c in columns) + len(columns) - 1
-        key_width = max(8, width - fixed - 1)
-        return [(c, c.width or key_width) for c in columns]
+        return layout_columns(width - 1, self._longest_key)  # one leading space
 
     def _render_header(self, width: int, base: Style) -> Strip:
         style = base + self.get_component_rich_style("flag-table--header")
@@ -281,13 +340,17 @@ class FlagTable(ScrollView, can_focus=True):
         cursor = style("flag-table--cursor") if row == self.cursor_row else None
         line_style = base + cursor if cursor is not None else base
         layout = self._layout(width)
-        cells = self._cells(key, flag, metrics, trend_width=layout[4][1])
+        cells = self._cells(key, flag, metrics, trend_width=dict((c.name, w) for c, w in layout).get("trend", 0))
         segments: list[Segment] = [Segment(" ", line_style)]
-        for (column, w), (text, component) in zip(layout, cells):
+        for column, w in layout:
+            text, component = cells[column.name]
             cell_style = line_style + style(component) if component else line_style
             if cursor is not None:
                 cell_style += cursor  # the cursor row reads as one bar; colours return when it moves
-            cell = fit(text, w) if not column.right else fit(text.rjust(w), w)
+            if column.name == "key":
+                cell = fit_middle(text, w)
+            else:
+                cell = fit(text, w) if not column.right else fit(text.rjust(w), w)
             segments.append(Segment(cell, cell_style))
             segments.append(Segment(" ", line_style))
         strip = Strip(segments)
@@ -295,7 +358,7 @@ class FlagTable(ScrollView, can_focus=True):
 
     def _cells(
         self, key: str, flag: Flag | None, metrics: FlagMetrics | None, *, trend_width: int
-    ) -> list[tuple[str, str]]:
+    ) -> dict[str, tuple[str, str]]:
         state = flag.state(self.store.environment) if flag is not None else None
         if state is None:
             power, rollout = ("?", "flag-table--muted"), ("", "")
@@ -316,16 +379,16 @@ class FlagTable(ScrollView, can_focus=True):
         owner = printable(flag.owner) if flag is not None else ""
         stage = flag.stage.value if flag is not None else ""
         stale = ("stale", "flag-table--stale") if flag is not None and flag.is_stale(self._now) else ("", "")
-        return [
-            (printable(key), ""),
-            power,
-            rollout,
-            error,
-            trend,
-            (owner, "flag-table--muted"),
-            (stage, "flag-table--muted" if stage != "active" else ""),
-            stale,
-        ]
+        return {
+            "key": (printable(key), ""),
+            "state": power,
+            "rollout": rollout,
+            "error": error,
+            "trend": trend,
+            "owner": (owner, "flag-table--muted"),
+            "stage": (stage, "flag-table--muted" if stage != "active" else ""),
+            "stale": stale,
+        }
 
 
 def error_component(rate: float) -> str:

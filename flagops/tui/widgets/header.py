@@ -1,10 +1,16 @@
 """The console header: profile, environment (protected ones stand out), [RO]/[RW], connection state.
 
+Every full screen shows it (screens/console_screen.py composes it), and each one follows the app's live
+store by itself: it subscribes on mount and unsubscribes on unmount, so a screen cannot forget to
+update it (the runbooks screen once said "connecting" forever) and a closed screen is never called back.
+
 Each part is its own Label so the TCSS can colour it by class (`.protected`, `.readonly`, `.live`,
 `.reconnecting`, `.stale`). Values come from config and the API, so Labels are built with markup off.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -14,6 +20,8 @@ from textual.widgets import Label
 from flagops.model import Environment
 from flagops.tui.live import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
+
+SYMBOLS = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌", Link.FAILED: "✖"}
 
 
 class ConsoleHeader(Horizontal):
@@ -28,29 +36,42 @@ class ConsoleHeader(Horizontal):
     ConsoleHeader > #header-spacer { width: 1fr; padding: 0; }
     """
 
-    def __init__(self, profile: str, environment: Environment | None, readonly: bool) -> None:
-        super().__init__()
-        self._profile = profile
-        self._environment = environment
-        self._readonly = readonly
-
     def compose(self) -> ComposeResult:
+        profile = getattr(getattr(self.app, "profile", None), "name", "")
         yield Label("flagops", id="header-title", markup=False)
-        yield Label(f"profile {printable(self._profile, 40)}", id="header-profile", markup=False)
+        yield Label(f"profile {printable(profile, 40)}", id="header-profile", markup=False)
         yield Label("", id="header-env", markup=False)
         yield Label("", id="header-mode", markup=False)
         yield Label("", id="header-spacer", markup=False)
         yield Label("connecting", id="header-connection", classes="connecting", markup=False)
 
     def on_mount(self) -> None:
-        self.set_environment(self._environment)
+        readonly = bool(getattr(self.app, "readonly", False))
         mode = self.query_one("#header-mode", Label)
-        mode.update("[RO]" if self._readonly else "[RW]")
-        mode.set_class(self._readonly, "readonly")
-        mode.set_class(not self._readonly, "readwrite")
+        mode.update("[RO]" if readonly else "[RW]")
+        mode.set_class(readonly, "readonly")
+        mode.set_class(not readonly, "readwrite")
+        self._show_environment()
+        store = self._store()
+        if store is not None:
+            store.on_connection(self.set_connection)
+            store.on_reload(self._show_environment)  # an environment switch reloads the store
+            self.set_connection(store.connection)
+
+    def on_unmount(self) -> None:
+        store = self._store()
+        if store is not None:
+            store.remove_listener(self.set_connection)
+            store.remove_listener(self._show_environment)
+
+    def _store(self) -> Any | None:
+        return getattr(self.app, "store", None)
+
+    def _show_environment(self) -> None:
+        current = getattr(self.app, "current_environment", None)
+        self.set_environment(current() if current is not None else None)
 
     def set_environment(self, environment: Environment | None) -> None:
-        self._environment = environment
         label = self.query_one("#header-env", Label)
         if environment is None:
             label.update("env …")
@@ -62,10 +83,10 @@ class ConsoleHeader(Horizontal):
 
     def set_connection(self, state: ConnectionState) -> None:
         label = self.query_one("#header-connection", Label)
-        symbol = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌",
-                  Link.FAILED: "✖"}[state.link]
-        label.update(f"{symbol} {state.label()}")
+        label.update(f"{SYMBOLS[state.link]} {state.label()}")
         for link in Link:
             label.set_class(state.link is link, link.value)
         if state.error and state.link is not Link.LIVE:
             label.tooltip = Content(printable(state.error, 200))  # a str tooltip would be parsed as markup
+        else:
+            label.tooltip = None
