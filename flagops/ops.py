@@ -16,7 +16,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -146,38 +145,26 @@ class Ops:
             return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=why)
         return BlastRadius(series.evaluations_per_minute(), series.error_rate, BLAST_WINDOW_SECONDS)
 
-    async def _read(self, key: str, environment: str, *, noop: Callable[[FlagState], bool] | None = None
-                    ) -> tuple[Flag, Environment, FlagState, BlastRadius]:
-        """The flag, its environment and the blast radius, read at once; when `noop` says the change would
-        do nothing, the metrics read is abandoned rather than waited for (an already-off kill is instant)."""
-        blast_task = asyncio.ensure_future(self.blast_radius(key, environment))
-        try:
-            flag, env = await asyncio.gather(self.backend.get_flag(key, environment), self.environment(environment))
-            state = flag.state(environment)
-            if state is None:
-                raise NotFound(f"{key} has no state in {environment}.")
-            if noop is not None and noop(state):
-                blast_task.cancel()
-                return flag, env, state, BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown="nothing to change")
-            return flag, env, state, await blast_task
-        finally:
-            if not blast_task.done():
-                blast_task.cancel()
-            elif not blast_task.cancelled():
-                blast_task.exception()  # seen, so an abandoned failure is not reported as never retrieved
+    async def _read(self, key: str, environment: str) -> tuple[Flag, Environment, FlagState, BlastRadius]:
+        flag, env, blast = await asyncio.gather(
+            self.backend.get_flag(key, environment), self.environment(environment),
+            self.blast_radius(key, environment))
+        state = flag.state(environment)
+        if state is None:
+            raise NotFound(f"{key} has no state in {environment}.")
+        return flag, env, state, blast
 
     # --- plans ------------------------------------------------------------------------------
 
     async def plan_kill(self, key: str, environment: str) -> PlannedChange:
-        flag, env, before, blast = await self._read(key, environment, noop=lambda state: not state.enabled)
+        flag, env, before, blast = await self._read(key, environment)
         after = before.with_changes(StateChange(enabled=False))
         return PlannedChange("kill", flag, env, before, after, blast, None, noop=not before.enabled)
 
     async def plan_rollout(self, key: str, environment: str, percent: float) -> PlannedChange:
         if not 0 <= percent <= 100:
             raise Invalid(f"Rollout must be a percentage from 0 to 100, not {percent:g}.")
-        flag, env, before, blast = await self._read(key, environment,
-                                                    noop=lambda state: state.rollout == percent)
+        flag, env, before, blast = await self._read(key, environment)
         after = before.with_changes(StateChange(rollout=float(percent)))
         return PlannedChange("rollout", flag, env, before, after, blast, None, noop=before.rollout == percent)
 
