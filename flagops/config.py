@@ -15,6 +15,9 @@ Profiles live in one YAML file, `$XDG_CONFIG_HOME/flagops/config.yaml` (FLAGOPS_
         verify_tls: true
         keys: {kill: k}           # TUI key binding id -> key
         unleash_project: default  # unleash only
+        metrics:                  # where error rates come from (README "Metrics sources")
+          source: prometheus      # backend (default: the backend's own) | v1 | prometheus
+          url: http://prometheus:9090
 
 Environment overrides: FLAGOPS_PROFILE picks the profile, FLAGOPS_URL and FLAGOPS_BACKEND replace the
 profile's url/backend (and make a config file optional), FLAGOPS_TOKEN is read by `flagops.secrets`.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flagops.errors import ConfigError
+from flagops.metrics.settings import MetricsSettings, parse_settings
 
 if TYPE_CHECKING:
     import yaml
@@ -52,6 +56,7 @@ class Profile:
     keys: dict[str, str] = field(default_factory=dict)
     unleash_project: str | None = None
     verify_tls: bool = True
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)  # the metrics source (issue 9)
     source: str = "defaults"  # where the profile came from: a file path, or "environment"
 
 
@@ -102,6 +107,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "keys": ((dict,), "a mapping of binding id to key"),
     "unleash_project": ((str,), "an Unleash project id"),
     "verify_tls": ((bool,), "true or false"),
+    "metrics": ((dict,), "a metrics source mapping (source, url, templates)"),
 }
 
 
@@ -191,6 +197,8 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
             known = ", ".join(sorted(_FIELDS))
             raise ConfigError(f"{where}: unknown field. Known fields: {known}.")
         types, description = _FIELDS[key]
+        if key == "metrics":  # checked after the loop: it depends on url and backend
+            continue
         value: Any = _construct(raw) if isinstance(raw, yaml.Node) else raw
         if value is None and key not in ("url", "backend", "readonly", "min_reason_length", "keys", "verify_tls"):
             kwargs[key] = None
@@ -214,7 +222,24 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
     if "url" not in kwargs and not os.environ.get("FLAGOPS_URL"):
         raise ConfigError(f"{path}:{located.line}: profiles.{name}: missing field url (the service's address).")
     kwargs.setdefault("url", "")
+    if "metrics" in located.values:
+        kwargs["metrics"] = _metrics_from(path, name, located, kwargs)
     return Profile(name=name, source=str(path), **kwargs)
+
+
+def _metrics_from(path: Path, name: str, profile: _Located, kwargs: dict[str, Any]) -> MetricsSettings:
+    """The profile's `metrics:` mapping (parsed by flagops.metrics.settings), errors with their lines."""
+    import yaml
+
+    raw = profile.values["metrics"]
+    if not isinstance(raw, yaml.MappingNode):
+        raise ConfigError(f"{path}:{profile.lines['metrics']}: profiles.{name}.metrics: must be a mapping "
+                          "(source: prometheus, url: ...).")
+    located = _mapping(path, raw, f"profiles.{name}.metrics")
+    values = {k: _construct(v) if isinstance(v, yaml.Node) else v for k, v in located.values.items()}
+    return parse_settings(
+        values, lambda field: f"{path}:{located.lines.get(field, located.line)}: profiles.{name}.metrics.{field}",
+        default_url=kwargs.get("url") or os.environ.get("FLAGOPS_URL"), backend=kwargs.get("backend", "flagapi"))
 
 
 def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:

@@ -6,6 +6,7 @@ translates its platform's data into them. `flagops.wire` converts them to and fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
@@ -176,12 +177,15 @@ class AuditVerification:
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
+    """One step of a series. Counts are floats: a Prometheus source derives them from rates."""
+
     at: datetime
-    evaluations: dict[str, int]  # variant -> count in this step
-    errors: int
+    evaluations: Mapping[str, float]  # variant -> count in this step
+    errors: float  # every error in this step, attributed to a variant or not
+    errors_by_variant: Mapping[str, float] = field(default_factory=dict)  # empty where the source cannot split
 
     @property
-    def total(self) -> int:
+    def total(self) -> float:
         return sum(self.evaluations.values())
 
 
@@ -192,13 +196,15 @@ class MetricSeries:
     step_seconds: int
     points: tuple[MetricPoint, ...]
     has_errors: bool = True  # False where the platform has no error source (Unleash OSS)
+    note: str | None = None  # what the source wants said about this series (no data, NaN samples dropped)
+    errors_split: bool = False  # the source attributes errors to variants (a variant without any had 0)
 
     @property
-    def evaluations(self) -> int:
+    def evaluations(self) -> float:
         return sum(p.total for p in self.points)
 
     @property
-    def errors(self) -> int:
+    def errors(self) -> float:
         return sum(p.errors for p in self.points)
 
     @property
@@ -208,6 +214,11 @@ class MetricSeries:
             return None
         total = self.evaluations
         return self.errors / total if total else 0.0
+
+    @property
+    def split_by_variant(self) -> bool:
+        """Whether errors are attributed to variants (so treatment and control can be compared)."""
+        return self.has_errors and (self.errors_split or any(p.errors_by_variant for p in self.points))
 
     def evaluations_per_minute(self) -> float:
         span = len(self.points) * self.step_seconds

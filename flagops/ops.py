@@ -22,11 +22,14 @@ from typing import Literal
 from flagops import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
+from flagops.metrics.base import VariantRate, variant_rates
+from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
 
 Action = Literal["kill", "rollout", "rollback"]
 log = logging.getLogger("flagops.ops")  # faces decide where it goes (the CLI: the XDG state dir)
 BLAST_WINDOW_SECONDS = 300
+KILL_METRICS_WAIT = 0.5  # seconds a kill's plan gives the metrics source before saying "unknown"
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,16 @@ class BlastRadius:
     error_rate: float | None  # None: the platform has no error source, or metrics could not be read
     window_seconds: int
     unknown: str | None = None  # why the numbers are missing, when they are
+    by_variant: tuple[VariantRate, ...] = ()  # where the metrics source splits errors by variant
 
     def describe(self) -> str:
         if self.unknown:
             return f"blast radius unknown ({self.unknown})"
         minutes = self.window_seconds // 60
         rate = "no error source" if self.error_rate is None else f"error rate {self.error_rate:.1%}"
+        split = ", ".join(f"{v.variant} {v.rate:.1%}" for v in self.by_variant if v.rate is not None)
+        if split and len(self.by_variant) > 1:
+            rate += f" ({split})"
         return f"{self.evaluations_per_minute:,.0f} evaluations/min, {rate} (last {minutes} min)"
 
 
@@ -133,22 +140,29 @@ class Ops:
         known = ", ".join(e.key for e in await self.environments())
         raise NotFound(f"No environment {key!r}. Environments: {known}.")
 
-    async def blast_radius(self, key: str, environment: str) -> BlastRadius:
-        """Best effort: a kill must not wait for, or fail on, the metrics endpoint."""
+    async def blast_radius(self, key: str, environment: str, *, timeout: float = 3.0) -> BlastRadius:
+        """Best effort: a plan must not wait long for, or fail on, the metrics source; a source already
+        known to be failing is not asked at all (`metrics source unreachable since ...`)."""
+        source = metrics_source(self.backend)
+        if (down := source.health.label()) is not None:
+            return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=down)
         try:
             series = await asyncio.wait_for(
-                self.backend.metrics(key, environment, window_seconds=BLAST_WINDOW_SECONDS), timeout=3.0)
+                self.backend.metrics(key, environment, window_seconds=BLAST_WINDOW_SECONDS), timeout=timeout)
         except (FlagOpsError, asyncio.TimeoutError) as exc:
             if isinstance(exc, Unauthorized):
                 raise
-            why = "metrics timed out" if isinstance(exc, asyncio.TimeoutError) else exc.message
+            why = f"metrics source slower than {timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
+                else exc.message
             return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=why)
-        return BlastRadius(series.evaluations_per_minute(), series.error_rate, BLAST_WINDOW_SECONDS)
+        return BlastRadius(series.evaluations_per_minute(), series.error_rate, BLAST_WINDOW_SECONDS,
+                           by_variant=tuple(v for v in variant_rates(series) if v.evaluations > 0))
 
-    async def _read(self, key: str, environment: str) -> tuple[Flag, Environment, FlagState, BlastRadius]:
+    async def _read(self, key: str, environment: str, *,
+                    metrics_timeout: float = 3.0) -> tuple[Flag, Environment, FlagState, BlastRadius]:
         flag, env, blast = await asyncio.gather(
             self.backend.get_flag(key, environment), self.environment(environment),
-            self.blast_radius(key, environment))
+            self.blast_radius(key, environment, timeout=metrics_timeout))
         state = flag.state(environment)
         if state is None:
             raise NotFound(f"{key} has no state in {environment}.")
@@ -157,7 +171,8 @@ class Ops:
     # --- plans ------------------------------------------------------------------------------
 
     async def plan_kill(self, key: str, environment: str) -> PlannedChange:
-        flag, env, before, blast = await self._read(key, environment)
+        # a kill never waits on metrics: the blast radius gets what the flag read takes, plus a moment
+        flag, env, before, blast = await self._read(key, environment, metrics_timeout=KILL_METRICS_WAIT)
         after = before.with_changes(StateChange(enabled=False))
         return PlannedChange("kill", flag, env, before, after, blast, None, noop=not before.enabled)
 

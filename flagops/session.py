@@ -1,4 +1,5 @@
-"""Open the backend a profile describes: the one place faces get a `FlagBackend` from.
+"""Open the backend a profile describes: the one place faces get a `FlagBackend` from, paired with the
+profile's metrics source (flagops.metrics).
 
 Adapters are imported lazily so `flagops kill` against the Flag API never imports the Unleash adapter,
 and the token is resolved here (FLAGOPS_TOKEN, then the keyring) so no face touches keyring itself.
@@ -23,21 +24,56 @@ def open_backend(profile: Profile, token: str | Secret | None = None, *, one_sho
     if not profile.url:
         raise ConfigError(f"Profile {profile.name!r} has no url. Set it in the config file or FLAGOPS_URL.")
     secret = token if isinstance(token, Secret) else Secret(token) if token else require_token(profile.name)
+    backend: FlagBackend
     if profile.backend == "flagapi":
         from flagops.backends.flagapi import FlagApiBackend
 
         if one_shot:
             from flagops.backends.oneshot import ThreadedTransport
 
-            return FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls,
-                                  transport=ThreadedTransport(verify=profile.verify_tls))
-        return FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
-    if profile.backend == "unleash":
+            backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls,
+                                     transport=ThreadedTransport(verify=profile.verify_tls))
+        else:
+            backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
+    elif profile.backend == "unleash":
         # owned by the Unleash adapter; imported only for Unleash profiles
         module = importlib.import_module("flagops.backends.unleash")
         opener = getattr(module, "open_unleash_backend", None)
         if opener is None:
             raise ConfigError("This flagops build has no Unleash adapter yet (flagops.backends.unleash).")
-        backend: FlagBackend = opener(profile, secret)
+        backend = opener(profile, secret)
+    else:
+        raise ConfigError(f"Profile {profile.name!r}: unknown backend {profile.backend!r} "
+                          "(expected flagapi or unleash).")
+    return with_metrics_source(profile, backend, secret)
+
+
+def with_metrics_source(profile: Profile, backend: FlagBackend, secret: Secret) -> FlagBackend:
+    """Pair `backend` with the profile's `metrics:` source (README "Metrics sources"); the backend's own
+    metrics when the profile names none."""
+    settings = profile.metrics
+    if settings.source == "backend" or (
+            settings.source == "v1" and profile.backend == "flagapi" and settings.url in (None, profile.url)):
         return backend
-    raise ConfigError(f"Profile {profile.name!r}: unknown backend {profile.backend!r} (expected flagapi or unleash).")
+    import os
+
+    from flagops.metrics.paired import MeteredBackend
+
+    token = secret
+    if settings.token_env:
+        value = os.environ.get(settings.token_env)
+        if not value:
+            raise ConfigError(f"Profile {profile.name!r}: metrics.token_env names {settings.token_env}, "
+                              "which is not set. Export it, or remove token_env.")
+        token = Secret(value)
+    if settings.source == "prometheus":
+        from flagops.metrics.prometheus import PrometheusMetrics
+
+        return MeteredBackend(backend, PrometheusMetrics(
+            settings, token=token if settings.token_env else None))
+    from flagops.backends.http import ResilientClient
+    from flagops.metrics.v1 import V1Metrics
+
+    assert settings.url is not None
+    client = ResilientClient(settings.url, token, verify=settings.verify_tls)
+    return MeteredBackend(backend, V1Metrics(client, owns_client=True))

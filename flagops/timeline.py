@@ -17,6 +17,7 @@ from typing import Any
 from flagops import numfmt, wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
+from flagops.metrics.base import variant_rates
 from flagops.model import AuditEntry, MetricSeries
 
 AUDIT_PAGE = 1000
@@ -33,6 +34,7 @@ class RateAround:
     after: float | None
     note: str = ""  # why a side is missing or short: "no traffic", "older than metrics retention (1 h)", ...
     after_seconds: float | None = None  # how much of the after-window has passed, when less than all of it
+    after_by_variant: dict[str, float] = field(default_factory=dict)  # where the source splits errors
 
 
 @dataclass
@@ -92,10 +94,10 @@ def describe_change(entry: AuditEntry) -> str:
     return f"{text} ({_version(entry.before)} -> {_version(entry.after)})"
 
 
-def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float | None, int]:
+def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float | None, float]:
     """Over the points whose bucket ends after `start` and starts before `end`."""
     step = timedelta(seconds=series.step_seconds)
-    evaluations = errors = 0
+    evaluations = errors = 0.0
     for point in series.points:
         if point.at + step > start and point.at < end:
             evaluations += point.total
@@ -137,7 +139,10 @@ def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_mi
         notes.append(f"after: until the next change, {_span(span)} later")
     elif short:
         notes.append(f"after: only the first {_span(span)} of 5 min so far")
-    return RateAround(before, after, ", ".join(notes), span if short else None)
+    step = timedelta(seconds=series.step_seconds)
+    after_points = [p for p in series.points if p.at + step > bucket and p.at < end]
+    split = {v.variant: v.rate for v in variant_rates(series, after_points) if v.rate is not None}
+    return RateAround(before, after, ", ".join(notes), span if short else None, split)
 
 
 def _span(seconds: float) -> str:
@@ -204,8 +209,12 @@ def _pct(value: float | None) -> str:
 
 
 def rate_text(rate: RateAround) -> str:
-    """"0.4% -> 5.5%", with why a side is missing or the after-window is not complete yet."""
-    return f"{_pct(rate.before)} -> {_pct(rate.after)}" + (f" ({rate.note})" if rate.note else "")
+    """"0.4% -> 5.5%", with why a side is missing or the after-window is not complete yet, and the after rate
+    by variant where the metrics source splits errors (is the new path the one failing?)."""
+    text = f"{_pct(rate.before)} -> {_pct(rate.after)}" + (f" ({rate.note})" if rate.note else "")
+    if rate.after is not None and len(rate.after_by_variant) > 1:
+        text += " (by variant after: " + ", ".join(f"{_cell(v)} {_pct(r)}" for v, r in rate.after_by_variant.items()) + ")"
+    return text
 
 
 def _cell(text: object) -> str:
@@ -287,5 +296,6 @@ def to_json(timeline: Timeline) -> dict[str, Any]:
             "origin": wire.origin_to_json(c.entry.origin), "runLog": c.run_title,
             "errorRateBefore": c.rate.before, "errorRateAfter": c.rate.after, "errorRateNote": c.rate.note or None,
             "errorRateAfterSeconds": c.rate.after_seconds,
+            "errorRateAfterByVariant": c.rate.after_by_variant,
         } for c in timeline.changes],
     }

@@ -19,7 +19,8 @@ Audit entry:
     {"sequence", "at", "actor", "action", "flag", "environment", "reason", "ticket", "idempotencyKey",
      "before", "after", "origin", "prevHash", "hash"}
 Metric series:
-    {"flag", "environment", "step", "hasErrors", "points": [{"at", "evaluations": {variant: n}, "errors"}]}
+    {"flag", "environment", "step", "hasErrors",
+     "points": [{"at", "evaluations": {variant: n}, "errors", "errorsByVariant": {variant: n}}]}
 Collections: GET /v1/environments -> {"environments": [{"key", "name", "protected"}]};
     GET /v1/flags?environment=E -> {"environment", "version", "flags": [Flag with only E in "environments"]};
     GET /v1/audit -> {"entries": [Audit entry, newest first]}.
@@ -342,15 +343,19 @@ def metrics_from_json(d: Any) -> MetricSeries:
     if not isinstance(d, dict):
         raise ValueError("metrics: expected an object")
     points = []
+    split = False
     for i, p in enumerate(d.get("points", [])):
+        split = split or "errorsByVariant" in p
         at = parse_time(p.get("at"), f"points[{i}].at")
         assert at is not None
         evals = p.get("evaluations", {})
+        by_variant = p.get("errorsByVariant") or {}  # absent from services older than per-variant errors
         points.append(MetricPoint(at=at, evaluations={str(k): int(v) for k, v in evals.items()},
-                                  errors=int(p.get("errors", 0))))
+                                  errors=int(p.get("errors", 0)),
+                                  errors_by_variant={str(k): int(v) for k, v in by_variant.items()}))
     return MetricSeries(flag_key=_str(d, "flag"), environment=_str(d, "environment"),
                         step_seconds=int(d.get("step", 10)), points=tuple(points),
-                        has_errors=bool(d.get("hasErrors", True)))
+                        has_errors=bool(d.get("hasErrors", True)), errors_split=split)
 
 
 def event_from_json(event_id: int, event_type: str, d: Any) -> ChangeEvent:

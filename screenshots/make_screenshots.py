@@ -4,8 +4,10 @@
 
 Starts the embedded demo service (demo data + live traffic), waits until the demo's deploy-bot has ramped
 the incident flag to 25% (about 3 minutes; so the dashboard has a "rose after a change" call-out), then drives the
-real console headless with Pilot and saves each screen. PNGs need `rsvg-convert` (Debian/Ubuntu:
-`apt-get install librsvg2-bin`); without it only the SVGs are written.
+real console headless with Pilot and saves each screen. Where Prometheus is installed (`/usr/bin/prometheus`,
+Debian's `prometheus`), it also starts one scraping the demo and saves the incident flag's detail with its
+error rate split by variant as read through Prometheus (`detail-prometheus`). PNGs need `rsvg-convert`
+(Debian/Ubuntu: `apt-get install librsvg2-bin`); without it only the SVGs are written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flagops.config import Profile  # noqa: E402
+from flagops.metrics.settings import MetricsSettings  # noqa: E402
 from flagops.server.embedded import start_embedded  # noqa: E402
 from flagops.session import open_backend  # noqa: E402
 from flagops.tui.app import FlagOpsApp  # noqa: E402
@@ -158,6 +161,39 @@ async def shoot(url: str, token: str, out: Path) -> list[Path]:
     return saved
 
 
+async def shoot_prometheus(url: str, token: str, out: Path) -> list[Path]:
+    """The incident flag's detail with error rates read through a real Prometheus scraping the demo."""
+    if not Path("/usr/bin/prometheus").exists():
+        print("note: no /usr/bin/prometheus (apt-get install prometheus): skipping detail-prometheus", file=sys.stderr)
+        return []
+    import tempfile
+
+    from tests.metrics.prometheus_harness import start_prometheus
+
+    with tempfile.TemporaryDirectory(prefix="flagops-shots-prom-") as tmp:
+        prometheus = start_prometheus(Path(tmp), [(url, token)])
+        try:
+            prometheus.wait_for_series(f'flagops_flag_errors_total{{flag="{INCIDENT_FLAG}"}}')
+            await asyncio.sleep(20)  # a few scrapes, so the chart has points
+            profile = Profile(name="demo+prometheus", url=url, environment="prod", metrics=MetricsSettings(
+                source="prometheus", url=prometheus.url, min_range=10))
+            app = FlagOpsApp(profile, open_backend(profile, token))
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.store.loaded)
+                app.open_flag(INCIDENT_FLAG)
+                await until(pilot, lambda: "treatment" in str(app.screen.query_one("#chart-compare").render())
+                            if app.screen.query("#chart-compare") else False, timeout=30)
+                await pilot.pause(1)
+                path = out / "detail-prometheus.svg"
+                app.save_screenshot(str(path))
+                fix_svg(path)
+                print(f"wrote {path}")
+            await app.backend.aclose()
+            return [path]
+        finally:
+            prometheus.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
@@ -169,6 +205,7 @@ def main() -> int:
     try:
         wait_for_ramp(service.url, service.admin_token, args.wait)
         svgs = asyncio.run(shoot(service.url, service.admin_token, args.out))
+        svgs += asyncio.run(shoot_prometheus(service.url, service.admin_token, args.out))
     finally:
         service.stop()
     pngs = [png for png in (to_png(svg) for svg in svgs) if png is not None]

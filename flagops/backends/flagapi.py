@@ -30,6 +30,7 @@ from flagops.backends.http import (
     transport_error,
 )
 from flagops.errors import Conflict, FlagOpsError, Forbidden, Invalid, NotFound, Unauthorized
+from flagops.metrics.v1 import V1Metrics
 from flagops.model import (
     AuditEntry,
     AuditVerification,
@@ -129,6 +130,7 @@ class FlagApiBackend:
         self._flag_cache: dict[str, tuple[str, list[Flag]]] = {}  # environment -> (ETag, flags)
         self._environments: list[Environment] | None = None
         self.stream = StreamStatus()
+        self.metrics_source = V1Metrics(self._client)  # the service's own metrics, behind the metrics port
 
     def __repr__(self) -> str:
         return f"FlagApiBackend({self.url!r})"
@@ -263,12 +265,8 @@ class FlagApiBackend:
 
     async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
                       step_seconds: int = 10) -> MetricSeries:
-        what = f"read metrics of {key} in {environment}"
-        response = await self._client.request(
-            "GET", f"/v1/metrics/flags/{_path_key(key)}", what=what,
-            params={"environment": environment, "window": window_seconds, "step": step_seconds})
-        series: MetricSeries = _parse(what, wire.metrics_from_json, _json(response, what))
-        return series
+        return await self.metrics_source.series(key, environment, window_seconds=window_seconds,
+                                                step_seconds=step_seconds)
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
         what = f"evaluate in {environment}"

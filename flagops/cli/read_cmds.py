@@ -22,6 +22,7 @@ from flagops.cli.common import (
 from flagops import numfmt
 from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops.errors import FlagOpsError, Forbidden, NotFound
+from flagops.metrics.base import variant_rates
 from flagops.model import AuditEntry, Flag, MetricSeries
 from flagops.timefmt import ago, when
 
@@ -136,6 +137,8 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
             out["status"][env] = {
                 "evaluationsPerMinute": series.evaluations_per_minute() if isinstance(series, MetricSeries) else None,
                 "errorRate": series.error_rate if isinstance(series, MetricSeries) else None,
+                "errorRateByVariant": ({v.variant: v.rate for v in variant_rates(series) if v.rate is not None}
+                                       if isinstance(series, MetricSeries) else {}),
                 "metricsError": series if isinstance(series, str) else None,
                 "lastChange": None if entry is None else {
                     "actor": entry.actor, "action": entry.action, "reason": entry.reason, "ticket": entry.ticket,
@@ -160,6 +163,9 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
         entry = data["last"].get(env)
         evals = f"{series.evaluations_per_minute():,.0f}/min" if isinstance(series, MetricSeries) else "?"
         rate = percent(series.error_rate) if isinstance(series, MetricSeries) else "?"
+        split = [v for v in variant_rates(series) if v.rate is not None] if isinstance(series, MetricSeries) else []
+        if len(split) > 1:  # is the new path the one failing? say it per variant
+            rate += " (" + ", ".join(f"{clean(v.variant)} {percent(v.rate)}" for v in split[:4]) + ")"
         change = "-" if entry is None else f"{entry.actor}, {moment(entry.at, now)}: {entry.reason}"
         rows.append([env, "on" if state.enabled else "off", numfmt.rollout(state.rollout), state.version, evals,
                      rate, change])

@@ -38,7 +38,8 @@ def _plan_json(plan: PlannedChange) -> dict[str, Any]:
         "toVersion": plan.to_version,
         "blastRadius": {"evaluationsPerMinute": plan.blast.evaluations_per_minute,
                         "errorRate": plan.blast.error_rate, "windowSeconds": plan.blast.window_seconds,
-                        "unknown": plan.blast.unknown},
+                        "unknown": plan.blast.unknown,
+                        "errorRateByVariant": {v.variant: v.rate for v in plan.blast.by_variant}},
     }
 
 

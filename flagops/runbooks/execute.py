@@ -229,7 +229,10 @@ class Runner:
     async def _progressive(self, step: Step, env: str, resuming: bool) -> str:
         key = str(step.flag)
         assert step.guard is not None
-        limit = float(step.guard.error_rate_above)
+        guard = step.guard
+        limit = float(guard.error_rate_above) if guard.error_rate_above is not None else None
+        gap_limit = (float(guard.treatment_above_control_by) if guard.treatment_above_control_by is not None
+                     else None)
         hold = float(step.hold)
         window = float(step.guard.window) if step.guard.window is not None else max(hold, 1.0)
         record = self.log.step(step.index)
@@ -255,7 +258,7 @@ class Runner:
         for pct in stages:
             plan = first if pct == stages[0] else await self.ops.plan_rollout(key, env, pct)
             await self._apply(step, plan, "rollout", stage=f"{pct:g}")
-            breach, rate = await self._guard(step, key, env, pct, limit, hold, window)
+            breach, rate = await self._guard(step, key, env, pct, limit, gap_limit, hold, window)
             worst = max(worst, rate)
             if breach is not None:
                 back = await self.ops.plan_rollback(key, env, baseline)
@@ -266,27 +269,48 @@ class Runner:
                                  f"({describe_state(back.after)})")
         return f"{key} reached {stages[-1]:g}%; error rate stayed at or below {conditions.percent(worst)}"
 
-    async def _guard(self, step: Step, key: str, env: str, pct: float, limit: float, hold: float,
-                     window: float) -> tuple[str | None, float]:
-        """Watch the error rate for `hold` seconds; (breach description or None, worst rate seen)."""
+    async def _guard(self, step: Step, key: str, env: str, pct: float, limit: float | None,
+                     gap_limit: float | None, hold: float, window: float) -> tuple[str | None, float]:
+        """Watch the error rate (and/or treatment vs control) for `hold` seconds; (breach or None, worst rate)."""
         deadline = time.monotonic() + hold
         poll = max(0.05, float(step.poll))
         worst = 0.0
         while True:
+            breach = None
             try:
-                rate, evaluations = await conditions.error_rate(self.backend, key, env, window)
+                if limit is not None:
+                    breach, worst = await self._guard_absolute(step, key, env, pct, limit, window, worst)
+                if breach is None and gap_limit is not None:
+                    breach, worst = await self._guard_arms(step, key, env, pct, gap_limit, window, worst)
             except FlagOpsError as exc:
+                if isinstance(exc, Refused):
+                    raise
                 self.emit("progress", step.index, f"at {pct:g}%: cannot read the error rate: {exc.message}")
-            else:
-                if rate is None:
-                    raise Refused(f"{self.backend.name} has no error-rate source; the guard cannot watch {key}")
-                worst = max(worst, rate)
-                shown = conditions.percent(rate)
-                self.emit("progress", step.index, f"at {pct:g}%: error rate {shown} (guard {conditions.percent(limit)}, "
-                          f"{evaluations:,} evaluations)", rate)
-                if rate > limit:
-                    return f"error rate {shown} > {conditions.percent(limit)}", worst
+            if breach is not None:
+                return breach, worst
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None, worst
             await asyncio.sleep(min(poll, remaining))
+
+    async def _guard_absolute(self, step: Step, key: str, env: str, pct: float, limit: float, window: float,
+                              worst: float) -> tuple[str | None, float]:
+        rate, evaluations = await conditions.error_rate(self.backend, key, env, window)
+        if rate is None:
+            raise Refused(f"{self.backend.name} has no error-rate source; the guard cannot watch {key}")
+        worst = max(worst, rate)
+        shown = conditions.percent(rate)
+        self.emit("progress", step.index, f"at {pct:g}%: error rate {shown} (guard {conditions.percent(limit)}, "
+                  f"{evaluations:,.0f} evaluations)", rate)
+        return (f"error rate {shown} > {conditions.percent(limit)}" if rate > limit else None), worst
+
+    async def _guard_arms(self, step: Step, key: str, env: str, pct: float, gap_limit: float, window: float,
+                          worst: float) -> tuple[str | None, float]:
+        reading = await conditions.arm_rates(self.backend, key, env, window)
+        if reading.treatment_rate is not None:
+            worst = max(worst, reading.treatment_rate)
+        self.emit("progress", step.index, f"at {pct:g}%: {reading.text()} (guard: treatment > control + "
+                  f"{gap_limit:g} points)", reading.treatment_rate)
+        if reading.gap is not None and reading.gap > gap_limit:
+            return f"{reading.text()}, more than {gap_limit:g} points above control", worst
+        return None, worst

@@ -38,7 +38,9 @@ TOP_FIELDS = ("id", "title", "description", "environment", "params", "steps", "t
 PARAM_FIELDS = ("type", "default", "description", "choices")
 COMMON_STEP_FIELDS = {"name": ParamType.STRING, "environment": ParamType.ENVIRONMENT}
 CONDITION_FIELDS = {"flag": ParamType.FLAG, "above": ParamType.PERCENT, "below": ParamType.PERCENT,
-                    "window": ParamType.DURATION, "enabled": ParamType.BOOL, "rollout": ParamType.PERCENT}
+                    "window": ParamType.DURATION, "enabled": ParamType.BOOL, "rollout": ParamType.PERCENT,
+                    "above_control_by": ParamType.PERCENT, "below_control_by": ParamType.PERCENT}
+ARM_BOUNDS = ("above_control_by", "below_control_by")  # treatment vs control, in percentage points
 STEP_FIELDS: dict[StepKind, dict[str, ParamType]] = {
     StepKind.NOTE: {},
     StepKind.CHECK: CONDITION_FIELDS,
@@ -52,7 +54,8 @@ STEP_FIELDS: dict[StepKind, dict[str, ParamType]] = {
 STRUCTURED_FIELDS = {StepKind.PROGRESSIVE: ("guard",)}
 SELECTOR_FIELDS = {"owner": ParamType.TEAM, "tag": ParamType.STRING, "kill_switch": ParamType.BOOL,
                    "enabled": ParamType.BOOL, "partial": ParamType.BOOL}
-GUARD_FIELDS = {"error_rate_above": ParamType.PERCENT, "window": ParamType.DURATION}
+GUARD_FIELDS = {"error_rate_above": ParamType.PERCENT, "window": ParamType.DURATION,
+                "treatment_above_control_by": ParamType.PERCENT}
 DEFAULT_PERCENTS = (1.0, 5.0, 10.0, 25.0, 50.0)
 TEXT_TYPES = (ParamType.STRING, ParamType.FLAG, ParamType.TEAM, ParamType.ENVIRONMENT)
 SUFFIX = (".yaml", ".yml")
@@ -299,16 +302,22 @@ class _Reader:
             for name in ("enabled", "rollout"):
                 if name in spec:
                     self.problem(spec[name].line, f"{where}.{name}", "only for state conditions")
-            if len(bounds) != 1:
-                self.problem(line, where, "an error_rate condition takes exactly one of: above, below")
+            if len(bounds) + sum(b in spec for b in ARM_BOUNDS) != 1:
+                self.problem(line, where, "an error_rate condition takes exactly one of: above, below, "
+                                          "above_control_by, below_control_by")
         else:
+            for name in ARM_BOUNDS:
+                if name in spec:
+                    self.problem(spec[name].line, f"{where}.{name}", "only for error_rate conditions")
             if "window" in spec:
                 self.problem(spec["window"].line, f"{where}.window", "only for error_rate conditions")
             if not bounds and "enabled" not in spec and "rollout" not in spec:
                 self.problem(line, where, "a state condition needs enabled, rollout, above or below")
         return Condition(metric=metric, flag=values.get("flag"), above=values.get("above"),
                          below=values.get("below"), window=values.get("window", 60.0),
-                         enabled=values.get("enabled"), rollout=values.get("rollout"))
+                         enabled=values.get("enabled"), rollout=values.get("rollout"),
+                         above_control_by=values.get("above_control_by"),
+                         below_control_by=values.get("below_control_by"))
 
     def _progressive(self, step: Step, spec: dict[str, Located], values: dict[str, Any], where: str,
                      line: int) -> Step:
@@ -327,14 +336,17 @@ class _Reader:
         guard_spec = self.mapping(spec.get("guard"), f"{where}.guard")
         if guard_spec is None:
             if "guard" not in spec:
-                self.problem(line, f"{where}.guard", "required: guard: {error_rate_above: N} (percent)")
+                self.problem(line, f"{where}.guard", "required: guard: {error_rate_above: N} (percent) and/or "
+                                                     "{treatment_above_control_by: N} (points)")
         else:
             self.unknown_fields(spec["guard"], GUARD_FIELDS, f"{where}.guard.")
             g = {name: self.value(guard_spec[name], vtype, f"{where}.guard.{name}")
                  for name, vtype in GUARD_FIELDS.items() if name in guard_spec}
-            if "error_rate_above" not in guard_spec:
-                self.problem(spec["guard"].line, f"{where}.guard.error_rate_above", "required (percent)")
-            guard = Guard(error_rate_above=g.get("error_rate_above"), window=g.get("window"))
+            if "error_rate_above" not in guard_spec and "treatment_above_control_by" not in guard_spec:
+                self.problem(spec["guard"].line, f"{where}.guard", "needs error_rate_above (percent) or "
+                                                                  "treatment_above_control_by (points), or both")
+            guard = Guard(error_rate_above=g.get("error_rate_above"), window=g.get("window"),
+                          treatment_above_control_by=g.get("treatment_above_control_by"))
         return _replace(step, percents=percents, guard=guard, hold=values.get("hold", 60.0),
                         poll=values.get("poll", 10.0))
 

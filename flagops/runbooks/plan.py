@@ -122,10 +122,9 @@ class _Planner:
         window = step.guard.window if step.guard.window is not None else step.hold
         out.lines.append(f"{key} in {env}: {describe_state(state)} -> " +
                          " -> ".join(f"on {p:g}%" for p in stages))
-        out.lines.append(f"at each stage, watch for {float(step.hold):g}s: if the error rate over "
-                         f"{conditions.window_seconds(float(window))}s goes above "
-                         f"{conditions.percent(float(step.guard.error_rate_above))}, roll back to version "
-                         f"{state.version} ({describe_state(state)}) and stop")
+        out.lines.append(f"at each stage, watch for {float(step.hold):g}s: if over "
+                         f"{conditions.window_seconds(float(window))}s the {step.guard.describe()}, "
+                         f"roll back to version {state.version} ({describe_state(state)}) and stop")
         self.simulated[(key, env)] = state.with_changes(StateChange(rollout=stages[-1]))
 
 

@@ -95,7 +95,8 @@ class Selector:
 
 @dataclass(frozen=True)
 class Condition:
-    """`error_rate` (above/below a percent over `window`) or `state` (enabled, rollout bounds)."""
+    """`error_rate` (above/below a percent over `window`, or treatment against control: above/below the
+    control arm's rate by N percentage points) or `state` (enabled, rollout bounds)."""
 
     metric: str  # "error_rate" | "state"
     flag: Value
@@ -104,11 +105,24 @@ class Condition:
     window: Value = 60.0
     enabled: Value = None
     rollout: Value = None
+    above_control_by: Value = None  # treatment's error rate exceeds control's by more than N points
+    below_control_by: Value = None  # treatment's error rate exceeds control's by less than N points
+
+    @property
+    def compares_arms(self) -> bool:
+        return self.above_control_by is not None or self.below_control_by is not None
 
     def describe(self) -> str:
         if self.metric == "error_rate":
+            over = f"(over {show_value(self.window)}s)"
+            if self.above_control_by is not None:
+                return (f"error rate of {show_value(self.flag)}'s treatment more than "
+                        f"{show_value(self.above_control_by)} points above control {over}")
+            if self.below_control_by is not None:
+                return (f"error rate of {show_value(self.flag)}'s treatment less than "
+                        f"{show_value(self.below_control_by)} points above control {over}")
             bound = f"above {show_value(self.above)}%" if self.above is not None else f"below {show_value(self.below)}%"
-            return f"error rate of {show_value(self.flag)} {bound} (over {show_value(self.window)}s)"
+            return f"error rate of {show_value(self.flag)} {bound} {over}"
         parts = []
         if self.enabled is not None:
             parts.append("on" if self.enabled is True else "off" if self.enabled is False else f"enabled={show_value(self.enabled)}")
@@ -123,8 +137,17 @@ class Condition:
 
 @dataclass(frozen=True)
 class Guard:
-    error_rate_above: Value
+    error_rate_above: Value = None  # an absolute limit (percent) ...
     window: Value = None  # seconds; None = the hold time
+    treatment_above_control_by: Value = None  # ... and/or treatment vs control (percentage points)
+
+    def describe(self) -> str:
+        parts = []
+        if self.error_rate_above is not None:
+            parts.append(f"error rate > {show_value(self.error_rate_above)}%")
+        if self.treatment_above_control_by is not None:
+            parts.append(f"treatment > control + {show_value(self.treatment_above_control_by)} points")
+        return " or ".join(parts) or "?"
 
 
 @dataclass(frozen=True)
@@ -247,9 +270,9 @@ def describe_step(step: Step) -> str:
         return f"roll back {target}{to}"
     if step.kind is StepKind.RESTORE:
         return f"restore {target} to version {show_value(step.to_version)}"
-    guard = step.guard.error_rate_above if step.guard else "?"
+    guard = step.guard.describe() if step.guard else "?"
     stages = ", ".join(show_value(p) for p in step.percents)
-    return f"progressive rollout of {target}: {stages}% (roll back if error rate > {show_value(guard)}%)"
+    return f"progressive rollout of {target}: {stages}% (roll back if {guard})"
 
 
 # --- value types ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Flag metrics: evaluations per variant and errors, in 10-second buckets kept for an hour, in memory.
+"""Flag metrics: evaluations and errors per variant, in 10-second buckets kept for an hour, in memory.
 
 Metrics are telemetry, not records: they are not persisted (a restart starts empty; the demo's traffic
 simulator refills the past 15 minutes on start). Totals since start are exported for Prometheus.
+Errors may be reported per variant ({variant: n}) or as one number; a plain number is kept as errors
+without a variant (in the totals, and exported without a `variant` label).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any
 
 from flagops import wire
@@ -24,23 +27,27 @@ def _label(value: str) -> str:
 
 class MetricsStore:
     def __init__(self) -> None:
-        # (flag, environment) -> bucket start (epoch seconds) -> [evaluations by variant, errors]
-        self._buckets: dict[tuple[str, str], dict[int, tuple[dict[str, int], list[int]]]] = defaultdict(dict)
+        # (flag, environment) -> bucket start (epoch seconds) -> (evaluations by variant, errors by variant);
+        # errors without a variant are kept under ""
+        self._buckets: dict[tuple[str, str], dict[int, tuple[dict[str, int], dict[str, int]]]] = defaultdict(dict)
         self._eval_totals: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._error_totals: dict[tuple[str, str], int] = defaultdict(int)
+        self._error_totals: dict[tuple[str, str, str], int] = defaultdict(int)
         self._last_prune = 0.0
 
-    def record(self, flag: str, environment: str, at: float, evaluations: dict[str, int], errors: int) -> None:
+    def record(self, flag: str, environment: str, at: float, evaluations: Mapping[str, int],
+               errors: int | Mapping[str, int]) -> None:
         bucket = int(at) // BASE_STEP * BASE_STEP
         slot = self._buckets[(flag, environment)].get(bucket)
         if slot is None:
-            slot = ({}, [0])
+            slot = ({}, {})
             self._buckets[(flag, environment)][bucket] = slot
         for variant, n in evaluations.items():
             slot[0][variant] = slot[0].get(variant, 0) + n
             self._eval_totals[(flag, environment, variant)] += n
-        slot[1][0] += errors
-        self._error_totals[(flag, environment)] += errors
+        for variant, n in (errors.items() if isinstance(errors, Mapping) else (("", errors),)):
+            if n:
+                slot[1][variant] = slot[1].get(variant, 0) + n
+                self._error_totals[(flag, environment, variant)] += n
         if at - self._last_prune > 60:
             self.prune(at)
 
@@ -60,15 +67,17 @@ class MetricsStore:
         points = []
         for t in range(start, end, step):
             evals: dict[str, int] = {}
-            errors = 0
+            errors: dict[str, int] = {}
             for b in range(t, t + step, BASE_STEP):
                 slot = buckets.get(b)
                 if slot is not None:
                     for variant, n in slot[0].items():
                         evals[variant] = evals.get(variant, 0) + n
-                    errors += slot[1][0]
+                    for variant, n in slot[1].items():
+                        errors[variant] = errors.get(variant, 0) + n
             points.append({"at": wire.iso(datetime.fromtimestamp(t, timezone.utc)), "evaluations": evals,
-                           "errors": errors})
+                           "errors": sum(errors.values()),
+                           "errorsByVariant": {v: n for v, n in errors.items() if v}})
         return {"flag": flag, "environment": environment, "step": step, "window": window, "hasErrors": True,
                 "points": points}
 
@@ -83,12 +92,13 @@ class MetricsStore:
                 continue
             lines.append(f'flagops_flag_evaluations_total{{flag="{_label(flag)}",environment="{_label(env)}",'
                          f'variant="{_label(variant)}"}} {n}')
-        lines += ["# HELP flagops_flag_errors_total Errors reported by code paths behind a flag.",
+        lines += ["# HELP flagops_flag_errors_total Errors reported by code paths behind a flag, by variant.",
                   "# TYPE flagops_flag_errors_total counter"]
-        for (flag, env), n in sorted(self._error_totals.items()):
+        for (flag, env, variant), n in sorted(self._error_totals.items()):
             if environments is not None and env not in environments:
                 continue
-            lines.append(f'flagops_flag_errors_total{{flag="{_label(flag)}",environment="{_label(env)}"}} {n}')
+            by = f',variant="{_label(variant)}"' if variant else ""  # errors reported without a variant
+            lines.append(f'flagops_flag_errors_total{{flag="{_label(flag)}",environment="{_label(env)}"{by}}} {n}')
         seen: set[str] = set()
         for name, help_, labels, value in gauges:
             if name not in seen:
@@ -100,7 +110,7 @@ class MetricsStore:
 
 
 def parse_ingest(d: Any, known_flags: set[str], environments: set[str], now: float
-                 ) -> tuple[str, float, list[tuple[str, dict[str, int], int]]]:
+                 ) -> tuple[str, float, list[tuple[str, dict[str, int], int | dict[str, int]]]]:
     """Validate a POST /v1/metrics body completely before anything is recorded (no partial writes)."""
     if not isinstance(d, dict):
         raise ValueError("body: expected a JSON object {environment, at?, counts: [...]}")
@@ -131,7 +141,11 @@ def parse_ingest(d: Any, known_flags: set[str], environments: set[str], now: flo
                 for k, v in evals.items()):
             raise ValueError(f"{where}.evaluations: expected {{variant: count}} with counts 0-1000000000")
         errors = c.get("errors", 0)
-        if type(errors) is not int or not 0 <= errors <= 10**9:
-            raise ValueError(f"{where}.errors: expected an integer 0-1000000000")
+        if isinstance(errors, dict):
+            if len(errors) > 100 or not all(isinstance(k, str) and 0 < len(k) <= 100 and type(v) is int
+                                            and 0 <= v <= 10**9 for k, v in errors.items()):
+                raise ValueError(f"{where}.errors: expected {{variant: count}} with counts 0-1000000000")
+        elif type(errors) is not int or not 0 <= errors <= 10**9:
+            raise ValueError(f"{where}.errors: expected an integer 0-1000000000, or {{variant: count}}")
         parsed.append((flag, evals, errors))
     return env, at, parsed

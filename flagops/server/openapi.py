@@ -62,7 +62,9 @@ METRICS = {"type": "object", "required": ["environment", "counts"], "additionalP
     "counts": {"type": "array", "items": {"type": "object", "required": ["flag"], "properties": {
         "flag": {"type": "string"},
         "evaluations": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-        "errors": {"type": "integer", "minimum": 0}}}}}}
+        "errors": {"oneOf": [{"type": "integer", "minimum": 0}, {
+            "type": "object", "description": "errors by variant",
+            "additionalProperties": {"type": "integer", "minimum": 0}}]}}}}}}
 
 
 def body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The demo's traffic simulator: live metrics for every flag, and an incident that plays out.
 
-Every second it reports evaluations per variant (following each flag's real rollout, so a kill shows up
-as traffic moving to the off variant) and a small baseline error rate. The incident: a "deploy-bot" ramps
+Every second it reports evaluations and errors per variant (following each flag's real rollout, so a kill
+shows up as traffic moving to the off variant) and a small baseline error rate. The incident: a "deploy-bot" ramps
 `checkout-new-flow` in prod through the normal write path (If-Match, reason, audit, stream), and errors
 among the users on the new flow grow with the rollout. The bot stops as soon as a human touches the flag.
 """
@@ -41,7 +41,7 @@ def incident_error_rate(rollout: float) -> float:
     return 0.03 + 0.15 * rollout / 100
 
 
-Recorder = Callable[[str, str, float, dict[str, int], int], None]  # MetricsStore.record
+Recorder = Callable[[str, str, float, dict[str, int], dict[str, int]], None]  # MetricsStore.record
 
 
 def simulate_step(record: Recorder, flags: list[Flag], env: str, at: float, seconds: float,
@@ -58,10 +58,14 @@ def simulate_step(record: Recorder, flags: list[Flag], env: str, at: float, seco
         if total - on:
             evals[state.off_variant] = evals.get(state.off_variant, 0) + total - on
         base = 0.001 + 0.004 * (int.from_bytes(flag.key.encode()[:2], "big") % 10) / 10
-        expected = total * base
-        if flag.key == INCIDENT_FLAG and env == "prod":
-            expected += on * incident_error_rate(state.effective_rollout)
-        errors = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
+        errors: dict[str, int] = {}
+        for variant, n in evals.items():
+            expected = n * base
+            if flag.key == INCIDENT_FLAG and env == "prod" and variant == state.default_variant and on:
+                expected += on * incident_error_rate(state.effective_rollout)  # only the new flow fails
+            count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
+            if count:
+                errors[variant] = count
         record(flag.key, env, at, evals, errors)
 
 

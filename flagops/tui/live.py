@@ -10,7 +10,8 @@ Two loops feed it:
   service for `stale_after` seconds, whether or not a retry has finished by then: a hung service shows
   "stale" about 5 s after it stopped answering instead of after the HTTP client's retries gave up.
 - the metrics loop: error rates and a short trend per flag, visible rows first (the table tells us which
-  ones are on screen), then a slow sweep over the rest so "sort by error rate" converges.
+  ones are on screen), then a slow sweep over the rest so "sort by error rate" converges; each round is
+  one batch through the metrics port (`metrics_source(backend).series_many`).
 
 It does not import Textual: listeners are plain callables, so the widgets decide how to repaint.
 """
@@ -28,6 +29,7 @@ from enum import Enum
 from flagops import timefmt
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError, Forbidden, NotFound, Unauthorized
+from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeEvent, Flag
 from flagops.search import FlagIndex
 
@@ -99,7 +101,7 @@ class LiveFlags:
         metrics_interval: float = 3.0,
         metrics_window: int = 300,
         metrics_step: int = 30,
-        metrics_concurrency: int = 4,
+        metrics_batch: int = 200,
     ) -> None:
         self.backend = backend
         self.environment = environment
@@ -123,7 +125,7 @@ class LiveFlags:
         self.metrics_interval = metrics_interval
         self.metrics_window = metrics_window
         self.metrics_step = metrics_step
-        self.metrics_concurrency = metrics_concurrency
+        self.metrics_batch = metrics_batch  # flags per metrics request: visible rows, then a sweep of the rest
         self._flags_listeners: list[FlagsListener] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._reload_listeners: list[ReloadListener] = []
@@ -473,7 +475,7 @@ class LiveFlags:
         while True:
             now = loop.time()
             due = [k for k in self._visible if k in self.flags and self._is_due(k, now)]
-            due += self._sweep_batch(now, max(0, 16 - len(due)))
+            due += self._sweep_batch(now, max(0, self.metrics_batch - len(due)))
             if due:
                 await self._fetch_metrics(due)
             self._metrics_wakeup.clear()
@@ -504,22 +506,20 @@ class LiveFlags:
         return batch
 
     async def _fetch_metrics(self, keys: list[str]) -> None:
+        """One batch through the metrics port (a Prometheus source answers it with two queries)."""
         environment = self.environment
-        limit = asyncio.Semaphore(self.metrics_concurrency)
         loop = asyncio.get_running_loop()
-
-        async def one(key: str) -> str | None:
-            async with limit:
-                try:
-                    series = await self.backend.metrics(
-                        key, environment, window_seconds=self.metrics_window, step_seconds=self.metrics_step
-                    )
-                except NotFound:
-                    return None
-                except FlagOpsError:
-                    return None
+        variants = {k: [v.key for v in f.variants] for k in keys if (f := self.flags.get(k)) is not None}
+        try:
+            found = await metrics_source(self.backend).series_many(
+                keys, environment, window_seconds=self.metrics_window, step_seconds=self.metrics_step,
+                variants=variants)
+        except FlagOpsError:
+            return  # the source's health says so; the last numbers stay, and faces mark them
+        changed: set[str] = set()
+        for key, series in found.items():
             if environment != self.environment or key not in self.flags:
-                return None
+                continue
             trend: tuple[float, ...] = ()
             if series.has_errors:
                 # steps without traffic (often the current, partial one) say nothing about errors
@@ -530,8 +530,5 @@ class LiveFlags:
             if old is None or (old.error_rate, old.trend, old.evaluations_per_minute) != (
                 fresh.error_rate, fresh.trend, fresh.evaluations_per_minute
             ):
-                return key
-            return None
-
-        results = await asyncio.gather(*(one(key) for key in keys))
-        self._emit_flags({key for key in results if key is not None})
+                changed.add(key)
+        self._emit_flags(changed)

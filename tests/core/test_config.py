@@ -113,3 +113,60 @@ def test_bad_env_backend(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLAGOPS_BACKEND", "nope")
     with pytest.raises(ConfigError, match="FLAGOPS_BACKEND"):
         load_profile()
+
+
+# --- the metrics: section (flagops/metrics/settings.py) ---------------------------------------------
+
+PROM = """\
+profiles:
+  ops:
+    url: https://flags.example.com
+    backend: unleash
+    metrics:
+      source: prometheus
+      url: http://prometheus:9090
+      evaluations: 'sum by (feature_flag, v) (rate(http_requests_total{env="{environment}", feature_flag=~"{flag}"}[{range}]))'
+      errors: 'sum by (feature_flag, v) (rate(http_requests_total{feature_flag=~"{flag}", code=~"5.."}[{range}]))'
+      labels: {flag: feature_flag, variant: v}
+      min_range: 2m
+      timeout: 3s
+      token_env: PROM_TOKEN
+"""
+
+
+def test_a_prometheus_section_parses(config: Path) -> None:
+    config.write_text(PROM)
+    m = load_profile().metrics
+    assert (m.source, m.url, m.flag_label, m.variant_label) == ("prometheus", "http://prometheus:9090", "feature_flag", "v")
+    assert (m.min_range, m.timeout, m.token_env) == (120.0, 3.0, "PROM_TOKEN")
+
+
+def test_no_section_means_the_backends_own_metrics(config: Path) -> None:
+    config.write_text("profiles:\n  p:\n    url: https://flags.example.com\n")
+    assert load_profile().metrics.source == "backend"
+
+
+BASE = "profiles:\n  p:\n    url: https://flags.example.com\n    metrics:\n"
+PROM_HEAD = "      source: prometheus\n      url: http://p:9090\n"  # lines 5 and 6
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ("      source: graphite\n", 5, "metrics.source: expected one of backend, v1, prometheus"),
+    (PROM_HEAD + "      evaluations: 'rate(x{flag=\"{flag}\"}[1m])'\n", 7,
+     "metrics.evaluations: use {flag} as a regex match"),
+    (PROM_HEAD + "      errors: 'rate(x{job=\"{job}\"}[1m])'\n", 7, "metrics.errors: unknown placeholder {job}"),
+    (PROM_HEAD + "      min_range: soon\n", 7, "metrics.min_range: expected a duration"),
+    (PROM_HEAD + "      token_env: hunter2-secret!\n", 7, "metrics.token_env: expected an environment variable name"),
+    (PROM_HEAD + "      colour: red\n", 7, "metrics.colour: unknown field"),
+])
+def test_bad_fields_name_the_line(config: Path, body: str, line: int, message: str) -> None:
+    config.write_text(BASE + body)
+    with pytest.raises(ConfigError) as info:
+        load_profile()
+    assert f"config.yaml:{line}: profiles.p.{message}" in str(info.value)
+
+
+def test_prometheus_needs_a_url(config: Path) -> None:
+    config.write_text("profiles:\n  p:\n    url: https://flags.example.com\n    metrics:\n      source: prometheus\n")
+    with pytest.raises(ConfigError, match="a prometheus source needs url"):
+        load_profile()

@@ -59,9 +59,10 @@ async def test_checkout_spike_runbook_ends_the_demo_incident(ramping: RunningSer
     rows = [line for line in timeline.stdout.splitlines() if line.startswith("| 20")]
     assert len(rows) == 6  # five deploy-bot steps, then the runbook's kill
     assert "deploy-bot" in rows[0] and "alice-admin" in rows[-1] and f"run {log.run_id} step 3" in rows[-1]
-    # the kill is minutes old at most, so its after-rate says how much of the 5 minutes it covers
-    rates = re.match(r"(\d+\.\d)% -> (\d+\.\d)%( \(after: only the first \S+ of 5 min so far\))?$",
-                     rows[-1].split(" | ")[5])
+    # the kill is minutes old at most, so its after-rate says how much of the 5 minutes it covers; the after
+    # rate by variant follows when the after window has both variants
+    rates = re.match(r"(\d+\.\d)% -> (\d+\.\d)%( \(after: only the first \S+ of 5 min so far\))?"
+                     r"( \(by variant after: [^)]*\))?$", rows[-1].split(" | ")[5])
     assert rates, rows[-1]
     before, after = float(rates[1]), float(rates[2])
     assert before > 0 and after > 0  # the demo's live metrics, joined to the change

@@ -168,11 +168,14 @@ class FixedBackend:
             share = (state.rollout / 100 if state and state.enabled else 0.0)
             on = round(total * share)
             rate = 0.004 + (seed % 7) / 1000
-            if key == INCIDENT:
-                rate = 0.01 if at < CHANGE_AT else 0.01 + 0.08 * min(1.0, (at - CHANGE_AT).total_seconds() / 120)
-            points.append(MetricPoint(at, {"on": on, "off": total - on}, round(total * rate)))
+            on_rate = rate
+            if key == INCIDENT:  # the new path fails after the change, the old one does not
+                on_rate = 0.01 if at < CHANGE_AT else 0.01 + 0.16 * min(1.0, (at - CHANGE_AT).total_seconds() / 120)
+            by_variant = {"on": round(on * on_rate), "off": round((total - on) * rate)}
+            points.append(MetricPoint(at, {"on": on, "off": total - on}, sum(by_variant.values()),
+                                      {v: n for v, n in by_variant.items() if n}))
         return MetricSeries(key, environment, step_seconds, tuple(points),
-                            has_errors=self.capabilities.error_metrics)
+                            has_errors=self.capabilities.error_metrics, errors_split=True)
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
         return []

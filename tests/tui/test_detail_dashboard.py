@@ -8,7 +8,7 @@ from flagops.model import AuditEntry, MetricPoint, MetricSeries
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.dashboard_screen import rose_after_change
 from flagops.tui.widgets.audit_view import change_summary, describe_state
-from flagops.tui.widgets.charts import error_rates, sparkline_text, variant_counts
+from flagops.tui.widgets.charts import error_rates, scaled_sparkline, trend_sparkline, variant_counts
 
 T0 = datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)
 
@@ -39,9 +39,12 @@ def test_no_rise_when_flat_noisy_or_unknown() -> None:
 
 
 def test_chart_helpers() -> None:
-    assert sparkline_text([0, 1, 2, 4], 4) == "▁▃▅█"
-    assert sparkline_text([0, 0], 4) == "▁▁"
-    assert sparkline_text([], 4) == ""
+    assert scaled_sparkline([0, 1, 2, 4], 4, 4) == "▁▃▅█"
+    assert scaled_sparkline([0, 0], 4, 4) == "▁▁"
+    assert scaled_sparkline([], 4, 4) == ""
+    # the trend cells share one scale: 0.3 % and 5 % never look alike, whatever the row's own maximum
+    assert trend_sparkline([0.003] * 3, 3) == "▃▃▃" and trend_sparkline([0.05] * 3, 3) == "▇▇▇"
+    assert trend_sparkline([0.0, 0.0005, 0.001, 0.2], 4) == "▁▁▂█"
     s = MetricSeries("f", "prod", 10, (
         MetricPoint(T0, {"on": 3, "off": 1}, 2),
         MetricPoint(T0, {"on": 0, "blue": 5}, 0),
@@ -181,7 +184,10 @@ async def test_detail_shows_everything_and_follows_changes(live_service: Running
         # live charts: the traffic simulator's evaluations by variant, with an error rate
         await until(pilot, lambda: len(app.screen.query("#chart-variants ChartRow")) >= 1, timeout=15)
         assert "evaluations" in text_of(app, "#chart-summary")
-        assert "error rate" in str(app.screen.query_one("#chart-errors ChartRow .chart-label").render())
+        # the service splits errors by variant: one error row per variant with traffic, on one scale
+        await until(pilot, lambda: len(app.screen.query("#chart-errors ErrorRow")) >= 1, timeout=15)
+        labels = [str(w.render()) for w in app.screen.query("#chart-errors ErrorRow .chart-label")]
+        assert labels and all(label.startswith("errors ") for label in labels), labels
         # another client changes the flag: the screen shows it by the next refresh
         patch(live_service, key, "prod", "incident 77: turning it off", enabled=False)
         await until(pilot, lambda: "incident 77" in text_of(app, "#detail-audit"), timeout=10)

@@ -32,7 +32,9 @@ from flagops.tui.host import console_host, live_store
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import change_summary
-from flagops.tui.widgets.charts import format_rate, sparkline_text
+from flagops.metrics.base import VariantRate, variant_rates
+from flagops.metrics.paired import metrics_source
+from flagops.tui.widgets.charts import TREND_LEGEND, format_rate, format_span, trend_sparkline
 
 FEED_SECONDS = 2.0
 SUSPECT_SECONDS = 10.0
@@ -58,6 +60,8 @@ class Rise:
     before: float
     after: float
     change: AuditEntry
+    after_seconds: int = 0  # how long "after" is: from the change to now
+    by_variant: tuple[VariantRate, ...] = ()  # after the change, where errors are split by variant
 
 
 def rose_after_change(series: MetricSeries, at: datetime) -> tuple[float, float] | None:
@@ -76,6 +80,11 @@ def rose_after_change(series: MetricSeries, at: datetime) -> tuple[float, float]
     if rate_after - rate_before >= RISE_ABSOLUTE and rate_after >= rate_before * RISE_RELATIVE:
         return rate_before, rate_after
     return None
+
+
+def after_by_variant(series: MetricSeries, at: datetime) -> tuple[VariantRate, ...]:
+    """Error rate per variant since `at` ("is the new path the one failing?")."""
+    return tuple(v for v in variant_rates(series, [p for p in series.points if p.at >= at]) if v.evaluations > 0)
 
 
 def _state(flag: Flag, environment: str) -> str:
@@ -202,7 +211,10 @@ class DashboardScreen(ConsoleScreen):
             except FlagOpsError:
                 return None
             rose = rose_after_change(series, entry.at)
-            return Rise(entry.flag_key, rose[0], rose[1], entry) if rose else None
+            if not rose:
+                return None
+            return Rise(entry.flag_key, rose[0], rose[1], entry, int((now - entry.at).total_seconds()),
+                        after_by_variant(series, entry.at))
 
         results = await asyncio.gather(*(check(e) for e in candidates))
         self.rises = {r.flag_key: r for r in results if r is not None}
@@ -226,11 +238,18 @@ class DashboardScreen(ConsoleScreen):
             self.panels["recent"].update(self._recent(flags, env, now))
         self.panels["feed"].update(self._feed(now))
 
+    def _source_problem(self) -> str | None:
+        """'metrics source unreachable since 03:12:09 (...)' while the source is failing."""
+        return metrics_source(console_host(self.app).backend).health.label()
+
     def _suspects(self, by_key: Mapping[str, Flag], env: str, now: datetime) -> Content:
         parts: list[str | tuple[str, str]] = [("Error rate rose after a change", "bold $error")]
         if not console_host(self.app).backend.capabilities.error_metrics:
             parts.append(("\nno error source configured: cannot compare error rates", "dim"))
             return Content.assemble(*parts)
+        if problem := self._source_problem():
+            parts.append(("\n" + plain(problem, 300, note=False) + " — the numbers below are the last known",
+                          "$error"))
         if not self.rises:
             parts.append((f"\nnone in the last {int(SUSPECT_WINDOW.total_seconds() // 60)} min", "dim"))
             return Content.assemble(*parts)
@@ -245,13 +264,25 @@ class DashboardScreen(ConsoleScreen):
                          f" {_age(rise.change.at, now)}")
             if flag is not None:
                 parts.append((f"  now {_state(flag, env)}", "dim"))
+            # the window is said, so this and "Highest error rate, last 5 min" cannot seem to disagree
+            parts.append((f"\n    before vs the {format_span(max(60, rise.after_seconds))} since the change", "dim"))
+            if rise.by_variant:
+                parts.append(("; by variant since: ", "dim"))
+                for i, v in enumerate(rise.by_variant[:4]):
+                    worst = v.rate is not None and v.rate == max((x.rate or 0.0) for x in rise.by_variant)
+                    parts.append(("" if i == 0 else ", ", "dim"))
+                    parts.append((f"{plain(v.variant, 20, note=False)} {format_rate(v.rate)}",
+                                  "bold $error" if worst and len(rise.by_variant) > 1 else ""))
         return Content.assemble(*parts)
 
     def _top_errors(self, flags: Mapping[str, Flag], metrics: Mapping[str, Any], env: str) -> Content:
-        parts: list[str | tuple[str, str]] = [("Highest error rate", "bold $primary")]
+        window = getattr(live_store(self.app), "metrics_window", 300)
+        parts: list[str | tuple[str, str]] = [(f"Highest error rate, last {format_span(window)}", "bold $primary")]
         if not console_host(self.app).backend.capabilities.error_metrics:
             parts.append(("\nno error source configured", "dim"))
             return Content.assemble(*parts)
+        if problem := self._source_problem():
+            parts.append(("\n" + plain(problem, 300, note=False), "$error"))
         # O(n) with plain tuples: this runs over every flag every 2 s
         top = heapq.nlargest(TOP_N, ((m.error_rate, key) for key, m in metrics.items()
                                      if m.error_rate is not None and key in flags))
@@ -262,9 +293,11 @@ class DashboardScreen(ConsoleScreen):
             style = "bold $error" if rate >= 0.05 else "$warning" if rate >= 0.01 else ""
             parts.append("\n")
             parts.append((f"{format_rate(rate):>6} ", style))
-            parts.append((f"{sparkline_text(getattr(m, 'trend', ()), 8):<8} ", style or "$primary"))
+            parts.append((f"{trend_sparkline(getattr(m, 'trend', ()), 8):<8} ", style or "$primary"))
             parts.append(f"{plain(flag.key, self.key_width, note=False):<{self.key_width}}")
             parts.append((f" {_state(flag, env)}", "dim"))
+        if top:
+            parts.append(("\n" + TREND_LEGEND, "dim"))
         return Content.assemble(*parts)
 
     def _recent(self, flags: Mapping[str, Flag], env: str, now: datetime) -> Content:

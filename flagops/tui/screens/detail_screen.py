@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from flagops.errors import FlagOpsError, NotFound
+from flagops.metrics.paired import metrics_source
 from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
 from flagops.tui import clock
 from flagops.tui.host import console_host
@@ -252,6 +253,7 @@ class FlagDetailScreen(ConsoleScreen):
         self.query_one("#detail-envs", Static).update(
             environment_lines(flag, list(host.environments), self.chart_environment))
         self.query_one("#detail-rules", Static).update(rules_lines(flag.state(self.chart_environment)))
+        self.query_one(MetricsPanel).set_state(flag.state(self.chart_environment))  # treatment vs control
         self._show_runbooks()
 
     @work(exclusive=True, group="detail-metrics", exit_on_error=False)
@@ -261,9 +263,13 @@ class FlagDetailScreen(ConsoleScreen):
         try:
             series: MetricSeries = await host.backend.metrics(self.key, self.chart_environment)
         except FlagOpsError as exc:
-            panel.show_problem(f"Metrics unavailable: {exc.message}")
+            # "metrics source unreachable since 03:12:09 (...)": how long, not only that it failed
+            health = metrics_source(host.backend).health.label()
+            panel.show_problem(f"{health} — showing the last charts" if health else
+                               f"Metrics unavailable: {exc.message}")
             return
-        panel.show(series, error_source=host.backend.capabilities.error_metrics)
+        state = self.flag.state(self.chart_environment) if self.flag is not None else None
+        panel.show(series, error_source=host.backend.capabilities.error_metrics, state=state)
 
     @work(exclusive=True, group="detail-audit", exit_on_error=False)
     async def load_audit(self) -> None:

@@ -60,6 +60,9 @@ def change_content(change: TimelineChange, width: int) -> Content:
     origin = origin_text(change)  # "runbook run ID step n", as `flagops timeline` writes it
     if origin:  # before the note: where a change came from matters more than how long "after" was
         third.append(f"  runbook {plain(origin, 100, note=False)}")
+    if rate.after is not None and len(rate.after_by_variant) > 1:  # is the new path the one failing?
+        third.append("  by variant after: " + ", ".join(
+            f"{plain(v, 20, note=False)} {numfmt.rate(r)}" for v, r in list(rate.after_by_variant.items())[:4]))
     if rate.note:
         third.append((f"  ({plain(rate.note, 80, note=False)})", "dim"))
     lines = [first, Content.assemble(*who), Content.assemble(*third)]

@@ -50,11 +50,10 @@ def fit(text: str, width: int) -> str:
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
-    values = list(values)[-width:]
-    if not values:
-        return ""
-    top = max(max(values), ERROR_WARN)  # a quiet series stays low instead of filling the cell
-    return "".join(SPARKS[min(len(SPARKS) - 1, int(v / top * (len(SPARKS) - 1) + 0.5))] for v in values)
+    """One scale for every row (charts.TREND_BANDS), so 0.3 % and 5 % never look alike."""
+    from flagops.tui.widgets.charts import trend_sparkline
+
+    return trend_sparkline(values, width)
 
 
 def fit_middle(text: str, width: int) -> str:
