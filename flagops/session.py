@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from flagops.backends.base import FlagBackend
 
 
-def open_backend(profile: Profile, token: str | Secret | None = None) -> FlagBackend:
-    """A backend for `profile`. Close it with `await backend.aclose()`."""
+def open_backend(profile: Profile, token: str | Secret | None = None, *, one_shot: bool = False) -> FlagBackend:
+    """A backend for `profile`. Close it with `await backend.aclose()`. `one_shot`: for a command that sends a
+    few requests and exits (the CLI): a transport that starts faster and cannot follow event streams."""
     if not profile.url:
         raise ConfigError(f"Profile {profile.name!r} has no url. Set it in the config file or FLAGOPS_URL.")
     secret = token if isinstance(token, Secret) else Secret(token) if token else require_token(profile.name)
@@ -27,7 +28,13 @@ def open_backend(profile: Profile, token: str | Secret | None = None) -> FlagBac
     if profile.backend == "flagapi":
         from flagops.backends.flagapi import FlagApiBackend
 
-        backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
+        if one_shot:
+            from flagops.backends.oneshot import ThreadedTransport
+
+            backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls,
+                                     transport=ThreadedTransport(verify=profile.verify_tls))
+        else:
+            backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
     elif profile.backend == "unleash":
         # owned by the Unleash adapter; imported only for Unleash profiles
         module = importlib.import_module("flagops.backends.unleash")

@@ -32,7 +32,7 @@ LISTEN_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 @dataclass
 class RunningService:
     url: str
-    db_path: Path
+    db_path: Path | str  # a SQLite file, or a postgresql:// URL
     tokens_file: Path
     admin_token: str  # every scope, every environment
     read_token: str  # flags:read + audit:read
@@ -85,7 +85,7 @@ def start_service(
     *,
     demo: bool = True,
     traffic: bool = False,
-    db_path: Path | None = None,
+    db_path: Path | str | None = None,
     tokens_file: Path | None = None,
     tokens: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
@@ -101,7 +101,8 @@ def start_service(
             "--db", str(db_path), "--tokens", str(tokens_file), "--parent-pid", str(os.getpid()),
             # the audit signing key lives beside the database here, so a restart on the same database
             # finds the same key (a real deployment keeps it elsewhere: see README)
-            "--signing-key", str(db_path.with_name(db_path.name + ".signing.key"))]
+            "--signing-key", str(db_path.with_name(db_path.name + ".signing.key") if isinstance(db_path, Path)
+                                 else workdir / "audit-signing.key")]
     if demo:
         args.append("--demo")
     if not traffic:

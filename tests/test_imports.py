@@ -1,5 +1,7 @@
 """The panic path stays lean: `flagops kill` imports no textual, fastapi, uvicorn — and no keyring when
-FLAGOPS_TOKEN is set. Checked in a fresh interpreter that runs the real command, then lists sys.modules."""
+FLAGOPS_TOKEN is set; nor httpx's own command line (rich, pygments) or anyio's async networking (the CLI's
+transport is httpx's synchronous one, in threads). Checked in a fresh interpreter that runs the real command,
+then lists sys.modules. And the service on SQLite never loads the PostgreSQL driver."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import pytest
 
 from conftest import RunningService
 
-# not "rich": httpx itself imports it (httpx._main, its command line) whenever rich is installed
 FORBIDDEN = ("textual", "fastapi", "uvicorn", "starlette", "keyring", "flagops.server", "flagops.tui",
-             "flagops.search", "flagops.runbooks")
+             "flagops.search", "flagops.runbooks", "rich", "pygments", "anyio._backends",
+             "anyio._core._sockets", "anyio.streams", "sniffio", "psycopg", "numpy")
 
 PROBE = """
 import json, sys
@@ -73,3 +75,24 @@ def test_kill_against_a_dead_service_imports_nothing_heavy(tmp_path: Path) -> No
 def test_read_commands_import_no_tui_or_server(tmp_path: Path, command: list[str]) -> None:
     _, modules, output = _run(command, _env(tmp_path, "http://127.0.0.1:9", "t"), tmp_path)
     assert [n for n in ("textual", "fastapi", "uvicorn", "keyring") if _loaded(modules, n)] == [], output
+
+
+SQLITE_SERVICE_PROBE = """
+import json, sys, tempfile
+from pathlib import Path
+from flagops.server import main
+from flagops.server.store import Store
+store = Store(Path(tempfile.mkdtemp()) / "flags.db")
+store.close()
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_service_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", SQLITE_SERVICE_PROBE], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert _loaded(modules, "flagops.server.engine") and _loaded(modules, "fastapi"), "the probe did not run"
+    assert not _loaded(modules, "psycopg") and not _loaded(modules, "flagops.server.engine_pg")

@@ -8,9 +8,16 @@ Startup time is a feature here; tests/test_imports.py checks it.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
-import click
+# httpx imports its own command line (rich and pygments: about half of httpx's import time) whenever they are
+# installed, and flagops never runs it. A None in sys.modules makes that one import fail, and httpx then
+# defines a stub in its place. (The console imports rich through textual when it needs it.)
+if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+
+import click  # noqa: E402
 
 # command name -> "module:attribute"; each module holds one command or group
 COMMANDS: dict[str, str] = {

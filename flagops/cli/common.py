@@ -164,7 +164,7 @@ async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]], *, 
     from flagops.session import open_backend
 
     log_to_state_dir()
-    backend = open_backend(profile)
+    backend = open_backend(profile, one_shot=True)  # no CLI command follows an event stream
     try:
         try:
             return await use(backend)

@@ -16,8 +16,10 @@ from flagops.errors import ExitCode
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
               help="Port; 0 picks a free one (the URL is printed).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite database (default: the XDG data dir; with --demo, a temporary file).")
+@click.option("--db", default=None, envvar="FLAGOPS_DB", metavar="PATH|URL",
+              help="SQLite database file (default: the XDG data dir; with --demo, a temporary file), or a "
+                   "postgresql:// URL for several replicas on one database (env: FLAGOPS_DB; keep the password "
+                   "out of the URL: PGPASSWORD or ~/.pgpass).")
 @click.option("--tokens", "tokens", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="YAML list of {actor, sha256, scopes, environments}; without it, fresh tokens are printed.")
 @click.option("--demo", is_flag=True, help="Load ~300 demo flags (into an empty database) and simulate traffic.")
@@ -48,7 +50,7 @@ from flagops.errors import ExitCode
                    "you have checked why: a replaced key, or a restored backup).")
 @click.option("--parent-pid", type=click.IntRange(1), default=None, hidden=True,
               help="Shut down when this process is gone (the embedded demo and the tests pass their own pid).")
-def serve(host: str, port: int, db: Path | None, tokens: Path | None, demo: bool, traffic: bool, rate_limit: float,
+def serve(host: str, port: int, db: str | None, tokens: Path | None, demo: bool, traffic: bool, rate_limit: float,
           seed: int, heartbeat: float, max_body: int, access_log: bool, incident_step: float,
           header_timeout: float, body_timeout: float, auth_failures: float, signing_key: Path | None,
           reseal_audit: bool, parent_pid: int | None) -> None:
@@ -57,7 +59,10 @@ def serve(host: str, port: int, db: Path | None, tokens: Path | None, demo: bool
     from flagops.server.main import ServeOptions, StartupError
     from flagops.server.main import serve as run
 
-    opts = ServeOptions(host=host, port=port, db=db, tokens=tokens, demo=demo, traffic=traffic,
+    from flagops.server.engine import is_postgres_url  # noqa: PLC0415
+
+    database: Path | str | None = db if db is None or is_postgres_url(db) else Path(db)
+    opts = ServeOptions(host=host, port=port, db=database, tokens=tokens, demo=demo, traffic=traffic,
                         rate_limit=rate_limit, seed=seed, heartbeat=heartbeat, max_body=max_body,
                         access_log=access_log, incident_step=incident_step, parent_pid=parent_pid,
                         header_timeout=header_timeout, body_timeout=body_timeout, auth_failures=auth_failures,

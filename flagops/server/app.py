@@ -133,7 +133,7 @@ def create_app(svc: Service) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> Response:
-        return json_response({"status": "ok", "flags": len(svc.store.flags()),
+        return json_response({"status": "ok", "flags": svc.store.flag_count(),
                               "auditSequence": svc.store.head_sequence})
 
     @app.get("/v1/environments", tags=["flags"])

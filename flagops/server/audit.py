@@ -6,6 +6,7 @@ client, which verifies exported bundles on its own).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,65 +55,56 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
 
 
-def _meta(db: sqlite3.Connection) -> dict[str, str]:
+def _meta(db: Any) -> dict[str, str]:
     return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
 
 
-def verify_database(path: Path, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
+def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
     """GET /v1/audit/verify: the chain, then the head's signature, then every state row against the audit.
-    `ok` is true only when all three hold; `problem` names the first that does not."""
+    `ok` is true only when all three hold; `problem` names the first that does not. `db`: a connection of its
+    own inside one read snapshot (engine.reader()), SQLite or PostgreSQL, so a write committed during the
+    scan cannot look like tampering."""
     from flagops.audit_chain import signature_ok  # noqa: PLC0415
 
-    db = open_readonly(path)  # its own connection: a long scan must not hold the write lock
-    try:
-        db.execute("BEGIN")  # one snapshot: a write committed during the scan must not look like tampering
-        meta = _meta(db)
-        walk = ChainWalk()
-        for row in db.execute("SELECT * FROM audit ORDER BY sequence"):
-            if not walk.add(row):
-                break
-        chain = walk.result(meta.get("head"))
-        body = verification_json(chain)
-        signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": _int(meta.get("signed_from"))}
-        if public_raw is not None:
-            from flagops.audit_chain import key_id  # noqa: PLC0415
+    meta = _meta(db)
+    walk = ChainWalk()
+    for row in db.execute("SELECT * FROM audit ORDER BY sequence"):
+        if not walk.add(row):
+            break
+    chain = walk.result(meta.get("head"))
+    body = verification_json(chain)
+    signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": _int(meta.get("signed_from"))}
+    if public_raw is not None:
+        from flagops.audit_chain import key_id  # noqa: PLC0415
 
-            signature["keyId"] = key_id(public_raw)
-            last = walk.last
-            signature["ok"] = last is None or signature_ok(public_raw, meta.get("instance", ""), last[0], last[13],
-                                                          meta.get("head_sig"))
-        body["signature"] = signature
-        states_checked, state_problem = (0, None)
-        if chain.ok:
-            states_checked, state_problem = walk.state_problem(
-                db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment"))
-        body["states"] = {"checked": states_checked, "ok": chain.ok and state_problem is None}
-        if chain.ok and signature["ok"] is False:
-            body.update(ok=False, brokenAt=walk.last[0] if walk.last else None,
-                        problem=signing_problem or f"the audit head (entry {walk.last[0] if walk.last else 0}) is "
-                        f"not signed by this service's key {signature['keyId']}: the log was rewritten (its hashes "
-                        "recomputed) or the database was changed outside the service")
-        elif chain.ok and state_problem is not None:
-            body.update(ok=False, problem=state_problem)
-        return body
-    finally:
-        db.close()
+        signature["keyId"] = key_id(public_raw)
+        last = walk.last
+        signature["ok"] = last is None or signature_ok(public_raw, meta.get("instance", ""), last[0], last[13],
+                                                      meta.get("head_sig"))
+    body["signature"] = signature
+    states_checked, state_problem = (0, None)
+    if chain.ok:
+        states_checked, state_problem = walk.state_problem(
+            db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment"))
+    body["states"] = {"checked": states_checked, "ok": chain.ok and state_problem is None}
+    if chain.ok and signature["ok"] is False:
+        body.update(ok=False, brokenAt=walk.last[0] if walk.last else None,
+                    problem=signing_problem or f"the audit head (entry {walk.last[0] if walk.last else 0}) is "
+                    f"not signed by this service's key {signature['keyId']}: the log was rewritten (its hashes "
+                    "recomputed) or the database was changed outside the service")
+    elif chain.ok and state_problem is not None:
+        body.update(ok=False, problem=state_problem)
+    return body
 
 
-def export_bundle(path: Path, public_b64: str, key: str) -> dict[str, Any]:
+def export_bundle(db: Any, public_b64: str, key: str) -> dict[str, Any]:
     """GET /v1/audit/export: every audit row and state row exactly as stored, the head and its stored
     signature (made when that head was written; nothing is signed at export time, so exporting a tampered
     database can never bless it). `flagops audit-bundle verify FILE` checks it without the service."""
-    db = open_readonly(path)
-    try:
-        db.execute("BEGIN")  # one snapshot for rows, states and head
-        meta = _meta(db)
-        entries = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
-        states = [list(r) for r in db.execute("SELECT flag, environment, version, data FROM states "
-                                              "ORDER BY flag, environment")]
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    meta = _meta(db)  # `db` is in one snapshot (engine.reader()): rows, states and head agree
+    entries = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
+    states = [list(r) for r in db.execute("SELECT flag, environment, version, data FROM states "
+                                          "ORDER BY flag, environment")]
     seq, _, digest = meta.get("head", "0:").partition(":")
     return {"format": BUNDLE_FORMAT, "instance": meta.get("instance"),
             "exportedAt": wire.iso(datetime.now(timezone.utc)), "columns": list(COLUMNS),
@@ -123,8 +115,8 @@ def export_bundle(path: Path, public_b64: str, key: str) -> dict[str, Any]:
 
 
 def audit_query(*, flag: str | None, environment: str | None, since_sequence: int | None,
-                since_time: datetime | None, limit: int, environments: frozenset[str] | None
-                ) -> tuple[str, list[Any]]:
+                since_time: datetime | None, limit: int, environments: frozenset[str] | None,
+                time_sql: Callable[[str], str] = lambda expr: f"julianday({expr})") -> tuple[str, list[Any]]:
     """SQL for GET /v1/audit, newest first; `environments` limits it to what the token may see (its
     environments, plus flag-wide entries such as creations)."""
     sql = "SELECT * FROM audit WHERE 1=1"
@@ -142,7 +134,7 @@ def audit_query(*, flag: str | None, environment: str | None, since_sequence: in
         sql += " AND sequence>?"
         args.append(since_sequence)
     if since_time is not None:
-        sql += " AND julianday(at)>=julianday(?)"  # not a string compare: ISO texts vary in precision
+        sql += f" AND {time_sql('at')}>={time_sql('?')}"  # not a string compare: ISO texts vary in precision
         args.append(wire.iso(since_time))
     sql += " ORDER BY sequence DESC LIMIT ?"
     args.append(limit)

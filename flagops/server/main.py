@@ -6,6 +6,7 @@ The socket is bound here (port 0 = any free port) so the URL printed is the one 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ from flagops.server.app import Service, create_app
 from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
 from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.demo import INCIDENT_FLAG, demo_flags
+from flagops.server.engine import is_postgres_url
 from flagops.server.metrics import MetricsStore
 from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
@@ -38,7 +40,7 @@ ALL_SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:writ
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8787
-    db: Path | None = None
+    db: Path | str | None = None  # a SQLite file, or a postgresql:// URL
     tokens: Path | None = None
     demo: bool = False
     traffic: bool = True
@@ -124,7 +126,7 @@ def serve(opts: ServeOptions) -> None:
                       Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader))]
         printed_tokens = [("admin (all scopes)", admin), ("read-only", reader)]
     tmp: tempfile.TemporaryDirectory[str] | None = None
-    db = opts.db
+    db: Path | str | None = opts.db
     if db is None:
         if opts.demo:
             tmp = tempfile.TemporaryDirectory(prefix="flagops-demo-")
@@ -167,22 +169,29 @@ def _stop_by_signal(signum: int, frame: Any) -> None:
     raise _StopSignal(signum)
 
 
-def _run(opts: ServeOptions, db: Path, principals: list[Principal], printed_tokens: list[tuple[str, str]]) -> None:
+def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
+         printed_tokens: list[tuple[str, str]]) -> None:
     sock = _bind(opts.host, opts.port)
     try:
         store = Store(db)
-    except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
-        raise StartupError(f"cannot open database {db}: {exc}") from None
+    except Exception as exc:  # sqlite3.DatabaseError, psycopg.OperationalError and friends: say which database
+        where = redacted(db) if isinstance(db, str) and is_postgres_url(db) else db
+        raise StartupError(f"cannot open database {where}: {' '.join(str(exc).split())[:500]}") from None
     try:
         signer = load_signer(opts.signing_key)
     except SigningKeyError as exc:
         store.close()
         raise StartupError(str(exc)) from None
-    signing_problem = seal_on_start(db, store.instance, signer, reseal=opts.reseal_audit)
+    # replicas on one database must share the key: each one signs the heads it writes
+    signing_problem = store.seal(lambda engine: seal_on_start(engine, store.instance, signer,
+                                                             reseal=opts.reseal_audit))
     if signing_problem is None:
         store.sign_head = signer.sign
     if opts.demo and not store.flags():
         store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
+    # what was loaded lives as long as the service: out of the cyclic collector's sight, so a full collection
+    # (triggered by ordinary request garbage) does not walk 50,000 flags' objects in the middle of a write
+    gc.freeze()
     broker = Broker(store, heartbeat=opts.heartbeat)
     store.on_commit = broker.notify_threadsafe
     auth = Authenticator(principals, RateLimiter(opts.rate_limit), FailedAuthThrottle(opts.auth_failures))
@@ -195,8 +204,8 @@ def _run(opts: ServeOptions, db: Path, principals: list[Principal], printed_toke
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def ready() -> None:
-        lines = [f"flagops Flag API listening on {url}", f"  database: {db}", f"  API docs: {url}/docs",
-                 f"  audit signing key: {signer.key_id} ({signer.path})"]
+        lines = [f"flagops Flag API listening on {url}", f"  database: {store.db.description}",
+                 f"  API docs: {url}/docs", f"  audit signing key: {signer.key_id} ({signer.path})"]
         if signing_problem is not None:
             lines.append(f"  WARNING: {signing_problem}; not signing new entries until restarted with "
                          "--reseal-audit")
@@ -226,6 +235,10 @@ def _run(opts: ServeOptions, db: Path, principals: list[Principal], printed_toke
         store.close()
 
 
+def redacted(url: str) -> str:
+    from flagops.server.engine_pg import redacted as without_password  # noqa: PLC0415 - psycopg only for a URL
+
+    return without_password(url)
 
 
 def main_error(message: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from flagops.audit_chain import head_message, key_id, signature_ok
+from flagops.server.engine import Engine
 
 log = logging.getLogger("flagops.server")
 KEY_FILE = "audit-signing.key"
@@ -104,30 +104,37 @@ def load_signer(path: Path | None) -> Signer:
     return Signer(key, path)
 
 
-def _meta(db: sqlite3.Connection, key: str) -> str | None:
+def _meta(db: Engine, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def seal_on_start(path: Path, instance: str, signer: Signer, *, reseal: bool) -> str | None:
+def _set_meta(db: Engine, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+def seal_on_start(db: Engine, instance: str, signer: Signer, *, reseal: bool) -> str | None:
     """Check the stored head's signature; sign it when it is new to signing (or `reseal`). Returns None when
     the service may sign new heads, else the problem (and then it must not: see the module docstring).
-    Runs before the service takes writes, on its own connection."""
-    db = sqlite3.connect(str(path), isolation_level=None)
+    Runs before the service takes writes, in one write transaction (replicas starting together take turns)."""
+    db.begin_write()
     try:
-        return _seal(db, instance, signer, reseal=reseal)
-    finally:
-        db.close()
+        problem = _seal(db, instance, signer, reseal=reseal)
+        db.commit()
+        return problem
+    except BaseException:
+        db.rollback()
+        raise
 
 
-def _seal(db: sqlite3.Connection, instance: str, signer: Signer, *, reseal: bool) -> str | None:
+def _seal(db: Engine, instance: str, signer: Signer, *, reseal: bool) -> str | None:
     head, signature, signed_from = _meta(db, "head"), _meta(db, "head_sig"), _meta(db, "signed_from")
     seq_text, _, digest = (head or "0:").partition(":")
     sequence = int(seq_text or 0)
     problem: str | None = None
     if head is None:
         if signed_from is None:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('signed_from', '0')")
+            _set_meta(db, "signed_from", "0")
         return None
     if signed_from is None and signature is None:  # a database from before signing: sign what is there
         log.warning("audit entries 1-%d were written before the audit head was signed; signing them now "
@@ -143,9 +150,7 @@ def _seal(db: sqlite3.Connection, instance: str, signer: Signer, *, reseal: bool
                       problem)
             return problem
         log.warning("%s; resealing it (--reseal-audit)", problem)
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('head_sig', ?)", (signer.sign(instance, sequence, digest),))
+    _set_meta(db, "head_sig", signer.sign(instance, sequence, digest))
     if signed_from is None:
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('signed_from', ?)", (str(sequence),))
-    db.execute("COMMIT")
+        _set_meta(db, "signed_from", str(sequence))
     return None

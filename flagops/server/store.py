@@ -1,22 +1,27 @@
-"""The service's state: SQLite (WAL, synchronous=FULL) as the record, an in-memory copy for reads.
+"""The service's state: a database as the record (SQLite by default, PostgreSQL for several replicas), an
+in-memory copy for reads.
 
-Every write runs under one lock in one transaction: the state change, its history row, the audit entry
-(hash-chained), the environment's list version and the idempotency record commit together or not at all,
-and the commit is fsynced before the caller sees success, so an acknowledged write survives SIGKILL.
-Reads (the flag list, one flag) never touch SQLite: they come from memory, and the list body of each
-environment is cached per list version, so listing 10,000 flags repeatedly is a dictionary lookup.
+Every write runs under the database-wide write lock in one transaction: the state change, its history row,
+the audit entry (hash-chained), the environment's list version and the idempotency record commit together or
+not at all, and the commit is durable before the caller sees success, so an acknowledged write survives
+SIGKILL. Reads (the flag list, one flag) never touch the database: they come from memory (readmodel.py).
+
+With replicas (engine.shared), another process may have committed since this one last looked: every write
+first catches up from the audit log under the lock, so If-Match, idempotency keys and the chain are checked
+against the database, not against a stale memory; and a listener catches up as soon as another replica
+announces a commit (PostgreSQL NOTIFY), which is how a change on replica A reaches the reads and event
+streams of replica B.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +29,11 @@ from flagops import wire
 from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
+from flagops.server.engine import Engine, open_engine
 from flagops.server.events import Event, make_event
-from flagops.server.limits import load_bounded, stored_json
+from flagops.server.limits import MAX_STORED_DEPTH, load_bounded, stored_json
 from flagops.server.problems import Problem
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS environments (key TEXT PRIMARY KEY, name TEXT NOT NULL, protected INTEGER NOT NULL,
-    position INTEGER NOT NULL, version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY, meta TEXT NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS states (flag TEXT NOT NULL, environment TEXT NOT NULL, version INTEGER NOT NULL,
-    data TEXT NOT NULL, PRIMARY KEY (flag, environment));
-CREATE TABLE IF NOT EXISTS state_history (flag TEXT NOT NULL, environment TEXT NOT NULL, version INTEGER NOT NULL,
-    data TEXT NOT NULL, PRIMARY KEY (flag, environment, version));
-CREATE TABLE IF NOT EXISTS audit (sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, flag TEXT NOT NULL, environment TEXT, reason TEXT NOT NULL, ticket TEXT,
-    idempotency_key TEXT, before TEXT, after TEXT, origin TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_flag ON audit (flag, sequence);
-CREATE TABLE IF NOT EXISTS idempotency (actor TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    status INTEGER NOT NULL, body TEXT NOT NULL, etag TEXT, created_at TEXT NOT NULL, PRIMARY KEY (actor, key));
-"""
+from flagops.server.readmodel import Published, ReadModel
 
 DEFAULT_ENVIRONMENTS = (Environment("dev", "Development"), Environment("staging", "Staging"),
                         Environment("prod", "Production", protected=True))
@@ -78,56 +68,127 @@ def _state_data(state: FlagState) -> dict[str, Any]:
     return wire.state_to_json(state)
 
 
+def _meta_text(flag: Flag) -> str:
+    """The flags.meta column: the wire Flag without its states (`environments` is its last member)."""
+    meta = wire.flag_to_json(replace(flag, states={}))
+    meta.pop("environments")
+    return _dumps(meta)
+
+
+def _published(flag: Flag) -> Published:
+    """Fresh JSON texts for every part of a flag."""
+    return Published(flag, _meta_text(flag), {env: _dumps(_state_data(s)) for env, s in flag.states.items()})
+
+
+def _parse_flags(flag_rows: list[Any], state_rows: Iterable[Any]) -> tuple[list[Published], list[Flag]]:
+    """Rows of `flags` and `states` as live flags (with the stored JSON texts) and archived ones."""
+    texts: dict[str, dict[str, str]] = {}
+    for flag_key, env, data in state_rows:
+        texts.setdefault(flag_key, {})[env] = data
+    live: list[Published] = []
+    archived: list[Flag] = []
+    for key, meta, is_archived in flag_rows:
+        flag_texts = texts.get(key, {})
+        states = {env: wire.state_from_json(env, json.loads(t)) for env, t in flag_texts.items()}
+        # bounded: a variant value stored before nesting was limited must not break every list read; such a
+        # flag is served from a fresh encoding of what was kept, not from the stored text
+        flag = replace(wire.flag_from_json(load_bounded(meta)), states=states)
+        if is_archived:
+            archived.append(flag)
+        elif meta.count("[") + meta.count("{") >= MAX_STORED_DEPTH:
+            live.append(Published(flag, _meta_text(flag), flag_texts))
+        else:
+            live.append(Published(flag, meta, flag_texts))
+    return live, archived
+
+
 class Store:
-    def __init__(self, path: Path, on_commit: Callable[[], None] | None = None) -> None:
-        self.path = path
+    def __init__(self, db: str | Path | Engine, on_commit: Callable[[], None] | None = None) -> None:
+        self.db: Engine = open_engine(db) if isinstance(db, (str, Path)) else db
         self.on_commit = on_commit
         # signs each new audit head in the write's own transaction (signing.Signer.sign); None: unsigned
         self.sign_head: Callable[[str, int, str], str] | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one user of the connection at a time, one writer in this process
         self._pending: list[AuditEntry] = []  # audit entries of the open transaction
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives a killed process
-        # and a power cut (NORMAL would only survive the former).
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self.model = ReadModel()
+        self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads the db
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
-                self._db.executemany("INSERT INTO environments VALUES (?,?,?,?,0)",
-                                     [(e.key, e.name, int(e.protected), i)
-                                      for i, e in enumerate(DEFAULT_ENVIRONMENTS)])
-            self.instance = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()[0]
-            # Idempotency-Keys are remembered for a day: long enough for any retry, short enough to stay small
-            self._db.execute("DELETE FROM idempotency WHERE julianday(created_at) < julianday('now') - 1")
+            self.db.begin_write()  # replicas starting together: one of them initializes
+            try:
+                row = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
+                if row is None:
+                    self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
+                    self.db.executemany("INSERT INTO environments VALUES (?,?,?,?,0)",
+                                        [(e.key, e.name, int(e.protected), i)
+                                         for i, e in enumerate(DEFAULT_ENVIRONMENTS)])
+                self.instance = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()[0]
+                # Idempotency-Keys are remembered for a day: long enough for any retry, short enough to stay small
+                cutoff = wire.iso(_now() - timedelta(days=1))
+                self.db.execute(f"DELETE FROM idempotency WHERE {self.db.time_sql('created_at')} < "
+                                f"{self.db.time_sql('?')}", (cutoff,))
+                self.db.commit()
+            except BaseException:
+                self.db.rollback()
+                raise
             self._load()
+        self.db.listen(self.sync)
 
     # --- loading and in-memory reads -------------------------------------------------------------
 
     def _load(self) -> None:
-        envs = self._db.execute("SELECT key, name, protected, version FROM environments ORDER BY position").fetchall()
+        """Everything from the database into memory (at start, and after a bulk change)."""
+        envs = self.db.execute("SELECT key, name, protected, version FROM environments ORDER BY position").fetchall()
         self.environments = [Environment(k, n, bool(p)) for k, n, p, _ in envs]
         self._env_keys = {e.key for e in self.environments}
-        self._env_version = {k: v for k, _, _, v in envs}
-        states: dict[str, dict[str, FlagState]] = {}
-        for flag_key, env, data in self._db.execute("SELECT flag, environment, data FROM states"):
-            states.setdefault(flag_key, {})[env] = wire.state_from_json(env, json.loads(data))
-        self._flags: dict[str, Flag] = {}
-        self._archived: dict[str, Flag] = {}
-        for key, meta, archived in self._db.execute("SELECT key, meta, archived FROM flags"):
-            # bounded: a variant value stored before nesting was limited must not break every list read
-            flag = replace(wire.flag_from_json(load_bounded(meta)), states=states.get(key, {}))
-            (self._archived if archived else self._flags)[key] = flag
-        self._order: tuple[str, ...] = tuple(sorted(self._flags))
-        self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads SQLite
-        self._fragments: dict[tuple[str, str], tuple[Flag, str]] = {}  # (key, env) -> (flag, its JSON)
-        self._list_cache: dict[str, tuple[int, bytes]] = {}
-        head = self._db.execute("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1").fetchone()
+        live, archived = _parse_flags(self.db.execute("SELECT key, meta, archived FROM flags").fetchall(),
+                                      self.db.execute("SELECT flag, environment, data FROM states"))
+        if live and not all(_published(p.flag) == p for p in (live[0], live[-1])):
+            # written by a version of flagops whose JSON differs from this one's: serve this one's
+            live = [_published(p.flag) for p in live]
+        self.model.reset(live, archived, {k: v for k, _, _, v in envs})
+        self._recent.clear()  # its ids must stay consecutive up to the head
+        head = self.db.execute("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1").fetchone()
         self.head_sequence: int = head[0] if head else 0
         self._head_hash: str = head[1] if head else GENESIS
+
+    def _catch_up(self) -> bool:
+        """Inside a transaction (holding the store lock): take in what other processes committed after our
+        head — their audit entries and the flags they touched. False when there was nothing."""
+        rows = self.db.execute("SELECT * FROM audit WHERE sequence>? ORDER BY sequence",
+                               (self.head_sequence,)).fetchall()
+        if not rows:
+            return False
+        entries = [row_to_entry(r) for r in rows]
+        keys = sorted({e.flag_key for e in entries})
+        if len(keys) > 1000:  # a bulk change (a seed): reload
+            self._load()
+        else:
+            changed, archived = self._read_flags(keys)
+            versions = {k: v for k, v in self.db.execute("SELECT key, version FROM environments")}
+            self.model.publish(changed, archived, versions)
+            self.head_sequence = entries[-1].sequence
+            self._head_hash = entries[-1].hash or GENESIS
+        for entry in entries:
+            self._recent.append(self.event(entry))
+        if self.on_commit is not None:
+            self.on_commit()
+        return True
+
+    def _read_flags(self, keys: list[str]) -> tuple[list[Published], list[Flag]]:
+        marks = ",".join("?" * len(keys))
+        return _parse_flags(self.db.execute(f"SELECT key, meta, archived FROM flags WHERE key IN ({marks})",
+                                            keys).fetchall(),
+                            self.db.execute(f"SELECT flag, environment, data FROM states WHERE flag IN ({marks})",
+                                            keys))
+
+    def sync(self) -> None:
+        """Catch up with commits of other replicas (the engine's listener calls this on each announcement)."""
+        with self._lock:
+            self.db.begin_read()
+            try:
+                self._catch_up()
+            finally:
+                self.db.rollback()
 
     def environment(self, key: str) -> Environment:
         for env in self.environments:
@@ -137,49 +198,34 @@ class Store:
         raise Problem(404, f"unknown environment {key[:60]!r}; known: {known}", field="environment")
 
     def env_version(self, environment: str) -> int:
-        return self._env_version[environment]
+        return self.model.env_version[environment]
 
     def list_etag(self, environment: str, version: int | None = None) -> str:
-        v = self._env_version[environment] if version is None else version
+        v = self.model.env_version[environment] if version is None else version
         return f'"{self.instance}.{environment}.{v}"'
 
     def flag(self, key: str) -> Flag:
-        flag = self._flags.get(key)
+        flag = self.model.flags.get(key)
         if flag is not None:
             return flag
-        if key in self._archived:
+        if key in self.model.archived:
             raise Problem(404, f"flag {key[:100]!r} is archived", field="key", extra={"archived": True})
         raise Problem(404, f"no flag {key[:100]!r}", field="key")
 
     def live_flag(self, key: str) -> Flag | None:
-        return self._flags.get(key)
+        return self.model.flags.get(key)
+
+    def flag_count(self) -> int:
+        return len(self.model.flags)
 
     def flags(self) -> list[Flag]:
-        return [self._flags[k] for k in self._order]
+        """Every live flag in key order (a new list: O(flags), not for per-request use at scale)."""
+        flags = self.model.flags
+        return [f for f in (flags.get(k) for k in self.model.order) if f is not None]
 
     def list_body(self, environment: str) -> tuple[bytes, str]:
-        """The GET /v1/flags body for one environment and its ETag, cached per list version."""
-        version = self._env_version[environment]  # read before the content: content is never older
-        cached = self._list_cache.get(environment)
-        if cached is not None and cached[0] == version:
-            return cached[1], self.list_etag(environment, version)
-        parts = []
-        for key in self._order:
-            flag = self._flags.get(key)
-            if flag is None:
-                continue
-            cached_frag = self._fragments.get((key, environment))
-            # Flag objects are immutable and replaced on every change, so identity says "still current";
-            # a writer thread may replace the flag while this loop runs, and a stale fragment must not stick
-            if cached_frag is not None and cached_frag[0] is flag:
-                parts.append(cached_frag[1])
-                continue
-            frag = _dumps(flag_json(flag, environment))
-            self._fragments[(key, environment)] = (flag, frag)
-            parts.append(frag)
-        body = ('{"environment":%s,"version":%d,"flags":[%s]}'
-                % (_dumps(environment), version, ",".join(parts))).encode()
-        self._list_cache[environment] = (version, body)
+        """The GET /v1/flags body for one environment and its ETag."""
+        version, body = self.model.list_body(environment)
         return body, self.list_etag(environment, version)
 
     # --- writes ----------------------------------------------------------------------------------
@@ -187,8 +233,8 @@ class Store:
     def _replay(self, actor: str, idem: Idem | None) -> WriteResult | None:
         if idem is None:
             return None
-        row = self._db.execute("SELECT fingerprint, status, body, etag FROM idempotency WHERE actor=? AND key=?",
-                               (actor, idem.key)).fetchone()
+        row = self.db.execute("SELECT fingerprint, status, body, etag FROM idempotency WHERE actor=? AND key=?",
+                              (actor, idem.key)).fetchone()
         if row is None:
             return None
         if row[0] != idem.fingerprint:
@@ -214,37 +260,32 @@ class Store:
         columns = (seq, wire.iso(at), actor, action, flag, environment, reason, ticket, idem.key if idem else None,
                    _dumps(before), _dumps(after), _dumps(wire.origin_to_json(origin)), prev)
         digest = entry_hash(columns)
-        self._db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*columns, digest))
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{seq}:{digest}",))
+        self.db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*columns, digest))
+        self.db.execute("INSERT INTO meta VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                        (f"{seq}:{digest}",))
         if self.sign_head is not None:  # the anchor outside the database: see flagops/audit_chain.py
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('head_sig', ?)",
-                             (self.sign_head(self.instance, seq, digest),))
+            self.db.execute("INSERT INTO meta VALUES ('head_sig', ?) ON CONFLICT (key) DO UPDATE SET "
+                            "value=excluded.value", (self.sign_head(self.instance, seq, digest),))
         entry = row_to_entry((*columns, digest))
         self._pending.append(entry)
         return entry
 
     def _bump(self, environments: list[str]) -> None:
         for env in environments:
-            self._db.execute("UPDATE environments SET version = version + 1 WHERE key=?", (env,))
+            self.db.execute("UPDATE environments SET version = version + 1 WHERE key=?", (env,))
 
     def _remember(self, actor: str, idem: Idem | None, result: WriteResult, at: datetime) -> None:
         if idem is not None:
-            self._db.execute("INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)", (
+            self.db.execute("INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)", (
                 actor, idem.key, idem.fingerprint, result.status, _dumps(result.body), result.etag, wire.iso(at)))
 
-    def _commit(self, entries: list[AuditEntry], flags: list[Flag], archived: list[str], envs: list[str]) -> None:
-        """COMMIT (fsynced), then publish the new state to memory: content first, versions last."""
-        self._db.execute("COMMIT")
-        for flag in flags:
-            self._flags[flag.key] = flag
-        for key in archived:
-            self._archived[key] = self._flags.pop(key)
-            for env in envs:
-                self._fragments.pop((key, env), None)
-        if flags or archived:
-            self._order = tuple(sorted(self._flags))
-        for env in envs:
-            self._env_version[env] += 1
+    def _commit(self, entries: list[AuditEntry], changed: list[Published], archived: list[Flag],
+                envs: list[str]) -> None:
+        """COMMIT (durable), then publish the new state to memory: content first, versions last."""
+        if entries:
+            self.db.announce(entries[-1].sequence)
+        self.db.commit()
+        self.model.publish(changed, archived, {env: self.model.env_version[env] + 1 for env in envs})
         for entry in entries:
             self._recent.append(self.event(entry))
         if entries:
@@ -256,12 +297,13 @@ class Store:
     def _write(self, fn: Callable[[], WriteResult]) -> WriteResult:
         with self._lock:
             self._pending = []
-            self._db.execute("BEGIN IMMEDIATE")
+            self.db.begin_write()
             try:
+                if self.db.shared:
+                    self._catch_up()
                 return fn()
             except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                self.db.rollback()
                 raise
             finally:
                 self._pending = []
@@ -286,8 +328,8 @@ class Store:
             if isinstance(current, WriteResult):
                 return current
             flag, state = current
-            row = self._db.execute("SELECT data FROM state_history WHERE flag=? AND environment=? AND version=?",
-                                   (key, environment, to_version)).fetchone()
+            row = self.db.execute("SELECT data FROM state_history WHERE flag=? AND environment=? AND version=?",
+                                  (key, environment, to_version)).fetchone()
             if row is None:
                 raise Problem(422, f"toVersion: {key} in {environment} has no version {to_version} "
                               f"(current: {state.version})", field="toVersion")
@@ -304,7 +346,7 @@ class Store:
         its state in `environment` after checking If-Match (raises a Problem for unknown or stale)."""
         replay = self._replay(actor, idem)
         if replay is not None:
-            self._db.execute("ROLLBACK")
+            self.db.rollback()
             return replay
         flag = self.flag(key)
         self.environment(environment)
@@ -319,14 +361,18 @@ class Store:
         if target == state:  # nothing would change: no new version, no audit entry, say so
             result = WriteResult(200, {**flag_json(flag, env), "noop": True}, f'"{state.version}"')
             self._remember(actor, idem, result, _now())
-            self._db.execute("COMMIT")
+            self.db.commit()
             return result
         now = _now()
         new_state = replace(target, version=state.version + 1, updated_at=now, updated_by=actor)
         data = _state_data(new_state)
-        self._db.execute("UPDATE states SET version=?, data=? WHERE flag=? AND environment=?",
-                         (new_state.version, _dumps(data), flag.key, env))
-        self._db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, new_state.version, _dumps(data)))
+        text = _dumps(data)
+        updated = self.db.execute("UPDATE states SET version=?, data=? WHERE flag=? AND environment=? AND version=?",
+                                  (new_state.version, text, flag.key, env, state.version))
+        if updated.rowcount != 1:  # the database, not memory, has the last word on the version
+            raise Problem(412, f"{flag.key} in {env} was changed by another writer; review the current state "
+                          "and retry", field="If-Match")
+        self.db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, new_state.version, text))
         after = dict(data, restoredFrom=restored_from) if restored_from is not None else data
         entry = self._audit(at=now, actor=actor, action=action, flag=flag.key, environment=env, reason=reason,
                             ticket=ticket, idem=idem, before=_state_data(state), after=after, origin=origin)
@@ -334,7 +380,7 @@ class Store:
         new_flag = replace(flag, states={**flag.states, env: new_state})
         result = WriteResult(200, flag_json(new_flag, env), f'"{new_state.version}"', sequence=entry.sequence)
         self._remember(actor, idem, result, now)
-        self._commit([entry], [new_flag], [], [env])
+        self._commit([entry], [Published(new_flag, None, {env: text})], [], [env])
         return result
 
     def create(self, flag: Flag, *, actor: str, reason: str, origin: ChangeOrigin | None = None,
@@ -342,15 +388,15 @@ class Store:
         def run() -> WriteResult:
             replay = self._replay(actor, idem)
             if replay is not None:
-                self._db.execute("ROLLBACK")
+                self.db.rollback()
                 return replay
-            if flag.key in self._flags or flag.key in self._archived:
+            if flag.key in self.model.flags or flag.key in self.model.archived:
                 raise Problem(409, f"a flag with key {flag.key!r} already exists"
-                              + (" (archived)" if flag.key in self._archived else ""), field="key")
-            entry = self._insert_flag(flag, actor, reason, origin, idem)
-            result = WriteResult(201, flag_json(self._stamped(flag, actor)), None, sequence=entry.sequence)
+                              + (" (archived)" if flag.key in self.model.archived else ""), field="key")
+            entry, published = self._insert_flag(flag, actor, reason, origin, idem)
+            result = WriteResult(201, flag_json(published.flag), None, sequence=entry.sequence)
             self._remember(actor, idem, result, entry.at)
-            self._commit([entry], [self._stamped(flag, actor)], [], [e.key for e in self.environments])
+            self._commit([entry], [published], [], [e.key for e in self.environments])
             return result
         return self._write(run)
 
@@ -358,26 +404,28 @@ class Store:
         return replace(flag, states={k: replace(s, updated_by=actor) for k, s in flag.states.items()})
 
     def _insert_flag(self, flag: Flag, actor: str, reason: str, origin: ChangeOrigin | None,
-                     idem: Idem | None) -> AuditEntry:
-        flag = self._stamped(flag, actor)
-        meta = wire.flag_to_json(replace(flag, states={}))
-        meta.pop("environments")
-        self._db.execute("INSERT INTO flags VALUES (?,?,0)", (flag.key, _dumps(meta)))
+                     idem: Idem | None) -> tuple[AuditEntry, Published]:
+        published = _published(self._stamped(flag, actor))
+        flag = published.flag
+        self.db.execute("INSERT INTO flags VALUES (?,?,0)", (flag.key, published.meta_text))
         for env, state in flag.states.items():
-            data = _dumps(_state_data(state))
-            self._db.execute("INSERT INTO states VALUES (?,?,?,?)", (flag.key, env, state.version, data))
-            self._db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, state.version, data))
+            data = published.state_texts[env]
+            self.db.execute("INSERT INTO states VALUES (?,?,?,?)", (flag.key, env, state.version, data))
+            self.db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, state.version, data))
         self._bump([e.key for e in self.environments])
-        return self._audit(at=flag.created_at or _now(), actor=actor, action="flag.created", flag=flag.key,
-                           environment=None, reason=reason, ticket=flag.ticket, idem=idem, before=None,
-                           after=flag_json(flag), origin=origin)
+        entry = self._audit(at=flag.created_at or _now(), actor=actor, action="flag.created", flag=flag.key,
+                            environment=None, reason=reason, ticket=flag.ticket, idem=idem, before=None,
+                            after=flag_json(flag), origin=origin)
+        return entry, published
 
     def seed(self, flags: list[Flag], actor: str, reason: str) -> None:
         """Bulk-create (the demo data) in one transaction."""
         def run() -> WriteResult:
-            entries = [self._insert_flag(f, actor, reason, None, None) for f in flags
-                       if not (f.key in self._flags or f.key in self._archived)]
-            self._db.execute("COMMIT")
+            entries = [self._insert_flag(f, actor, reason, None, None)[0] for f in flags
+                       if not (f.key in self.model.flags or f.key in self.model.archived)]
+            if entries:
+                self.db.announce(entries[-1].sequence)
+            self.db.commit()
             self._load()
             if entries and self.on_commit is not None:
                 self.on_commit()
@@ -389,13 +437,11 @@ class Store:
         def run() -> WriteResult:
             replay = self._replay(actor, idem)
             if replay is not None:
-                self._db.execute("ROLLBACK")
+                self.db.rollback()
                 return replay
             flag = self.flag(key)
             archived = replace(flag, archived=True)
-            meta = wire.flag_to_json(replace(archived, states={}))
-            meta.pop("environments")
-            self._db.execute("UPDATE flags SET archived=1, meta=? WHERE key=?", (_dumps(meta), key))
+            self.db.execute("UPDATE flags SET archived=1, meta=? WHERE key=?", (_meta_text(archived), key))
             now = _now()
             entry = self._audit(at=now, actor=actor, action="flag.archived", flag=key, environment=None,
                                 reason=reason, ticket=ticket, idem=idem, before=flag_json(flag),
@@ -404,8 +450,7 @@ class Store:
             self._bump(envs)
             result = WriteResult(200, flag_json(archived), None, sequence=entry.sequence)
             self._remember(actor, idem, result, now)
-            self._flags[key] = archived  # _commit moves it to the archive
-            self._commit([entry], [], [key], envs)
+            self._commit([entry], [], [archived], envs)
             return result
         return self._write(run)
 
@@ -415,18 +460,27 @@ class Store:
               since_time: datetime | None = None, limit: int = 100,
               environments: frozenset[str] | None = None) -> list[AuditEntry]:
         sql, args = audit_query(flag=flag, environment=environment, since_sequence=since_sequence,
-                                since_time=since_time, limit=limit, environments=environments)
+                                since_time=since_time, limit=limit, environments=environments,
+                                time_sql=self.db.time_sql)
         with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+            rows = self.db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
 
     def verify(self, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
-        """GET /v1/audit/verify: chain, head signature, states (audit.verify_database; its own connection)."""
-        return verify_database(self.path, public_raw, signing_problem)
+        """GET /v1/audit/verify: chain, head signature, states (audit.verify_database), on a connection and
+        snapshot of its own: a long scan must not hold the write lock."""
+        with self.db.reader() as db:
+            return verify_database(db, public_raw, signing_problem)
 
     def export(self, public_b64: str, key_id: str) -> dict[str, Any]:
         """GET /v1/audit/export: every audit and state row as stored, with the signed head."""
-        return export_bundle(self.path, public_b64, key_id)
+        with self.db.reader() as db:
+            return export_bundle(db, public_b64, key_id)
+
+    def seal(self, seal: Callable[[Engine], str | None]) -> str | None:
+        """Run signing.seal_on_start on this store's connection, before the service takes writes."""
+        with self._lock:
+            return seal(self.db)
 
     def events_after(self, sequence: int) -> list[Event]:
         """Committed events after `sequence`, oldest first (at most 10,000: call again for more)."""
@@ -437,14 +491,14 @@ class Store:
         if sequence >= self.head_sequence:
             return []
         with self._lock:
-            rows = self._db.execute("SELECT * FROM audit WHERE sequence>? ORDER BY sequence LIMIT 10000",
-                                    (sequence,)).fetchall()
+            rows = self.db.execute("SELECT * FROM audit WHERE sequence>? ORDER BY sequence LIMIT 10000",
+                                   (sequence,)).fetchall()
         return [self.event(row_to_entry(r)) for r in rows]
 
     def event(self, entry: AuditEntry) -> Event:
-        flag = self._flags.get(entry.flag_key) or self._archived.get(entry.flag_key)
+        flag = self.model.flags.get(entry.flag_key) or self.model.archived.get(entry.flag_key)
         return make_event(entry, flag)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self.db.close()
