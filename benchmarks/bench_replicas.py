@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import secrets
 import statistics
 import subprocess
@@ -33,9 +32,11 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from postgres_harness import Postgres, start_postgres  # noqa: E402
+
+from benchmarks.service_proc import listening_url  # noqa: E402
 
 ENV = "dev"
 
@@ -46,13 +47,7 @@ def start(db: str, tokens: Path) -> tuple[subprocess.Popen[str], str]:
                              "--parent-pid", str(os.getpid())],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-            return proc, m.group(1)
-    raise SystemExit(f"service on {db} did not start")
+    return proc, listening_url(proc, f"service on {db}")
 
 
 def writes_per_second(urls: list[str], headers: dict[str, str], writes: int, writers: int) -> float:

@@ -24,14 +24,12 @@ import argparse
 import asyncio
 import hashlib
 import os
-import re
 import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +44,8 @@ sys.path.insert(0, str(REPO))
 
 from flagops.model import Flag, FlagState, Variant  # noqa: E402
 from flagops.server.store import Store  # noqa: E402
+
+from benchmarks.service_proc import listening_url  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -72,13 +72,7 @@ def start(db: Path, tokens: Path, server_path: str | None = None) -> tuple[subpr
     proc = subprocess.Popen([sys.executable, "-m", "flagops.server", "--port", "0", "--db", str(db), "--tokens",
                              str(tokens), "--rate-limit", "0", "--no-access-log"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-            return proc, m.group(1)
-    raise SystemExit("service did not start")
+    return proc, listening_url(proc, "service")
 
 
 def bench_list(url: str, headers: dict[str, str], n: int) -> dict[str, str]:
