@@ -35,7 +35,7 @@ from textual import events
 from textual.keys import _character_to_key
 
 from benchmarks.flaggen import generate_flags
-from flagops import wire
+from flagops.v1 import wire
 from flagops.config import Profile
 from flagops.secrets import Secret
 from flagops.session import open_backend

@@ -27,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flagops.backends.unleash import UnleashBackend  # noqa: E402
-from flagops.backends.unleash_changelog import ChangeLog  # noqa: E402
+from flagops.backends.unleash.changelog import ChangeLog  # noqa: E402
 from flagops.ops import Ops  # noqa: E402
 from flagops.secrets import Secret  # noqa: E402
 from tests.unleash.unleash_harness import start_postgres, start_unleash  # noqa: E402

@@ -1,7 +1,7 @@
 """The domain model: plain typed dataclasses, no I/O, no Textual.
 
 Everything above the backend port (ops, search, CLI, TUI, runbooks) speaks these types; each adapter
-translates its platform's data into them. `flagops.wire` converts them to and from the v1 Flag API's JSON.
+translates its platform's data into them. `flagops.v1.wire` converts them to and from the v1 Flag API's JSON.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
 from flagops.metrics.base import VariantRate, variant_rates

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flagops import numfmt, wire
+from flagops import numfmt
+from flagops.v1 import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
 from flagops.metrics.base import variant_rates

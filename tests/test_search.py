@@ -18,8 +18,8 @@ from rapidfuzz.distance import OSA
 
 from flagops.model import Flag, FlagState, Stage
 from flagops.search import FlagIndex, parse_query
-from flagops.search_score import across_words_score, typo_budget
-from flagops.search_vocab import VocabScorer
+from flagops.search.score import across_words_score, typo_budget
+from flagops.search.vocab import VocabScorer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -367,7 +367,7 @@ def test_markup_and_odd_unicode_do_not_break_indexing_or_search() -> None:
 
 
 def reference_word_scores(typed: str, vocab: list[str]) -> list[float]:
-    """The score scale of flagops.search_score, one word at a time, written for clarity rather than speed."""
+    """The score scale of flagops.search.score, one word at a time, written for clarity rather than speed."""
     n = len(typed)
     budget = typo_budget(n)
     out: list[float] = []

@@ -1,4 +1,4 @@
-"""The v1 Flag API adapter: `FlagBackend` over async httpx (see DESIGN.md section 3 and flagops/wire.py).
+"""The v1 Flag API adapter: `FlagBackend` over async httpx (see DESIGN.md section 3 and flagops/v1/wire.py).
 
 Resilience (timeouts, retries, Retry-After, circuit breaker) lives in `backends/http.py`; this module maps
 calls to endpoints, JSON to the domain model, and failures to typed errors that name the flag and the
@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from flagops import wire, wire_list
+from flagops.v1 import flag_list, wire
 from flagops.backends.http import (
     CircuitBreaker,
     ResilientClient,
@@ -98,10 +98,10 @@ def _body_text(response: httpx.Response, what: str) -> str:
 
 
 def _parse_flag_list(text: str, what: str, status: int) -> list[Flag]:
-    """A flag list, parsed flag by flag with repeated values shared (flagops.wire_list): at 50,000
+    """A flag list, parsed flag by flag with repeated values shared (flagops.v1.flag_list): at 50,000
     flags, parsing the whole document first would leave the console ~100 MB bigger for good."""
     try:
-        return wire_list.flag_list_from_json(text)
+        return flag_list.flag_list_from_json(text)
     except json.JSONDecodeError:
         raise Invalid(f"{what}: the service did not answer with JSON (HTTP {status}). "
                       "Is the profile's URL the Flag API?") from None

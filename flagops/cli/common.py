@@ -89,7 +89,7 @@ def fail(error: FlagOpsError) -> None:
     error = one_shot(error)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.meta.get(JSON_FLAG):
-        from flagops import wire
+        from flagops.v1 import wire
 
         fresh = getattr(error, "fresh", None)
         click.echo(json.dumps({"error": type(error).__name__, "message": error.message, "detail": error.detail,

@@ -69,7 +69,7 @@ def flags(ctx: click.Context, env_opt: str | None, query: str | None, limit: int
         if limit:
             found = found[:limit]
     if as_json:
-        from flagops import wire
+        from flagops.v1 import wire
 
         emit_json({"environment": environment, "flags": [wire.flag_to_json(f) for f in found]})
         return
@@ -127,7 +127,7 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
     data = run(with_backend(inv.profile, lambda b: _status_data(b, flag, env_opt), flag=flag, environment=env_opt))
     found: Flag = data["flag"]
     if as_json:
-        from flagops import wire
+        from flagops.v1 import wire
 
         out = wire.flag_to_json(found)
         out["status"] = {}
@@ -174,7 +174,7 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
 
 
 def _entry_json(entry: AuditEntry) -> dict[str, Any]:
-    from flagops import wire
+    from flagops.v1 import wire
 
     return {"sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
             "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,

@@ -30,7 +30,7 @@ from flagops.probe import ProbeResult, probe_for
 
 
 def _plan_json(plan: PlannedChange) -> dict[str, Any]:
-    from flagops import wire
+    from flagops.v1 import wire
 
     return {
         "action": plan.action, "flag": plan.flag.key, "environment": plan.environment.key,
@@ -45,7 +45,7 @@ def _plan_json(plan: PlannedChange) -> dict[str, Any]:
 
 
 def _applied_json(applied: AppliedChange) -> dict[str, Any]:
-    from flagops import wire
+    from flagops.v1 import wire
 
     return {**_plan_json(applied.plan), "applied": not applied.noop, "confirmed": applied.confirmed,
             "timeToEffect": applied.time_to_effect, "state": wire.state_to_json(applied.state),

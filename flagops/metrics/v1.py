@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.backends.http import ResilientClient
 from flagops.errors import FlagOpsError, Invalid, NotFound, Unauthorized, Unavailable
 from flagops.metrics.base import HealthTracker, MetricsUnavailable, SourceHealth

@@ -78,7 +78,7 @@ def plan_text(rb: Runbook, steps: list[StepPlan]) -> list[str]:
 
 
 def plan_json(rb: Runbook, steps: list[StepPlan]) -> dict[str, Any]:
-    from flagops import wire
+    from flagops.v1 import wire
 
     return {"runbook": rb.id, "environment": show_value(rb.environment), "steps": [
         {"index": sp.step.index, "kind": sp.step.kind.value, "title": sp.step.title(), "environment": sp.environment,

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.audit_chain import BUNDLE_FORMAT, COLUMNS, GENESIS, ChainWalk, entry_hash, verify_rows
 from flagops.model import AuditEntry, AuditVerification
 from flagops.server.limits import stored_json

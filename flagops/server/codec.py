@@ -1,6 +1,6 @@
 """Server-side JSON: request-body parsers and the encoders the client never needs.
 
-Shapes follow flagops/wire.py (the contract); this module adds the strict parsing of write bodies, where
+Shapes follow flagops/v1/wire.py (the contract); this module adds the strict parsing of write bodies, where
 an unknown field is an error (a typo such as "rolout" must not become a silent no-op).
 Every parser raises ValueError("field: what is wrong"); the app turns that into a 422 naming the field.
 """
@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
 from flagops.server.limits import utc_time
 

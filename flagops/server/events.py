@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.model import AuditEntry, Flag
 from flagops.server.codec import flag_json
 from flagops.server.limits import bounded

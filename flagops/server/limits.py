@@ -18,7 +18,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 
 MAX_DEPTH = 32  # nesting levels of a request body; a variant value or a context gets most of them
 MAX_STORED_DEPTH = 64  # values served from the database are cut below this depth

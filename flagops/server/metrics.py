@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 
 BASE_STEP = 10
 RETENTION = 3600

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json

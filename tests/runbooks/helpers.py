@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.backends.flagapi import FlagApiBackend
 from flagops.ops import Ops
 from flagops.secrets import Secret

@@ -15,7 +15,7 @@ import pytest
 from .unleash_harness import UnleashServer, start_postgres, start_unleash
 
 from flagops.backends.unleash import UnleashBackend
-from flagops.backends.unleash_changelog import ChangeLog
+from flagops.backends.unleash.changelog import ChangeLog
 from flagops.secrets import Secret
 
 

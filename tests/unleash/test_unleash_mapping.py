@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flagops.backends.unleash_state import env_state, history
-from flagops.backends.unleash_usage import usage_series
+from flagops.backends.unleash.state import env_state, history
+from flagops.backends.unleash.usage import usage_series
 
 
 def strategy(sid: str, name: str = "flexibleRollout", rollout: str | None = "25", **extra: object) -> dict[str, object]:

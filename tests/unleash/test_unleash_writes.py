@@ -10,9 +10,9 @@ import pytest
 from .unleash_harness import UnleashServer
 
 from flagops.backends.unleash import UnleashBackend
-from flagops.backends.unleash_changelog import ChangeLog
-from flagops.backends.unleash_state import env_state
-from flagops.backends.unleash_writes import set_rollout
+from flagops.backends.unleash.changelog import ChangeLog
+from flagops.backends.unleash.state import env_state
+from flagops.backends.unleash.writes import set_rollout
 from flagops.errors import Conflict, Invalid
 from flagops.model import StateChange
 

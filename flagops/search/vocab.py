@@ -4,7 +4,7 @@ The index's vocabulary is small next to its flags (hundreds to tens of thousands
 but a real organisation's keys, names and owners can still hold 30k distinct words, so each kind of match is
 found with a C-speed primitive: prefixes by bisect on the sorted words, inside-a-word by str.find on all
 words joined, abbreviations by rapidfuzz's bit-parallel LCS over the words sharing the first letter, typos
-by rapidfuzz OSA distance. The score scale is documented in flagops.search_score.
+by rapidfuzz OSA distance. The score scale is documented in flagops.search.score.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq, OSA
 
-from flagops.search_score import typo_budget
+from flagops.search.score import typo_budget
 
 _SEP = "\x00"  # joins the words for substring search; words never contain it (they are letters and digits)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagops.backends.unleash_api import UnleashApi
-from flagops.backends.unleash_state import EnvState, is_plain, same_strategy
+from flagops.backends.unleash.api import UnleashApi
+from flagops.backends.unleash.state import EnvState, is_plain, same_strategy
 from flagops.errors import Invalid
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.model import Flag, FlagState, Rule, StateChange, Variant
 
 

@@ -1,10 +1,10 @@
 """A FlagBackend on the Unleash Admin API (Unleash OSS 7.x).
 
 Reads: features across projects (or one, `unleash_project`), each environment's toggle and strategies, as
-`FlagState`s (see unleash_state.py for the mapping; `version` is the newest event id for that environment).
+`FlagState`s (see state.py for the mapping; `version` is the newest event id for that environment).
 Writes: on/off per environment and the rollout of a plain `flexibleRollout` strategy (added where absent), and
-restore of an earlier state rebuilt from the event log's `preData`. Guarantees and limits are in unleash_writes.py
-and the README's "Unleash" section; reasons live in the local change log (unleash_changelog.py).
+restore of an earlier state rebuilt from the event log's `preData`. Guarantees and limits are in writes.py
+and the README's "Unleash" section; reasons live in the local change log (changelog.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from flagops.backends.unleash_api import LIFECYCLE_EVENT_TYPES, PAGE, STATE_EVENT_TYPES, UnleashApi
-from flagops.backends.unleash_audit import audit_entries
-from flagops.backends.unleash_changelog import ChangeLog
-from flagops.backends.unleash_listing import FlagListing
-from flagops.backends.unleash_state import EnvState, Step, env_state, flag_from_feature, history
-from flagops.backends.unleash_usage import context_marker, decision, playground_context, usage_series
-from flagops.backends.unleash_writes import restore_state, set_rollout, whole_percent
+from flagops.backends.unleash.api import LIFECYCLE_EVENT_TYPES, PAGE, STATE_EVENT_TYPES, UnleashApi
+from flagops.backends.unleash.audit import audit_entries
+from flagops.backends.unleash.changelog import ChangeLog
+from flagops.backends.unleash.listing import FlagListing
+from flagops.backends.unleash.state import EnvState, Step, env_state, flag_from_feature, history
+from flagops.backends.unleash.usage import context_marker, decision, playground_context, usage_series
+from flagops.backends.unleash.writes import restore_state, set_rollout, whole_percent
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Unavailable
 from flagops.model import (
     AuditEntry,
@@ -38,7 +38,7 @@ from flagops.model import (
     StateChange,
 )
 from flagops.secrets import Secret
-from flagops.wire import origin_to_json, state_to_json
+from flagops.v1.wire import origin_to_json, state_to_json
 
 if TYPE_CHECKING:
     from flagops.config import Profile

@@ -7,15 +7,15 @@
 
 How it stays fast (numbers: benchmarks/bench_search.py, README "Search"):
 - Flags are broken into words (key, name, tags, owner). The vocabulary of distinct words is small next to the
-  number of flags, so a typed word is scored against the vocabulary once (search_vocab.VocabScorer, C-speed
+  number of flags, so a typed word is scored against the vocabulary once (vocab.VocabScorer, C-speed
   primitives), and the per-flag score is a numpy gather + max over each flag's word occurrences (reduceat),
-  or a walk over the postings lists of the few matching words (search_tables.Postings).
+  or a walk over the postings lists of the few matching words (tables.Postings).
 - Two key-level signals are also vectorised: the key's initials ("cnf" -> checkout-new-flow) through a sorted
   list and bisect, and "letters in order anywhere in the key" (fzf's notion of a match) through rapidfuzz's
-  bit-parallel LCS, narrowed by a letter bitmask and as the word grows (search_tables.LettersInOrder).
+  bit-parallel LCS, narrowed by a letter bitmask and as the word grows (tables.LettersInOrder).
 - Per-word flag scores are cached, so while typing "flow chec" only the last word is scored again.
-- Ranking is a radix sort of int16 scores over candidates already in tie-break order (search_tables.KeyOrder);
-  only the best RERANK candidates get the precise per-flag pass in Python (search_score.rerank).
+- Ranking is a radix sort of int16 scores over candidates already in tie-break order (tables.KeyOrder);
+  only the best RERANK candidates get the precise per-flag pass in Python (score.rerank).
 - Live updates: a state change is O(1); a new or renamed flag is appended and the arrays grow once at the next
   search; a removal masks the slot; the index compacts itself when a quarter of its slots are dead.
 """
@@ -31,10 +31,10 @@ from typing import cast
 import numpy as np
 
 from flagops.model import Flag, Stage
-from flagops.search_query import Filter, ParsedQuery, parse_query, words_of
-from flagops.search_score import rerank
-from flagops.search_tables import KeyOrder, LettersInOrder, Postings
-from flagops.search_vocab import VocabScorer
+from flagops.search.query import Filter, ParsedQuery, parse_query, words_of
+from flagops.search.score import rerank
+from flagops.search.tables import KeyOrder, LettersInOrder, Postings
+from flagops.search.vocab import VocabScorer
 
 __all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
 
@@ -252,7 +252,7 @@ class FlagIndex:
     # ---- searching ------------------------------------------------------------------------------
 
     def search(self, query: str, limit: int | None = None) -> list[Flag]:
-        """Flags matching `query`, best first; "" -> all flags by key. See flagops.search_query for the syntax."""
+        """Flags matching `query`, best first; "" -> all flags by key. See flagops.search.query for the syntax."""
         if limit is not None and limit <= 0:
             return []
         self._flush()

@@ -1,4 +1,4 @@
-"""The flag list parser (flagops/wire_list.py): flag by flag, the same flags as json.loads + flag_from_json,
+"""The flag list parser (flagops/v1/flag_list.py): flag by flag, the same flags as json.loads + flag_from_json,
 repeated values held once (but never mutable ones, and never True for 1), and malformed bodies rejected as
 not-JSON or with the field and the flag's position named."""
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from flagops import wire
+from flagops.v1 import wire
 from flagops.model import Flag, FlagKind, FlagState, Rule, Variant
-from flagops.wire_list import flag_list_from_json
+from flagops.v1.flag_list import flag_list_from_json
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from flagops.model import Flag, FlagKind, FlagState, Rule, Stage
-from flagops.wire import parse_time
+from flagops.v1.wire import parse_time
 
 PLAIN_STRATEGIES = ("default", "flexibleRollout")
 OPERATORS = {

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flagops.backends.unleash_api import PAGE, STATE_EVENT_TYPES, UnleashApi
-from flagops.backends.unleash_state import env_state, flag_from_feature
+from flagops.backends.unleash.api import PAGE, STATE_EVENT_TYPES, UnleashApi
+from flagops.backends.unleash.state import env_state, flag_from_feature
 from flagops.model import Flag
 
 MAX_PAGES = 20  # at most this many pages of 1000 events when looking for versions

@@ -1,5 +1,5 @@
 """Scoring pieces for flagops.search: the score scale, the typo budget, and the precise (slower,
-per-candidate) across-words score used to rerank the best few hundred. search_vocab applies the scale
+per-candidate) across-words score used to rerank the best few hundred. search.vocab applies the scale
 to a whole vocabulary at C speed.
 
 Score scale for one typed word against a flag (the flag's score is the sum over typed words):

@@ -29,7 +29,7 @@ SSE events (`event:` flag.updated | flag.created | flag.archived, `id:` audit se
 
 Parsing is strict about types and raises ValueError naming the field; callers turn that into their own
 error (a 422 on the server, `Invalid` in the client). A whole flag list (50,000 flags are a 33 MB body) is
-parsed by `flagops.wire_list`, one flag at a time and with repeated values shared (see `Sharing`).
+parsed by `flagops.v1.flag_list`, one flag at a time and with repeated values shared (see `Sharing`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ RULE_OPS = frozenset(
 
 class Sharing:
     """How parsing holds values that repeat from flag to flag. This one keeps each value as parsed; the
-    flag list parser (`flagops.wire_list.SharedValues`) gives equal values across a whole list one object."""
+    flag list parser (`flagops.v1.flag_list.SharedValues`) gives equal values across a whole list one object."""
 
     def string(self, value: str) -> str:
         return value

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from flagops.model import Flag, Rule, Variant
-from flagops.wire import Sharing, flag_from_json, parse_time
+from flagops.v1.wire import Sharing, flag_from_json, parse_time
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()

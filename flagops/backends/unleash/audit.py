@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagops.backends.unleash_api import STATE_EVENT_TYPES
-from flagops.backends.unleash_state import EnvState, Step, history
+from flagops.backends.unleash.api import STATE_EVENT_TYPES
+from flagops.backends.unleash.state import EnvState, Step, history
 from flagops.model import AuditEntry
-from flagops.wire import origin_from_json, parse_time, state_to_json
+from flagops.v1.wire import origin_from_json, parse_time, state_to_json
 
 LIFECYCLE_ACTIONS = {"feature-created": "flag.created", "feature-archived": "flag.archived",
                      "feature-revived": "flag.revived", "feature-deleted": "flag.deleted"}

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flagops.model import Decision, EvaluationRequest, MetricPoint, MetricSeries
-from flagops.wire import parse_time
+from flagops.v1.wire import parse_time
 
 
 def usage_series(key: str, environment: str, rows: list[dict[str, Any]], window_seconds: int,
