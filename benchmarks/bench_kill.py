@@ -44,9 +44,12 @@ def _reenable(client: httpx.Client, key: str) -> int:
     """Switch the flag back on (untimed); returns its new version."""
     state = client.get(f"/v1/flags/{key}", params={"environment": ENV}).json()["environments"][ENV]
     if not state["enabled"]:
-        r = client.patch(f"/v1/flags/{key}", params={"environment": ENV},
-                         json={"enabled": True, "changeReason": "benchmark: reset between runs"},
-                         headers={"If-Match": f'"{state["version"]}"', "Idempotency-Key": str(uuid.uuid4())})
+        r = client.patch(
+            f"/v1/flags/{key}",
+            params={"environment": ENV},
+            json={"enabled": True, "changeReason": "benchmark: reset between runs"},
+            headers={"If-Match": f'"{state["version"]}"', "Idempotency-Key": str(uuid.uuid4())},
+        )
         r.raise_for_status()
         state = r.json()["environments"][ENV]
     return int(state["version"])
@@ -68,13 +71,18 @@ def main() -> None:
 
     service = start_embedded(traffic=False)
     try:
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {service.admin_token}"},
-                          timeout=10) as client:
+        with httpx.Client(
+            base_url=service.url, headers={"Authorization": f"Bearer {service.admin_token}"}, timeout=10
+        ) as client:
             flags = client.get("/v1/flags", params={"environment": ENV}).json()["flags"]
             key = next(f["key"] for f in flags if f["environments"][ENV]["enabled"])
             base_env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGOPS_")}
-            cli_env = {**base_env, "FLAGOPS_URL": service.url, "FLAGOPS_TOKEN": service.admin_token,
-                       "FLAGOPS_CONFIG": os.devnull + ".absent"}
+            cli_env = {
+                **base_env,
+                "FLAGOPS_URL": service.url,
+                "FLAGOPS_TOKEN": service.admin_token,
+                "FLAGOPS_CONFIG": os.devnull + ".absent",
+            }
             cli_env.pop("FLAGOPS_CONFIG")
             flagops_bin = str(Path(sys.executable).with_name("flagops"))
             kill_args = [flagops_bin, "kill", key, "--env", ENV, "--reason", REASON, "--yes"]
@@ -85,15 +93,34 @@ def main() -> None:
             _reenable(client, key)
             _timed(kill_args, cli_env)
             version = _reenable(client, key)
-            _timed([sys.executable, "-c", BASELINE], {**base_env, "B_URL": service.url, "B_KEY": key,
-                   "B_TOKEN": service.admin_token, "B_VERSION": f'"{version}"', "B_IDEM": str(uuid.uuid4())})
+            _timed(
+                [sys.executable, "-c", BASELINE],
+                {
+                    **base_env,
+                    "B_URL": service.url,
+                    "B_KEY": key,
+                    "B_TOKEN": service.admin_token,
+                    "B_VERSION": f'"{version}"',
+                    "B_IDEM": str(uuid.uuid4()),
+                },
+            )
             for _ in range(opts.runs):
                 _reenable(client, key)
                 flagops_times.append(_timed(kill_args, cli_env))
                 version = _reenable(client, key)
-                httpx_times.append(_timed([sys.executable, "-c", BASELINE], {
-                    **base_env, "B_URL": service.url, "B_KEY": key, "B_TOKEN": service.admin_token,
-                    "B_VERSION": f'"{version}"', "B_IDEM": str(uuid.uuid4())}))
+                httpx_times.append(
+                    _timed(
+                        [sys.executable, "-c", BASELINE],
+                        {
+                            **base_env,
+                            "B_URL": service.url,
+                            "B_KEY": key,
+                            "B_TOKEN": service.admin_token,
+                            "B_VERSION": f'"{version}"',
+                            "B_IDEM": str(uuid.uuid4()),
+                        },
+                    )
+                )
                 before = client.get("/v1/audit", params={"flag": key, "limit": 1}).json()["entries"][0]["sequence"]
                 already_off_times.append(_timed(kill_args, cli_env))  # the baseline's PATCH left it off
                 after = client.get("/v1/audit", params={"flag": key, "limit": 1}).json()["entries"][0]["sequence"]
@@ -107,14 +134,20 @@ def main() -> None:
 
     f_med, h_med = statistics.median(flagops_times), statistics.median(httpx_times)
     print(f"runs: {opts.runs} each, alternating; flag {key} in {ENV}; service {service.url}")
-    print(f"flagops kill      median {f_med * 1000:7.1f} ms   min {min(flagops_times) * 1000:6.1f}   [{ms(flagops_times)}]")
+    print(
+        f"flagops kill      median {f_med * 1000:7.1f} ms   min {min(flagops_times) * 1000:6.1f}   [{ms(flagops_times)}]"
+    )
     print(f"python -c httpx   median {h_med * 1000:7.1f} ms   min {min(httpx_times) * 1000:6.1f}   [{ms(httpx_times)}]")
     o_med = statistics.median(already_off_times)
-    print(f"kill, already off median {o_med * 1000:7.1f} ms   min {min(already_off_times) * 1000:6.1f}   "
-          f"[{ms(already_off_times)}]")
+    print(
+        f"kill, already off median {o_med * 1000:7.1f} ms   min {min(already_off_times) * 1000:6.1f}   "
+        f"[{ms(already_off_times)}]"
+    )
     ratio = f_med / h_med
-    print(f"ratio (median flagops / median httpx): {ratio:.2f}x  (target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'}); "
-          f"already off: {o_med / h_med:.2f}x")
+    print(
+        f"ratio (median flagops / median httpx): {ratio:.2f}x  (target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'}); "
+        f"already off: {o_med / h_med:.2f}x"
+    )
     print(f"load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
 
 

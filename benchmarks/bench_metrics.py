@@ -37,10 +37,20 @@ def counter_app(n: int) -> tuple[CounterApp, list[str]]:
     for i, key in enumerate(keys):
         rate = 1 + i % 50
         for variant, share in (("on", 0.3), ("off", 0.7)):
-            counters.append(("flagops_flag_evaluations_total",
-                             {"flag": key, "environment": "prod", "variant": variant}, rate * share))
-        counters.append(("flagops_flag_errors_total", {"flag": key, "environment": "prod", "variant": "on"},
-                         rate * 0.01 * (1 + i % 7)))
+            counters.append(
+                (
+                    "flagops_flag_evaluations_total",
+                    {"flag": key, "environment": "prod", "variant": variant},
+                    rate * share,
+                )
+            )
+        counters.append(
+            (
+                "flagops_flag_errors_total",
+                {"flag": key, "environment": "prod", "variant": "on"},
+                rate * 0.01 * (1 + i % 7),
+            )
+        )
     return CounterApp(counters), keys
 
 
@@ -81,9 +91,11 @@ async def measure(n: int, rounds: int, work: Path) -> None:
             await source.aclose()
         scale = n / len(sample)
         est = "" if scale == 1 else " (est.)"
-        print(f"{n:>6} flags | batched: {runs[0][1]} queries, median {statistics.median(times):8.1f} ms "
-              f"(min {min(times):.1f}, max {max(times):.1f}), {runs[0][2]} flags with data | "
-              f"one per flag: {single_queries * scale:,.0f} queries, {single_ms * scale:,.0f} ms{est}")
+        print(
+            f"{n:>6} flags | batched: {runs[0][1]} queries, median {statistics.median(times):8.1f} ms "
+            f"(min {min(times):.1f}, max {max(times):.1f}), {runs[0][2]} flags with data | "
+            f"one per flag: {single_queries * scale:,.0f} queries, {single_ms * scale:,.0f} ms{est}"
+        )
     finally:
         prometheus.stop()
         app.stop()

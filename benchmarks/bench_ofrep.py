@@ -35,10 +35,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_server import start  # noqa: E402 - the same service start-up as the Flag API benchmark
-from benchmarks.flaggen import generate_flags  # noqa: E402
-from flagops.model import Rule  # noqa: E402
-from flagops.server.store import Store  # noqa: E402
+from benchmarks.bench_server import start
+from benchmarks.flaggen import generate_flags
+from flagops.model import Rule
+from flagops.server.store import Store
 
 
 def seed_db(path: Path, n: int) -> list[str]:
@@ -54,8 +54,9 @@ def seed_db(path: Path, n: int) -> list[str]:
     return [f.key for f in flags]
 
 
-def load(url: str, headers: dict[str, str], clients: int, seconds: float,
-         unit: Callable[[httpx.Client, int], None]) -> tuple[float, float, float]:
+def load(
+    url: str, headers: dict[str, str], clients: int, seconds: float, unit: Callable[[httpx.Client, int], None]
+) -> tuple[float, float, float]:
     """(units/s, p50 ms, p99 ms) of `unit` run by `clients` threads for `seconds`."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -91,8 +92,18 @@ def bench_size(n: int, seconds: float, clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db, tokens = Path(tmp) / "bench.db", Path(tmp) / "tokens.yaml"
         token = secrets.token_urlsafe(24)
-        tokens.write_text(yaml.safe_dump([{"actor": "bench", "sha256": hashlib.sha256(token.encode()).hexdigest(),
-                                           "scopes": ["flags:read"], "environments": "*"}]))
+        tokens.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "actor": "bench",
+                        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                        "scopes": ["flags:read"],
+                        "environments": "*",
+                    }
+                ]
+            )
+        )
         keys = seed_db(db, n)
         proc, url = start(db, tokens)
         headers = {"Authorization": f"Bearer {token}", "X-Flagops-Environment": "prod"}
@@ -103,34 +114,40 @@ def bench_size(n: int, seconds: float, clients: int) -> None:
                 etag, size = first.headers["etag"], len(first.content)
 
             def ofrep_bulk(client: httpx.Client, i: int) -> None:
-                r = client.post("/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": f"user-{i}",
-                                                                              "plan": "free"}})
+                r = client.post(
+                    "/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": f"user-{i}", "plan": "free"}}
+                )
                 assert r.status_code == 200
 
             def ofrep_304(client: httpx.Client, i: int) -> None:
-                r = client.post("/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": "u0"}},
-                                headers={"If-None-Match": etag})
+                r = client.post(
+                    "/ofrep/v1/evaluate/flags",
+                    json={"context": {"targetingKey": "u0"}},
+                    headers={"If-None-Match": etag},
+                )
                 assert r.status_code == 304
 
             def v1_all(client: httpx.Client, i: int) -> None:
                 ctx = {"targetingKey": f"user-{i}", "plan": "free"}
                 for start_at in range(0, n, 1000):
-                    batch = [{"flagKey": k, "context": ctx} for k in keys[start_at:start_at + 1000]]
+                    batch = [{"flagKey": k, "context": ctx} for k in keys[start_at : start_at + 1000]]
                     r = client.post("/v1/evaluate", json={"environment": "prod", "requests": batch})
                     assert r.status_code == 200
 
             def ofrep_single(client: httpx.Client, i: int) -> None:
-                r = client.post(f"/ofrep/v1/evaluate/flags/{keys[i % n]}",
-                                json={"context": {"targetingKey": f"user-{i}"}})
+                r = client.post(
+                    f"/ofrep/v1/evaluate/flags/{keys[i % n]}", json={"context": {"targetingKey": f"user-{i}"}}
+                )
                 assert r.status_code in (200, 400)
 
             calls = -(-n // 1000)
             print(f"{n} flags (bulk answer {size / 1e3:,.0f} kB), {clients} clients, {seconds:g} s each:")
-            for name, unit in ((f"OFREP bulk, 200 (all {n} flags, new context)", ofrep_bulk),
-                               ("OFREP bulk, If-None-Match -> 304", ofrep_304),
-                               (f"/v1/evaluate, all {n} flags, new context ({calls} call{'s' * (calls > 1)})",
-                                v1_all),
-                               ("OFREP single flag", ofrep_single)):
+            for name, unit in (
+                (f"OFREP bulk, 200 (all {n} flags, new context)", ofrep_bulk),
+                ("OFREP bulk, If-None-Match -> 304", ofrep_304),
+                (f"/v1/evaluate, all {n} flags, new context ({calls} call{'s' * (calls > 1)})", v1_all),
+                ("OFREP single flag", ofrep_single),
+            ):
                 rate, p50, p99 = load(url, headers, clients, seconds, unit)
                 print(f"  {name:58} {rate:8.1f} /s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
         finally:

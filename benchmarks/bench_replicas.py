@@ -42,11 +42,31 @@ ENV = "dev"
 
 
 def start(db: str, tokens: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "flagops.server", "--port", "0", "--db", db, "--tokens",
-                             str(tokens), "--rate-limit", "0", "--no-access-log", "--demo", "--no-traffic",
-                             "--parent-pid", str(os.getpid())],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flagops.server",
+            "--port",
+            "0",
+            "--db",
+            db,
+            "--tokens",
+            str(tokens),
+            "--rate-limit",
+            "0",
+            "--no-access-log",
+            "--demo",
+            "--no-traffic",
+            "--parent-pid",
+            str(os.getpid()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO,
+    )
     return proc, listening_url(proc, f"service on {db}")
 
 
@@ -59,9 +79,12 @@ def writes_per_second(urls: list[str], headers: dict[str, str], writes: int, wri
             key = keys[i]
             v = c.get(f"/v1/flags/{key}", params={"environment": ENV}).json()["environments"][ENV]["version"]
             for n in range(writes // writers):
-                r = c.patch(f"/v1/flags/{key}", params={"environment": ENV},
-                            headers={"If-Match": f'"{v}"', "Idempotency-Key": str(uuid.uuid4())},
-                            json={"rollout": n % 100, "changeReason": "benchmark: replica writes"})
+                r = c.patch(
+                    f"/v1/flags/{key}",
+                    params={"environment": ENV},
+                    headers={"If-Match": f'"{v}"', "Idempotency-Key": str(uuid.uuid4())},
+                    json={"rollout": n % 100, "changeReason": "benchmark: replica writes"},
+                )
                 r.raise_for_status()
                 v = r.json()["environments"][ENV]["version"]
 
@@ -78,8 +101,10 @@ def event_latency(urls: list[str], headers: dict[str, str], events: int) -> list
     stop = threading.Event()
 
     def subscribe(i: int) -> None:
-        with httpx.Client(base_url=urls[i], headers=headers, timeout=None) as c, \
-                c.stream("GET", "/v1/stream", params={"environment": ENV}) as r:
+        with (
+            httpx.Client(base_url=urls[i], headers=headers, timeout=None) as c,
+            c.stream("GET", "/v1/stream", params={"environment": ENV}) as r,
+        ):
             lines = r.iter_lines()
             for line in lines:
                 if line.startswith("retry:"):
@@ -103,9 +128,12 @@ def event_latency(urls: list[str], headers: dict[str, str], events: int) -> list
         v = c.get(f"/v1/flags/{key}", params={"environment": ENV}).json()["environments"][ENV]["version"]
         for n in range(events):
             t = time.perf_counter()
-            r = c.patch(f"/v1/flags/{key}", params={"environment": ENV},
-                        headers={"If-Match": f'"{v}"', "Idempotency-Key": str(uuid.uuid4())},
-                        json={"rollout": (n * 7) % 100 + 0.5, "changeReason": "benchmark: event latency"})
+            r = c.patch(
+                f"/v1/flags/{key}",
+                params={"environment": ENV},
+                headers={"If-Match": f'"{v}"', "Idempotency-Key": str(uuid.uuid4())},
+                json={"rollout": (n * 7) % 100 + 0.5, "changeReason": "benchmark: event latency"},
+            )
             r.raise_for_status()
             v = r.json()["environments"][ENV]["version"]
             sent[(key, v)] = t
@@ -139,14 +167,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         tokens = tmp / "tokens.yaml"
-        tokens.write_text(yaml.safe_dump([{"actor": "bench", "sha256": hashlib.sha256(token.encode()).hexdigest(),
-                                           "scopes": ["flags:read", "flags:write", "audit:read"],
-                                           "environments": "*"}]))
+        tokens.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "actor": "bench",
+                        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                        "scopes": ["flags:read", "flags:write", "audit:read"],
+                        "environments": "*",
+                    }
+                ]
+            )
+        )
         try:
             pg = start_postgres("flagops", durable=True)
-            setups = [("SQLite, 1 service", [str(tmp / "flags.db")]),
-                      ("PostgreSQL, 1 replica", [pg.create_database("bench1")]),
-                      ("PostgreSQL, 3 replicas", [pg.create_database("bench3")] * 3)]
+            setups = [
+                ("SQLite, 1 service", [str(tmp / "flags.db")]),
+                ("PostgreSQL, 1 replica", [pg.create_database("bench1")]),
+                ("PostgreSQL, 3 replicas", [pg.create_database("bench3")] * 3),
+            ]
             for name, dbs in setups:
                 started = [start(db, tokens) for db in dbs]
                 procs += [p for p, _ in started]
@@ -165,8 +204,10 @@ def main() -> None:
             if pg is not None:
                 pg.remove()
     load_after = os.getloadavg()
-    print(f"\nload average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} cores; "
-          f"{args.writers} writers x {args.writes // args.writers} writes; {args.events} events")
+    print(
+        f"\nload average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} cores; "
+        f"{args.writers} writers x {args.writes // args.writers} writes; {args.events} events"
+    )
     print(f"{'setup':24}{'writes/s':>10}   {'event, same replica (median / p95)':>36}   {'event, other replicas':>24}")
     for name, rate, same, other in rows:
         print(f"{name:24}{rate:>10.0f}   {same:>36}   {other:>24}")

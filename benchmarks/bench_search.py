@@ -90,14 +90,14 @@ def generated_queries(keys: list[str], targets: int = 40, seed: int = 13) -> lis
         by_words.setdefault(frozenset(key.split("-")), set()).add(key)
         by_initials.setdefault(initials(key), set()).add(key)
     judged: list[Judged] = []
-    for key in rng.sample(keys[len(WELL_KNOWN):], targets):
+    for key in rng.sample(keys[len(WELL_KNOWN) :], targets):
         words = key.split("-")
         same = frozenset(by_words[frozenset(words)])
         judged.append(Judged("abbreviation", " ".join(abbreviate(w) for w in words), same))
         longest = max(words, key=len)
         if len(longest) >= 5:
             at = rng.randrange(1, len(longest) - 2)
-            typo = longest[:at] + longest[at + 1] + longest[at] + longest[at + 2:]
+            typo = longest[:at] + longest[at + 1] + longest[at] + longest[at + 2 :]
             judged.append(Judged("typo", " ".join(typo if w == longest else w for w in words), same))
         if len(words) >= 2:
             judged.append(Judged("word-order", " ".join(reversed(words)), same))
@@ -123,8 +123,12 @@ def quality(ranks: list[int | None]) -> tuple[float, float, float, float]:
     """MRR, hit@1, hit@5, found at all."""
     n = len(ranks)
     mrr = sum(1 / r for r in ranks if r) / n
-    return (mrr, sum(1 for r in ranks if r == 1) / n, sum(1 for r in ranks if r and r <= 5) / n,
-            sum(1 for r in ranks if r) / n)
+    return (
+        mrr,
+        sum(1 for r in ranks if r == 1) / n,
+        sum(1 for r in ranks if r and r <= 5) / n,
+        sum(1 for r in ranks if r) / n,
+    )
 
 
 @dataclass
@@ -135,7 +139,9 @@ class Timings:
     typed_ms: list[float]  # first pass, keystrokes that are not a space
 
 
-def run_ours(index: FlagIndex, judged: list[Judged], limit: int | None, passes: int) -> tuple[Timings, dict[str, list[str]]]:
+def run_ours(
+    index: FlagIndex, judged: list[Judged], limit: int | None, passes: int
+) -> tuple[Timings, dict[str, list[str]]]:
     """Types every query `passes` times, a keystroke at a time, with the caches emptied before each query."""
     walls: list[list[float]] = []
     cpu_ms: list[float] = []
@@ -164,8 +170,10 @@ def run_ours(index: FlagIndex, judged: list[Judged], limit: int | None, passes: 
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values):.1f} ms  p95 {percentile(values, 95):.1f} ms  "
-            f"p99 {percentile(values, 99):.1f} ms  max {max(values):.1f} ms")
+    return (
+        f"p50 {statistics.median(values):.1f} ms  p95 {percentile(values, 95):.1f} ms  "
+        f"p99 {percentile(values, 99):.1f} ms  max {max(values):.1f} ms"
+    )
 
 
 def run_fzf(lines: str, judged: list[Judged]) -> tuple[list[float], dict[str, list[str]]]:
@@ -181,8 +189,10 @@ def run_fzf(lines: str, judged: list[Judged]) -> tuple[list[float], dict[str, li
 
 def measure_updates(index: FlagIndex, flags: list[Flag]) -> None:
     """The live-update costs the console pays: a state change from the stream, and flags created."""
-    toggled = [replace(f, states={**f.states, "prod": replace(f.states["prod"], enabled=not f.states["prod"].enabled)})
-               for f in flags[:2000]]
+    toggled = [
+        replace(f, states={**f.states, "prod": replace(f.states["prod"], enabled=not f.states["prod"].enabled)})
+        for f in flags[:2000]
+    ]
     start = time.perf_counter()
     for f in toggled:
         index.update(f)
@@ -201,9 +211,11 @@ def measure_updates(index: FlagIndex, flags: list[Flag]) -> None:
     start = time.perf_counter()
     index.search("chkp")
     next_ms = (time.perf_counter() - start) * 1000
-    print(f"live updates: state change {per_update_us:.1f} us each (next search {after_state_ms:.1f} ms); "
-          f"100 new flags {create_ms:.1f} ms, then the first search {after_create_ms:.1f} ms "
-          f"(grows the arrays, drops the caches), the next {next_ms:.1f} ms")
+    print(
+        f"live updates: state change {per_update_us:.1f} us each (next search {after_state_ms:.1f} ms); "
+        f"100 new flags {create_ms:.1f} ms, then the first search {after_create_ms:.1f} ms "
+        f"(grows the arrays, drops the caches), the next {next_ms:.1f} ms"
+    )
 
 
 def print_quality(name: str, judged: list[Judged], results: dict[str, list[str]]) -> None:
@@ -239,10 +251,14 @@ def main() -> None:
     load_before = os.getloadavg()
     timings, ours = run_ours(index, judged, args.limit, args.passes)
 
-    print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before / {os.getloadavg()[0]:.2f} after "
-          "the timing (other processes' load shows up in wall-clock latency)")
-    print(f"{len(flags)} flags, {len(judged)} queries ({', '.join(f'{len(v)} {k}' for k, v in query_sets.items())}), "
-          f"{len(timings.wall_ms)} keystrokes; index built in {build_ms:.0f} ms")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before / {os.getloadavg()[0]:.2f} after "
+        "the timing (other processes' load shows up in wall-clock latency)"
+    )
+    print(
+        f"{len(flags)} flags, {len(judged)} queries ({', '.join(f'{len(v)} {k}' for k, v in query_sets.items())}), "
+        f"{len(timings.wall_ms)} keystrokes; index built in {build_ms:.0f} ms"
+    )
     print(f"ours, per keystroke, wall clock, one pass (limit={args.limit}):  {summary(timings.wall_ms)}")
     print(f"ours, per keystroke, wall clock, median of {args.passes} passes:     {summary(timings.median_ms)}")
     print(f"ours, per keystroke, CPU time of the searching thread: {summary(timings.cpu_ms)}")
@@ -257,12 +273,16 @@ def main() -> None:
         version = subprocess.run(["fzf", "--version"], capture_output=True, text=True, check=False).stdout.strip()
         for label, lines in (
             ("fzf --filter, keys", "\n".join(keys) + "\n"),
-            ("fzf --filter, key name tags owner",
-             "\n".join(f"{f.key} {f.name} {' '.join(f.tags)} {f.owner}" for f in flags) + "\n"),
+            (
+                "fzf --filter, key name tags owner",
+                "\n".join(f"{f.key} {f.name} {' '.join(f.tags)} {f.owner}" for f in flags) + "\n",
+            ),
         ):
             times, results = run_fzf(lines, judged)
-            print(f"{label} (fzf {version}), per query incl. process start: p50 {statistics.median(times):.1f} ms  "
-                  f"p95 {percentile(times, 95):.1f} ms  max {max(times):.1f} ms")
+            print(
+                f"{label} (fzf {version}), per query incl. process start: p50 {statistics.median(times):.1f} ms  "
+                f"p95 {percentile(times, 95):.1f} ms  max {max(times):.1f} ms"
+            )
             compared[label] = results
     measure_updates(index, flags)
     for set_name, subset in query_sets.items():
@@ -274,8 +294,11 @@ def main() -> None:
         print("rank per query (- = not found): " + " | ".join(names))
         for j in judged:
             ranks = [first_hit(compared[n][j.query], j.relevant) for n in names]
-            print(f"  {j.category:12} {j.query:34} " + "  ".join(f"{r if r else '-':>5}" for r in ranks)
-                  + f"   ours#1: {ours[j.query][0] if ours[j.query] else '-'}")
+            print(
+                f"  {j.category:12} {j.query:34} "
+                + "  ".join(f"{r if r else '-':>5}" for r in ranks)
+                + f"   ours#1: {ours[j.query][0] if ours[j.query] else '-'}"
+            )
 
 
 if __name__ == "__main__":

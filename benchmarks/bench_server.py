@@ -33,7 +33,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -42,10 +42,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.service_proc import listening_url  # noqa: E402
 from flagops.model import Flag, FlagState, Variant  # noqa: E402
 from flagops.server.store import Store  # noqa: E402
-
-from benchmarks.service_proc import listening_url  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -53,12 +52,22 @@ def ms(seconds: float) -> str:
 
 
 def seed_db(path: Path, n: int) -> None:
-    now = datetime.now(timezone.utc)
-    flags = [Flag(key=f"bench-flag-{i:05d}", name=f"Bench flag {i}", owner=f"team-{i % 12}", tags=("bench",),
-                  variants=(Variant("on", True), Variant("off", False)), created_at=now,
-                  states={env: FlagState(env, i % 3 == 0, float(i % 101), "on", "off", 1, updated_at=now)
-                          for env in ("dev", "staging", "prod")})
-             for i in range(n)]
+    now = datetime.now(UTC)
+    flags = [
+        Flag(
+            key=f"bench-flag-{i:05d}",
+            name=f"Bench flag {i}",
+            owner=f"team-{i % 12}",
+            tags=("bench",),
+            variants=(Variant("on", True), Variant("off", False)),
+            created_at=now,
+            states={
+                env: FlagState(env, i % 3 == 0, float(i % 101), "on", "off", 1, updated_at=now)
+                for env in ("dev", "staging", "prod")
+            },
+        )
+        for i in range(n)
+    ]
     store = Store(path)
     store.seed(flags, actor="bench", reason="benchmark data")
     store.close()
@@ -69,9 +78,27 @@ def start(db: Path, tokens: Path, server_path: str | None = None) -> tuple[subpr
     root = server_path or str(REPO)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     # cwd too: `python -m` puts the working directory first on sys.path
-    proc = subprocess.Popen([sys.executable, "-m", "flagops.server", "--port", "0", "--db", str(db), "--tokens",
-                             str(tokens), "--rate-limit", "0", "--no-access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flagops.server",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--tokens",
+            str(tokens),
+            "--rate-limit",
+            "0",
+            "--no-access-log",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=root,
+    )
     return proc, listening_url(proc, "service")
 
 
@@ -98,15 +125,22 @@ def bench_list(url: str, headers: dict[str, str], n: int) -> dict[str, str]:
         for i in range(10):
             key = f"bench-flag-{i:05d}"
             v = c.get(f"/v1/flags/{key}", params={"environment": "prod"}).json()["environments"]["prod"]["version"]
-            c.patch(f"/v1/flags/{key}", params={"environment": "prod"}, headers={"If-Match": f'"{v}"'},
-                    json={"rollout": 50 + i, "changeReason": "benchmark change"}).raise_for_status()
+            c.patch(
+                f"/v1/flags/{key}",
+                params={"environment": "prod"},
+                headers={"If-Match": f'"{v}"'},
+                json={"rollout": 50 + i, "changeReason": "benchmark change"},
+            ).raise_for_status()
             t = time.perf_counter()
             c.get("/v1/flags", params={"environment": "prod"}).read()
             after_change.append(time.perf_counter() - t)
-    return {"list body (MB)": f"{size / 1e6:.1f}", "list: first after start": ms(cold),
-            "list: repeat (cached)": ms(statistics.median(warm)),
-            "list: If-None-Match 304": ms(statistics.median(not_modified)),
-            "list: right after one change": ms(statistics.median(after_change))}
+    return {
+        "list body (MB)": f"{size / 1e6:.1f}",
+        "list: first after start": ms(cold),
+        "list: repeat (cached)": ms(statistics.median(warm)),
+        "list: If-None-Match 304": ms(statistics.median(not_modified)),
+        "list: right after one change": ms(statistics.median(after_change)),
+    }
 
 
 @dataclass
@@ -127,15 +161,20 @@ def bench_patch_round(url: str, headers: dict[str, str], n: int, workers: int, t
         with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
             for k in [f"bench-flag-{i:05d}" for i in range(100, 110 + workers * 10 + 100)]:
                 versions[k] = c.get(f"/v1/flags/{k}", params={"environment": "dev"}).json()["environments"]["dev"][
-                    "version"]
+                    "version"
+                ]
 
     def run(keys: list[str], rounds: int, latencies: list[float] | None) -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
             for i in range(rounds):
                 k = keys[i % len(keys)]
                 started = time.perf_counter()
-                r = c.patch(f"/v1/flags/{k}", params={"environment": "dev"}, headers={"If-Match": f'"{versions[k]}"'},
-                            json={"rollout": i % 100, "changeReason": "benchmark throughput"})
+                r = c.patch(
+                    f"/v1/flags/{k}",
+                    params={"environment": "dev"},
+                    headers={"If-Match": f'"{versions[k]}"'},
+                    json={"rollout": i % 100, "changeReason": "benchmark throughput"},
+                )
                 r.raise_for_status()
                 if latencies is not None:
                     latencies.append(time.perf_counter() - started)
@@ -147,17 +186,25 @@ def bench_patch_round(url: str, headers: dict[str, str], n: int, workers: int, t
     totals.seq_writes += n
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda w: run([f"bench-flag-{200 + w * 10 + j:05d}" for j in range(10)], n // workers,
-                                    totals.latencies), range(workers)))
+        list(
+            pool.map(
+                lambda w: run(
+                    [f"bench-flag-{200 + w * 10 + j:05d}" for j in range(10)], n // workers, totals.latencies
+                ),
+                range(workers),
+            )
+        )
     totals.conc_time += time.perf_counter() - t
     totals.conc_writes += (n // workers) * workers
 
 
 def patch_results(totals: PatchTotals, workers: int) -> dict[str, str]:
     latencies = sorted(totals.latencies)
-    return {"PATCH writes/s, 1 client": f"{totals.seq_writes / totals.seq_time:.0f}",
-            f"PATCH writes/s, {workers} clients": f"{totals.conc_writes / totals.conc_time:.0f}",
-            f"PATCH p99, {workers} clients": ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])}
+    return {
+        "PATCH writes/s, 1 client": f"{totals.seq_writes / totals.seq_time:.0f}",
+        f"PATCH writes/s, {workers} clients": f"{totals.conc_writes / totals.conc_time:.0f}",
+        f"PATCH p99, {workers} clients": ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]),
+    }
 
 
 async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds: int = 5) -> dict[str, str]:
@@ -191,18 +238,27 @@ async def bench_sse(url: str, headers: dict[str, str], subscribers: int, rounds:
         for i in range(rounds):
             key = "bench-flag-00042"
             v = (await client.get(f"/v1/flags/{key}", params={"environment": "prod"})).json()["environments"]["prod"][
-                "version"]
+                "version"
+            ]
             sent = time.perf_counter()
-            (await client.patch(f"/v1/flags/{key}", params={"environment": "prod"}, headers={"If-Match": f'"{v}"'},
-                                json={"rollout": i, "changeReason": "benchmark fan-out"})).raise_for_status()
+            (
+                await client.patch(
+                    f"/v1/flags/{key}",
+                    params={"environment": "prod"},
+                    headers={"If-Match": f'"{v}"'},
+                    json={"rollout": i, "changeReason": "benchmark fan-out"},
+                )
+            ).raise_for_status()
             while len(received[i]) < subscribers:
                 await asyncio.sleep(0.005)
             latencies.append([t - sent for t in received[i]])
             await asyncio.sleep(0.2)
         await asyncio.gather(*tasks)
     allv = sorted(x for row in latencies for x in row)
-    return {f"SSE to {subscribers} subscribers: median": ms(statistics.median(allv)),
-            f"SSE to {subscribers} subscribers: p95": ms(allv[int(len(allv) * 0.95) - 1])}
+    return {
+        f"SSE to {subscribers} subscribers: median": ms(statistics.median(allv)),
+        f"SSE to {subscribers} subscribers: p95": ms(allv[int(len(allv) * 0.95) - 1]),
+    }
 
 
 @dataclass
@@ -234,9 +290,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent PATCH clients")
     parser.add_argument("--rounds", type=int, default=5, help="PATCH rounds, interleaved across the services")
     parser.add_argument("--subscribers", type=int, default=100)
-    parser.add_argument("--compare-with", default=None, metavar="DIR",
-                        help="also run the service from this checkout (e.g. an unpacked older commit) on the "
-                             "same data, column by column")
+    parser.add_argument(
+        "--compare-with",
+        default=None,
+        metavar="DIR",
+        help="also run the service from this checkout (e.g. an unpacked older commit) on the "
+        "same data, column by column",
+    )
     args = parser.parse_args()
     counts = [int(x) for x in args.flags.split(",")]
     servers: list[tuple[str, str | None]] = [("this", None)]
@@ -248,9 +308,18 @@ def main() -> None:
         tmp = Path(tmp_name)
         tokens = tmp / "tokens.yaml"
         token = secrets.token_urlsafe(24)
-        tokens.write_text(yaml.safe_dump([{"actor": "bench", "sha256": hashlib.sha256(token.encode()).hexdigest(),
-                                           "scopes": ["flags:read", "flags:write", "audit:read", "metrics:write"],
-                                           "environments": "*"}]))
+        tokens.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "actor": "bench",
+                        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                        "scopes": ["flags:read", "flags:write", "audit:read", "metrics:write"],
+                        "environments": "*",
+                    }
+                ]
+            )
+        )
         running: list[Running] = []
         try:
             for n in counts:
@@ -276,8 +345,10 @@ def main() -> None:
                 svc.proc.terminate()
                 svc.proc.wait(10)
     load_after = os.getloadavg()
-    print(f"\nload average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
-          f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}; {os.cpu_count()} cores")
+    print(
+        f"\nload average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+        f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}; {os.cpu_count()} cores"
+    )
     if args.compare_with:
         print(f"'other' = the service from {args.compare_with}; 'this' = this checkout")
     names = list(columns)
@@ -288,8 +359,10 @@ def main() -> None:
         cols = [c for c in names if not args.compare_with or c.endswith(" " + name)]
         for row in (k for k in columns[cols[0]] if k.startswith("PATCH writes/s")):
             first, last = float(columns[cols[0]][row]), float(columns[cols[-1]][row])
-            print(f"{name + ': ' if args.compare_with else ''}{row}, {counts[0]} -> {counts[-1]} flags: "
-                  f"{(last - first) / first * 100:+.0f} % (target: no worse than -20 %)")
+            print(
+                f"{name + ': ' if args.compare_with else ''}{row}, {counts[0]} -> {counts[-1]} flags: "
+                f"{(last - first) / first * 100:+.0f} % (target: no worse than -20 %)"
+            )
 
 
 if __name__ == "__main__":

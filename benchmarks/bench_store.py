@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +54,14 @@ print(json.dumps({"load (start) ms": load * 1000, "first list ms": first * 1000,
 
 def measure(db: Path, patches: int, root: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-c", MEASURE, str(db), str(patches)], capture_output=True, text=True,
-                          env=env, cwd=root, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(db), str(patches)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed in {root}:\n{proc.stderr[-2000:]}")
     return dict(json.loads(proc.stdout.splitlines()[-1]))
@@ -70,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "benchmarks"))
     sys.path.insert(0, str(REPO))
-    from bench_server import seed_db  # noqa: PLC0415
+    from bench_server import seed_db
 
     counts = [int(x) for x in args.flags.split(",")]
     roots = [("this", REPO)] + ([("other", Path(args.compare_with).resolve())] if args.compare_with else [])
@@ -88,8 +93,10 @@ def main() -> None:
                     path.unlink()
             print(f"{n} flags done", flush=True)
     load_after = os.getloadavg()
-    print(f"\nload average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} cores"
-          + (f"; 'other' = the store from {args.compare_with}" if args.compare_with else ""))
+    print(
+        f"\nload average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} cores"
+        + (f"; 'other' = the store from {args.compare_with}" if args.compare_with else "")
+    )
     names = list(columns)
     print(f"{'flags':28}" + "".join(f"{n:>13}" for n in names))
     for row in columns[names[0]]:

@@ -35,15 +35,15 @@ from textual import events
 from textual.keys import _character_to_key
 
 from benchmarks.flaggen import generate_flags
-from flagops.v1 import wire
 from flagops.config import Profile
 from flagops.secrets import Secret
 from flagops.session import open_backend
 from flagops.tui.app import FlagOpsApp
 from flagops.tui.widgets.flag_table import FlagTable
+from flagops.v1 import wire
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import start_service  # noqa: E402  (the same launcher the tests use)
+from conftest import start_service
 
 QUERIES = ("checkout", "tag:payments", "pay", "owner:team-search", "stale")
 ENVIRONMENT = "prod"
@@ -61,8 +61,9 @@ async def load_flags(url: str, token: str, count: int) -> float:
     flags = generate_flags(count)
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=8)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as client:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         for flag in flags:
             queue.put_nowait(flag)
@@ -72,8 +73,9 @@ async def load_flags(url: str, token: str, count: int) -> float:
                 flag = queue.get_nowait()
                 body = wire.flag_to_json(flag)
                 envs = {env: {"enabled": s.enabled, "rollout": s.rollout} for env, s in flag.states.items()}
-                payload = {k: v for k, v in body.items()
-                           if k not in ("environments", "createdAt", "archived", "project")}
+                payload = {
+                    k: v for k, v in body.items() if k not in ("environments", "createdAt", "archived", "project")
+                }
                 payload.update(environments=envs, changeReason="benchmark data")
                 response = await client.post("/v1/flags", json=payload)
                 if response.status_code not in (200, 201, 409):
@@ -161,9 +163,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flags", type=int, default=50_000)
     parser.add_argument("--size", default="120x40", help="terminal size, WxH")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="keep the service's database here and reuse it next time (creating 50,000 flags "
-                             "through the API takes minutes)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="keep the service's database here and reuse it next time (creating 50,000 flags "
+        "through the API takes minutes)",
+    )
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -79,8 +79,10 @@ async def run(n: int, rounds: int) -> None:
             start = time.perf_counter()
             screen.render_panels()
             timings.append((time.perf_counter() - start) * 1000)
-        print(f"dashboard refresh, {n:,} flags: median {statistics.median(timings):.1f} ms, "
-              f"worst {max(timings):.1f} ms ({rounds} rounds)")
+        print(
+            f"dashboard refresh, {n:,} flags: median {statistics.median(timings):.1f} ms, "
+            f"worst {max(timings):.1f} ms ({rounds} rounds)"
+        )
 
         await pilot.press("escape")
         await pilot.press("ctrl+p")
@@ -94,8 +96,10 @@ async def run(n: int, rounds: int) -> None:
             hits = [hit async for hit in provider.search(query)]
             timings.append((time.perf_counter() - start) * 1000)
             assert hits is not None
-        print(f"palette flag search, {n:,} flags: median {statistics.median(timings):.1f} ms, "
-              f"worst {max(timings):.1f} ms ({len(timings)} searches)")
+        print(
+            f"palette flag search, {n:,} flags: median {statistics.median(timings):.1f} ms, "
+            f"worst {max(timings):.1f} ms ({len(timings)} searches)"
+        )
 
 
 def main() -> None:

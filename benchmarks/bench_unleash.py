@@ -26,11 +26,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flagops.backends.unleash import UnleashBackend  # noqa: E402
-from flagops.backends.unleash.changelog import ChangeLog  # noqa: E402
-from flagops.ops import Ops  # noqa: E402
-from flagops.secrets import Secret  # noqa: E402
-from tests.unleash.unleash_harness import start_postgres, start_unleash  # noqa: E402
+from flagops.backends.unleash import UnleashBackend
+from flagops.backends.unleash.changelog import ChangeLog
+from flagops.ops import Ops
+from flagops.secrets import Secret
+from tests.unleash.unleash_harness import start_postgres, start_unleash
 
 
 def seed(client: httpx.Client, count: int) -> list[str]:
@@ -39,8 +39,13 @@ def seed(client: httpx.Client, count: int) -> list[str]:
         key = f"bench-{i:04d}"
         client.post("/api/admin/projects/default/features", json={"name": key, "type": "release"}).raise_for_status()
         env = f"/api/admin/projects/default/features/{key}/environments/production"
-        client.post(f"{env}/strategies", json={"name": "flexibleRollout", "parameters": {
-            "rollout": str(i % 101), "stickiness": "default", "groupId": key}}).raise_for_status()
+        client.post(
+            f"{env}/strategies",
+            json={
+                "name": "flexibleRollout",
+                "parameters": {"rollout": str(i % 101), "stickiness": "default", "groupId": key},
+            },
+        ).raise_for_status()
         if i % 2 == 0:
             client.post(f"{env}/on").raise_for_status()
         keys.append(key)
@@ -50,8 +55,9 @@ def seed(client: httpx.Client, count: int) -> list[str]:
 def report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    print(f"{name:<34} median {statistics.median(ordered) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms"
-          f"   (n={len(ordered)})")
+    print(
+        f"{name:<34} median {statistics.median(ordered) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   (n={len(ordered)})"
+    )
 
 
 async def timed(rounds: int, make: Callable[[int], Awaitable[Any]]) -> list[float]:

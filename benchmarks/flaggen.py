@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flagops.model import Flag, FlagKind, FlagState, RiskLevel, Stage, Variant
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 # team -> the product areas and services it owns
@@ -42,31 +42,143 @@ TEAMS: dict[str, tuple[str, ...]] = {
     "mobile": ("ios-app", "android-app", "app-shell", "deeplinks", "offline"),
 }
 PEOPLE = (
-    "alice.nguyen", "bob.okafor", "carla.rossi", "dmitri.ivanov", "emma.schulz", "farid.haddad",
-    "grace.kim", "hiro.tanaka", "ines.garcia", "jonas.berg", "kavya.rao", "liam.obrien", "mei.chen",
-    "nadia.petrova", "oscar.silva", "priya.sharma", "quentin.moreau", "rosa.delgado", "sven.larsen",
-    "tomas.novak", "uma.patel", "victor.hugo", "wen.li", "xavier.dubois", "yara.haddad", "zoe.martin",
+    "alice.nguyen",
+    "bob.okafor",
+    "carla.rossi",
+    "dmitri.ivanov",
+    "emma.schulz",
+    "farid.haddad",
+    "grace.kim",
+    "hiro.tanaka",
+    "ines.garcia",
+    "jonas.berg",
+    "kavya.rao",
+    "liam.obrien",
+    "mei.chen",
+    "nadia.petrova",
+    "oscar.silva",
+    "priya.sharma",
+    "quentin.moreau",
+    "rosa.delgado",
+    "sven.larsen",
+    "tomas.novak",
+    "uma.patel",
+    "victor.hugo",
+    "wen.li",
+    "xavier.dubois",
+    "yara.haddad",
+    "zoe.martin",
 )
 FEATURES = (
-    "payment-flow", "flow", "ranking", "hero-banner", "carousel", "widget", "filters", "sort-order",
-    "suggestions", "cache", "retry", "timeout", "batching", "pagination", "redesign", "dark-mode",
-    "one-click", "guest-mode", "express", "coupons", "discounts", "bundles", "upsell", "cross-sell",
-    "address-validation", "captcha", "two-factor", "sso", "passkeys", "digest", "read-receipts",
-    "typing-indicator", "eta-prediction", "slot-reservation", "bulk-import", "photo-uploads", "badges",
-    "price-alerts", "wishlist", "gift-cards", "split-payments", "installments", "refund-flow",
-    "rate-limit", "circuit-breaker", "read-replica", "connection-pool", "compression", "prefetch",
-    "lazy-loading", "infinite-scroll", "quick-view", "size-guide", "reorder", "subscriptions",
-    "trial-extension", "nudges", "banner", "tooltips", "guided-tour", "empty-state", "search-bar",
-    "checkout-button", "order-summary", "tracking-page", "returns-portal", "chat-handoff", "scoring",
-    "threshold", "blocklist", "allowlist", "geo-fencing", "currency-switcher", "tax-calculation",
+    "payment-flow",
+    "flow",
+    "ranking",
+    "hero-banner",
+    "carousel",
+    "widget",
+    "filters",
+    "sort-order",
+    "suggestions",
+    "cache",
+    "retry",
+    "timeout",
+    "batching",
+    "pagination",
+    "redesign",
+    "dark-mode",
+    "one-click",
+    "guest-mode",
+    "express",
+    "coupons",
+    "discounts",
+    "bundles",
+    "upsell",
+    "cross-sell",
+    "address-validation",
+    "captcha",
+    "two-factor",
+    "sso",
+    "passkeys",
+    "digest",
+    "read-receipts",
+    "typing-indicator",
+    "eta-prediction",
+    "slot-reservation",
+    "bulk-import",
+    "photo-uploads",
+    "badges",
+    "price-alerts",
+    "wishlist",
+    "gift-cards",
+    "split-payments",
+    "installments",
+    "refund-flow",
+    "rate-limit",
+    "circuit-breaker",
+    "read-replica",
+    "connection-pool",
+    "compression",
+    "prefetch",
+    "lazy-loading",
+    "infinite-scroll",
+    "quick-view",
+    "size-guide",
+    "reorder",
+    "subscriptions",
+    "trial-extension",
+    "nudges",
+    "banner",
+    "tooltips",
+    "guided-tour",
+    "empty-state",
+    "search-bar",
+    "checkout-button",
+    "order-summary",
+    "tracking-page",
+    "returns-portal",
+    "chat-handoff",
+    "scoring",
+    "threshold",
+    "blocklist",
+    "allowlist",
+    "geo-fencing",
+    "currency-switcher",
+    "tax-calculation",
 )
 ADJECTIVES = (
-    "new", "improved", "faster", "simplified", "async", "streaming", "unified", "legacy", "modern",
-    "personalized", "adaptive", "smart", "instant", "global", "regional", "strict", "relaxed",
+    "new",
+    "improved",
+    "faster",
+    "simplified",
+    "async",
+    "streaming",
+    "unified",
+    "legacy",
+    "modern",
+    "personalized",
+    "adaptive",
+    "smart",
+    "instant",
+    "global",
+    "regional",
+    "strict",
+    "relaxed",
 )
 TECH = (
-    "postgres", "kafka", "redis", "grpc", "graphql", "elasticsearch", "opensearch", "dynamodb", "s3",
-    "bigquery", "clickhouse", "rabbitmq", "memcached", "envoy",
+    "postgres",
+    "kafka",
+    "redis",
+    "grpc",
+    "graphql",
+    "elasticsearch",
+    "opensearch",
+    "dynamodb",
+    "s3",
+    "bigquery",
+    "clickhouse",
+    "rabbitmq",
+    "memcached",
+    "envoy",
 )
 SUFFIXES = ("v2", "v3", "v4", "ios", "android", "web", "eu", "us", "apac", "ml", "beta", "q1", "q3", "2025")
 PLATFORM_TAGS = {"ios": "ios", "android": "android", "web": "web"}
@@ -86,7 +198,13 @@ WELL_KNOWN: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("cart-express-checkout-button", "Express checkout button in the cart", "checkout", "ines.garcia", ("experiment",)),
     ("orders-migrate-to-postgres", "Orders: migrate to Postgres", "marketplace", "sven.larsen", ("migration",)),
     ("fraud-score-threshold-strict", "Fraud score: strict threshold", "trust", "nadia.petrova", ("ops", "risk")),
-    ("recommendations-carousel-personalized", "Personalized recommendations carousel", "discovery", "mei.chen", ("experiment", "ml")),
+    (
+        "recommendations-carousel-personalized",
+        "Personalized recommendations carousel",
+        "discovery",
+        "mei.chen",
+        ("experiment", "ml"),
+    ),
     ("shipping-eta-prediction-ml", "Shipping ETA prediction (ML)", "logistics", "tomas.novak", ("experiment", "ml")),
     ("pricing-dynamic-discounts-eu", "Dynamic discounts (EU)", "marketplace", "quentin.moreau", ("experiment", "eu")),
     ("onboarding-guided-tour-v3", "Onboarding guided tour v3", "growth", "priya.sharma", ("release",)),
@@ -103,7 +221,13 @@ WELL_KNOWN: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("reviews-photo-uploads", "Photo uploads in reviews", "marketplace", "xavier.dubois", ("release",)),
     ("wallet-apple-pay", "Apple Pay in the wallet", "checkout", "ines.garcia", ("release", "ios")),
     ("delivery-slot-reservation", "Reserve a delivery slot", "logistics", "tomas.novak", ("experiment",)),
-    ("kill-switch-checkout-payments-gateway", "Kill switch: checkout payments gateway", "checkout", "carla.rossi", ("kill-switch",)),
+    (
+        "kill-switch-checkout-payments-gateway",
+        "Kill switch: checkout payments gateway",
+        "checkout",
+        "carla.rossi",
+        ("kill-switch",),
+    ),
     ("gateway-circuit-breaker-envoy", "Envoy circuit breaker at the gateway", "platform", "dmitri.ivanov", ("ops",)),
     ("referrals-gift-cards-us", "Referral gift cards (US)", "growth", "yara.haddad", ("promotion", "us")),
 )
@@ -145,8 +269,13 @@ def _states(rng: random.Random, created: datetime) -> dict[str, FlagState]:
         enabled = rng.random() < (0.8 if env == "dev" else 0.55 if env == "staging" else 0.4)
         rollout = float(rng.choice((0, 1, 5, 10, 25, 50, 100, 100, 100)))
         states[env] = FlagState(
-            environment=env, enabled=enabled, rollout=rollout, default_variant="on", off_variant="off",
-            version=rng.randint(1, 40), updated_at=created + timedelta(days=rng.randint(0, 300)),
+            environment=env,
+            enabled=enabled,
+            rollout=rollout,
+            default_variant="on",
+            off_variant="off",
+            version=rng.randint(1, 40),
+            updated_at=created + timedelta(days=rng.randint(0, 300)),
             updated_by=rng.choice(PEOPLE),
         )
     return states
@@ -155,16 +284,32 @@ def _states(rng: random.Random, created: datetime) -> dict[str, FlagState]:
 def _flag(rng: random.Random, key: str, name: str, team: str, owner: str, tags: tuple[str, ...]) -> Flag:
     created = NOW - timedelta(days=rng.randint(1, 900))
     roll = rng.random()
-    stage = (Stage.ACTIVE if roll < 0.82 else Stage.DEPRECATED if roll < 0.91
-             else Stage.PLANNED if roll < 0.97 else Stage.RETIRED)
+    stage = (
+        Stage.ACTIVE
+        if roll < 0.82
+        else Stage.DEPRECATED
+        if roll < 0.91
+        else Stage.PLANNED
+        if roll < 0.97
+        else Stage.RETIRED
+    )
     sunset = None
     if rng.random() < 0.25:  # some past their sunset date: zombies for the `stale` filter
         sunset = NOW + timedelta(days=rng.randint(-200, 200))
     return Flag(
-        key=key, name=name, description=f"{name}. Owned by {team}.", kind=FlagKind.BOOLEAN,
-        variants=(Variant("on", True), Variant("off", False)), tags=tags, owner=owner, stage=stage,
-        kill_switch="kill-switch" in tags, risk_level=rng.choice(tuple(RiskLevel)),
-        ticket=f"{team.upper()}-{rng.randint(100, 9999)}", sunset_at=sunset, created_at=created,
+        key=key,
+        name=name,
+        description=f"{name}. Owned by {team}.",
+        kind=FlagKind.BOOLEAN,
+        variants=(Variant("on", True), Variant("off", False)),
+        tags=tags,
+        owner=owner,
+        stage=stage,
+        kill_switch="kill-switch" in tags,
+        risk_level=rng.choice(tuple(RiskLevel)),
+        ticket=f"{team.upper()}-{rng.randint(100, 9999)}",
+        sunset_at=sunset,
+        created_at=created,
         states=_states(rng, created),
     )
 

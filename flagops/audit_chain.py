@@ -28,8 +28,22 @@ from flagops.model import AuditVerification
 GENESIS = "0" * 64
 BUNDLE_FORMAT = "flagops-audit-bundle/1"
 # the audit table's columns, in stored order; the first 13 are hashed
-COLUMNS = ("sequence", "at", "actor", "action", "flag", "environment", "reason", "ticket", "idempotencyKey",
-           "before", "after", "origin", "prevHash", "hash")
+COLUMNS = (
+    "sequence",
+    "at",
+    "actor",
+    "action",
+    "flag",
+    "environment",
+    "reason",
+    "ticket",
+    "idempotencyKey",
+    "before",
+    "after",
+    "origin",
+    "prevHash",
+    "hash",
+)
 
 
 def entry_hash(columns: tuple[Any, ...]) -> str:
@@ -48,8 +62,8 @@ def key_id(public_raw: bytes) -> str:
 
 
 def signature_ok(public_raw: bytes, instance: str, sequence: int, digest: str, signature_b64: str | None) -> bool:
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 - only when verifying
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     if not signature_b64:
         return False
@@ -86,15 +100,24 @@ class ChainWalk:
         seq = row[0]
         if seq != self.expected:
             missing = f"{self.expected}" if seq == self.expected + 1 else f"{self.expected}-{seq - 1}"
-            self.broken = AuditVerification(False, self.checked, broken_at=self.expected,
-                                            problem=f"entry {missing} is missing (deleted)")
+            self.broken = AuditVerification(
+                False, self.checked, broken_at=self.expected, problem=f"entry {missing} is missing (deleted)"
+            )
         elif row[12] != self.prev:
-            self.broken = AuditVerification(False, self.checked, broken_at=seq,
-                                            problem=f"entry {seq}: prevHash does not match the hash of entry "
-                                                    f"{seq - 1} (an earlier entry was changed or removed)")
+            self.broken = AuditVerification(
+                False,
+                self.checked,
+                broken_at=seq,
+                problem=f"entry {seq}: prevHash does not match the hash of entry "
+                f"{seq - 1} (an earlier entry was changed or removed)",
+            )
         elif entry_hash(tuple(row[:13])) != row[13]:
-            self.broken = AuditVerification(False, self.checked, broken_at=seq,
-                                            problem=f"entry {seq} was changed after it was written (hash mismatch)")
+            self.broken = AuditVerification(
+                False,
+                self.checked,
+                broken_at=seq,
+                problem=f"entry {seq} was changed after it was written (hash mismatch)",
+            )
         if self.broken is not None:
             return False
         self._track_state(row)
@@ -120,9 +143,12 @@ class ChainWalk:
             last = self.last
             if last is None or head_seq != str(last[0]) or head_hash != last[13]:
                 got = last[0] if last is not None else 0
-                return AuditVerification(False, self.checked, broken_at=got + 1,
-                                         problem=f"entries after {got} are missing (deleted); the log's head was "
-                                                 f"entry {head_seq}")
+                return AuditVerification(
+                    False,
+                    self.checked,
+                    broken_at=got + 1,
+                    problem=f"entries after {got} are missing (deleted); the log's head was entry {head_seq}",
+                )
         return AuditVerification(True, self.checked)
 
     def state_problem(self, states: Iterable[tuple[Any, ...] | list[Any]]) -> tuple[int, str | None]:
@@ -134,8 +160,10 @@ class ChainWalk:
                 return checked, f"state of {flag} in {env} has no audit entry (the states table was changed)"
             actual = _state_of(data)
             if actual != expected or (isinstance(actual, dict) and actual.get("version") != version):
-                return checked, (f"state of {flag} in {env} (version {version}) differs from its last audit entry "
-                                 "(the states table was changed outside the service)")
+                return checked, (
+                    f"state of {flag} in {env} (version {version}) differs from its last audit entry "
+                    "(the states table was changed outside the service)"
+                )
             checked += 1
         return checked, None
 
@@ -162,6 +190,7 @@ def verify_bundle(bundle: Any, trusted_key: str | None = None) -> BundleCheck:
     """Check an exported bundle on its own: every hash, the chain, the head signature and the states.
     `trusted_key` (a key id `ed25519:...` or the base64 public key) pins whose signature it must be;
     without it, the bundle's own key is used and the result says which key that was."""
+
     def fail(problem: str, entries: int = 0, kid: str | None = None) -> BundleCheck:
         return BundleCheck(False, entries, problem, kid, None)
 
@@ -186,10 +215,14 @@ def verify_bundle(bundle: Any, trusted_key: str | None = None) -> BundleCheck:
     chain = walk.result(marker)
     if not chain.ok or walk.checked != len(entries):
         return fail(chain.problem or f"entry {walk.checked + 1} is malformed", walk.checked, kid)
-    if walk.last is not None and not signature_ok(public_raw, str(bundle.get("instance")), walk.last[0],
-                                                  walk.last[13], sig.get("value")):
-        return fail(f"the head (entry {walk.last[0]}) is not signed by {kid}: the log was rewritten, or "
-                    "signed by another key", walk.checked, kid)
+    if walk.last is not None and not signature_ok(
+        public_raw, str(bundle.get("instance")), walk.last[0], walk.last[13], sig.get("value")
+    ):
+        return fail(
+            f"the head (entry {walk.last[0]}) is not signed by {kid}: the log was rewritten, or signed by another key",
+            walk.checked,
+            kid,
+        )
     _, problem = walk.state_problem(states)
     if problem is not None:
         return fail(problem, walk.checked, kid)

@@ -213,18 +213,24 @@ def _probe_from(where: str, value: dict[Any, Any]) -> ProbeSettings:
         raise ConfigError(f"{where}.{unknown[0]}: unknown field. Known fields: {', '.join(_PROBE_FIELDS)}.")
     kinds = [k for k in ("ofrep", "unleash") if k in value]
     if len(kinds) != 1:
-        raise ConfigError(f"{where}: give exactly one of ofrep: URL (an OFREP endpoint) or unleash: URL "
-                          "(the Unleash API, e.g. https://unleash.example.com/api).")
+        raise ConfigError(
+            f"{where}: give exactly one of ofrep: URL (an OFREP endpoint) or unleash: URL "
+            "(the Unleash API, e.g. https://unleash.example.com/api)."
+        )
     url = value[kinds[0]]
     if not isinstance(url, str) or (problem := url_problem(url)):
-        raise ConfigError(f"{where}.{kinds[0]}: expected a URL like https://flags.example.com, got {url!r}"
-                          + (f": {problem}." if isinstance(url, str) else "."))
+        raise ConfigError(
+            f"{where}.{kinds[0]}: expected a URL like https://flags.example.com, got {url!r}"
+            + (f": {problem}." if isinstance(url, str) else ".")
+        )
     token_env, context, timeout = value.get("token_env"), value.get("context"), value.get("timeout", 10)
     if token_env is not None and (not isinstance(token_env, str) or not token_env.strip()):
         raise ConfigError(f"{where}.token_env: expected the name of an environment variable, got {token_env!r}.")
     if kinds[0] == "unleash" and token_env is None:
-        raise ConfigError(f"{where}.token_env: required for an Unleash probe (the variable holding a client "
-                          "token; {ENV} in the name becomes the environment, e.g. UNLEASH_CLIENT_TOKEN_{ENV}).")
+        raise ConfigError(
+            f"{where}.token_env: required for an Unleash probe (the variable holding a client "
+            "token; {ENV} in the name becomes the environment, e.g. UNLEASH_CLIENT_TOKEN_{ENV})."
+        )
     if context is not None and (not isinstance(context, dict) or not all(isinstance(k, str) for k in context)):
         raise ConfigError(f"{where}.context: expected a mapping of attribute: value, got {context!r}.")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0.5 <= timeout <= 120:
@@ -286,13 +292,18 @@ def _metrics_from(path: Path, name: str, profile: _Located, kwargs: dict[str, An
 
     raw = profile.values["metrics"]
     if not isinstance(raw, yaml.MappingNode):
-        raise ConfigError(f"{path}:{profile.lines['metrics']}: profiles.{name}.metrics: must be a mapping "
-                          "(source: prometheus, url: ...).")
+        raise ConfigError(
+            f"{path}:{profile.lines['metrics']}: profiles.{name}.metrics: must be a mapping "
+            "(source: prometheus, url: ...)."
+        )
     located = _mapping(path, raw, f"profiles.{name}.metrics")
     values = {k: _construct(v) if isinstance(v, yaml.Node) else v for k, v in located.values.items()}
     return parse_settings(
-        values, lambda field: f"{path}:{located.lines.get(field, located.line)}: profiles.{name}.metrics.{field}",
-        default_url=kwargs.get("url") or os.environ.get("FLAGOPS_URL"), backend=kwargs.get("backend", "flagapi"))
+        values,
+        lambda field: f"{path}:{located.lines.get(field, located.line)}: profiles.{name}.metrics.{field}",
+        default_url=kwargs.get("url") or os.environ.get("FLAGOPS_URL"),
+        backend=kwargs.get("backend", "flagapi"),
+    )
 
 
 def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:
@@ -305,8 +316,9 @@ def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:
     top = _mapping(path, root, "the config file")
     for key in top.values:
         if key not in ("profiles", "default_profile"):
-            raise ConfigError(f"{path}:{top.lines[key]}: {key}: unknown top-level field. "
-                              "Known fields: default_profile, profiles.")
+            raise ConfigError(
+                f"{path}:{top.lines[key]}: {key}: unknown top-level field. Known fields: default_profile, profiles."
+            )
     default = top.values.get("default_profile")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"{path}:{top.lines['default_profile']}: default_profile: expected a profile name.")
@@ -349,8 +361,10 @@ def load_profile(name: str | None = None) -> Profile:
     if path.exists():
         profiles, default = load_profiles(path)
     elif os.environ.get("FLAGOPS_CONFIG"):
-        raise ConfigError(f"FLAGOPS_CONFIG points at {path}, which does not exist. "
-                          "Create it, or unset FLAGOPS_CONFIG to use the default location.")
+        raise ConfigError(
+            f"FLAGOPS_CONFIG points at {path}, which does not exist. "
+            "Create it, or unset FLAGOPS_CONFIG to use the default location."
+        )
     wanted = name or os.environ.get("FLAGOPS_PROFILE") or default
     if wanted is None and len(profiles) == 1:
         wanted = next(iter(profiles))
@@ -362,8 +376,10 @@ def load_profile(name: str | None = None) -> Profile:
         # no file (or no profile of that name in an empty file): the environment alone describes one
         return _apply_env(Profile(name=wanted or DEFAULT_PROFILE, url="", source="environment"))
     if profiles:
-        raise ConfigError(f"{path}: several profiles and no default. Pick one with --profile or FLAGOPS_PROFILE, "
-                          f"or set default_profile. Profiles: {', '.join(sorted(profiles))}.")
+        raise ConfigError(
+            f"{path}: several profiles and no default. Pick one with --profile or FLAGOPS_PROFILE, "
+            f"or set default_profile. Profiles: {', '.join(sorted(profiles))}."
+        )
     raise ConfigError(
         f"No profile configured. Set FLAGOPS_URL (and FLAGOPS_TOKEN) for a one-off, or create {path} with:\n"
         "  profiles:\n    main:\n      url: https://flags.example.com\n      environment: prod"

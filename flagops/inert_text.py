@@ -13,8 +13,9 @@ from __future__ import annotations
 import unicodedata
 
 # display order (bidi) and invisible characters, escaped even though str.isprintable() may accept them
-INVISIBLE = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-                      "\u200b\u200c\u200d\u2060\ufeff\u2028\u2029")
+INVISIBLE = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u2060\ufeff\u2028\u2029"
+)
 
 
 def escape_char(ch: str) -> str:

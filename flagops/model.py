@@ -85,9 +85,7 @@ class FlagState:
             enabled=self.enabled if change.enabled is None else change.enabled,
             rollout=self.rollout if change.rollout is None else change.rollout,
             rules=self.rules if change.rules is None else change.rules,
-            default_variant=(
-                self.default_variant if change.default_variant is None else change.default_variant
-            ),
+            default_variant=(self.default_variant if change.default_variant is None else change.default_variant),
         )
 
     @property

@@ -19,12 +19,12 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from flagops.v1 import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
 from flagops.metrics.base import VariantRate, variant_rates
 from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.v1 import wire
 
 if TYPE_CHECKING:
     from flagops.probe import Probe, ProbeResult
@@ -106,8 +106,10 @@ class AppliedChange:
 def refuse_if_readonly(readonly: bool, action: str, key: str) -> None:
     """The read-only rule alone (faces call it before reading anything, to fail fast)."""
     if readonly:
-        raise Refused(f"Read-only: flagops will not {action} {key}. Use a profile without "
-                      "`readonly: true` (and without --readonly) to make changes.")
+        raise Refused(
+            f"Read-only: flagops will not {action} {key}. Use a profile without "
+            "`readonly: true` (and without --readonly) to make changes."
+        )
 
 
 def refuse_bad_reason(reason: str | None, min_length: int) -> None:
@@ -115,8 +117,10 @@ def refuse_bad_reason(reason: str | None, min_length: int) -> None:
     given = (reason or "").strip()
     if len(given) < min_length:
         what = "A reason is required" if not given else f"The reason {given!r} is too short"
-        raise Refused(f"{what}: say why in at least {min_length} characters "
-                      "(e.g. --reason \"errors on checkout since 14:02, INC-123\"). It goes into the audit log.")
+        raise Refused(
+            f"{what}: say why in at least {min_length} characters "
+            '(e.g. --reason "errors on checkout since 14:02, INC-123"). It goes into the audit log.'
+        )
 
 
 def _same_effect(a: FlagState, b: FlagState) -> bool:
@@ -124,8 +128,9 @@ def _same_effect(a: FlagState, b: FlagState) -> bool:
 
 
 class Ops:
-    def __init__(self, backend: FlagBackend, *, readonly: bool = False, min_reason_length: int = 8,
-                 probe: Probe | None = None) -> None:
+    def __init__(
+        self, backend: FlagBackend, *, readonly: bool = False, min_reason_length: int = 8, probe: Probe | None = None
+    ) -> None:
         self.backend = backend
         self.readonly = readonly
         self.min_reason_length = min_reason_length
@@ -154,21 +159,28 @@ class Ops:
             return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=down)
         try:
             series = await asyncio.wait_for(
-                self.backend.metrics(key, environment, window_seconds=BLAST_WINDOW_SECONDS), timeout=timeout)
-        except (FlagOpsError, asyncio.TimeoutError) as exc:
+                self.backend.metrics(key, environment, window_seconds=BLAST_WINDOW_SECONDS), timeout=timeout
+            )
+        except (TimeoutError, FlagOpsError) as exc:
             if isinstance(exc, Unauthorized):
                 raise
-            why = f"metrics source slower than {timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
-                else exc.message
+            why = f"metrics source slower than {timeout:g}s" if isinstance(exc, asyncio.TimeoutError) else exc.message
             return BlastRadius(0.0, None, BLAST_WINDOW_SECONDS, unknown=why)
-        return BlastRadius(series.evaluations_per_minute(), series.error_rate, BLAST_WINDOW_SECONDS,
-                           by_variant=tuple(v for v in variant_rates(series) if v.evaluations > 0))
+        return BlastRadius(
+            series.evaluations_per_minute(),
+            series.error_rate,
+            BLAST_WINDOW_SECONDS,
+            by_variant=tuple(v for v in variant_rates(series) if v.evaluations > 0),
+        )
 
-    async def _read(self, key: str, environment: str, *,
-                    metrics_timeout: float = 3.0) -> tuple[Flag, Environment, FlagState, BlastRadius]:
+    async def _read(
+        self, key: str, environment: str, *, metrics_timeout: float = 3.0
+    ) -> tuple[Flag, Environment, FlagState, BlastRadius]:
         flag, env, blast = await asyncio.gather(
-            self.backend.get_flag(key, environment), self.environment(environment),
-            self.blast_radius(key, environment, timeout=metrics_timeout))
+            self.backend.get_flag(key, environment),
+            self.environment(environment),
+            self.blast_radius(key, environment, timeout=metrics_timeout),
+        )
         state = flag.state(environment)
         if state is None:
             raise NotFound(f"{key} has no state in {environment}.")
@@ -209,22 +221,35 @@ class Ops:
         if to_version is None:
             to_version = previous_of.get(before.version)
             if to_version is None:
-                raise NotFound(f"{key} in {environment}: the audit log has no earlier version to roll back to "
-                               f"(current version {before.version}). Pass --to-version N.")
+                raise NotFound(
+                    f"{key} in {environment}: the audit log has no earlier version to roll back to "
+                    f"(current version {before.version}). Pass --to-version N."
+                )
         if to_version > before.version or to_version < 1:  # a version that does not exist: not found
-            raise NotFound(f"{key} in {environment}: there is no version {to_version} (current: {before.version}). "
-                           "Pick an earlier version from `flagops audit FLAG`.")
+            raise NotFound(
+                f"{key} in {environment}: there is no version {to_version} (current: {before.version}). "
+                "Pick an earlier version from `flagops audit FLAG`."
+            )
         if to_version == before.version:
-            raise Invalid(f"{key} in {environment}: version {to_version} is the current version, not an earlier "
-                          "version; there is nothing to roll back to it.")
+            raise Invalid(
+                f"{key} in {environment}: version {to_version} is the current version, not an earlier "
+                "version; there is nothing to roll back to it."
+            )
         target = snapshots.get(to_version)
         if target is None:
-            raise NotFound(f"{key} in {environment}: version {to_version} is not in the audit log, so flagops "
-                           "cannot show what it would restore. Pick a version from `flagops audit FLAG`.")
-        after = before.with_changes(StateChange(enabled=target.enabled, rollout=target.rollout, rules=target.rules,
-                                                default_variant=target.default_variant))
-        return PlannedChange("rollback", flag, env, before, after, blast, to_version,
-                             noop=_same_effect(before, after))
+            raise NotFound(
+                f"{key} in {environment}: version {to_version} is not in the audit log, so flagops "
+                "cannot show what it would restore. Pick a version from `flagops audit FLAG`."
+            )
+        after = before.with_changes(
+            StateChange(
+                enabled=target.enabled,
+                rollout=target.rollout,
+                rules=target.rules,
+                default_variant=target.default_variant,
+            )
+        )
+        return PlannedChange("rollback", flag, env, before, after, blast, to_version, noop=_same_effect(before, after))
 
     # --- rules ------------------------------------------------------------------------------
 
@@ -264,13 +289,27 @@ class Ops:
         try:
             if plan.action == "rollback":
                 assert plan.to_version is not None
-                flag = await self.backend.restore(plan.flag.key, env, plan.to_version,
-                                                  expected_version=plan.before.version, reason=reason.strip(),
-                                                  idempotency_key=key, ticket=ticket, origin=origin)
+                flag = await self.backend.restore(
+                    plan.flag.key,
+                    env,
+                    plan.to_version,
+                    expected_version=plan.before.version,
+                    reason=reason.strip(),
+                    idempotency_key=key,
+                    ticket=ticket,
+                    origin=origin,
+                )
             else:
-                flag = await self.backend.update_state(plan.flag.key, env, plan.change,
-                                                       expected_version=plan.before.version, reason=reason.strip(),
-                                                       idempotency_key=key, ticket=ticket, origin=origin)
+                flag = await self.backend.update_state(
+                    plan.flag.key,
+                    env,
+                    plan.change,
+                    expected_version=plan.before.version,
+                    reason=reason.strip(),
+                    idempotency_key=key,
+                    ticket=ticket,
+                    origin=origin,
+                )
         except Conflict as exc:
             log.warning("%s %s: conflict, not written: %s", plan.action, plan.summary(), exc.message)
             raise
@@ -283,14 +322,30 @@ class Ops:
             written = flag.state(env)
             assert written is not None
         if not confirm:
-            return AppliedChange(plan, flag, written, time_to_effect=None, confirmed=False, noop=False,
-                                 idempotency_key=key, sent_at=sent)
+            return AppliedChange(
+                plan, flag, written, time_to_effect=None, confirmed=False, noop=False, idempotency_key=key, sent_at=sent
+            )
         served, seen, elapsed = await self._confirm(plan, written, sent, confirm_timeout)
-        log.info("%s %s: version %d, idempotency key %s, reason %r, ticket %s, %s", plan.action, plan.summary(),
-                 written.version, key, reason.strip(), ticket or "-",
-                 f"served after {elapsed:.3f}s" if elapsed is not None else "NOT confirmed within the timeout")
-        return AppliedChange(plan, served or flag, seen or written, time_to_effect=elapsed,
-                             confirmed=served is not None, noop=False, idempotency_key=key, sent_at=sent)
+        log.info(
+            "%s %s: version %d, idempotency key %s, reason %r, ticket %s, %s",
+            plan.action,
+            plan.summary(),
+            written.version,
+            key,
+            reason.strip(),
+            ticket or "-",
+            f"served after {elapsed:.3f}s" if elapsed is not None else "NOT confirmed within the timeout",
+        )
+        return AppliedChange(
+            plan,
+            served or flag,
+            seen or written,
+            time_to_effect=elapsed,
+            confirmed=served is not None,
+            noop=False,
+            idempotency_key=key,
+            sent_at=sent,
+        )
 
     def will_probe(self, applied: AppliedChange) -> bool:
         return self.probe is not None and not applied.noop and applied.plan.action == "kill"
@@ -305,8 +360,9 @@ class Ops:
             return None
         return await self.probe.watch_kill(applied.flag, applied.plan.environment.key, sent_at=applied.sent_at)
 
-    async def _confirm(self, plan: PlannedChange, written: FlagState, sent: float,
-                       timeout: float) -> tuple[Flag | None, FlagState | None, float | None]:
+    async def _confirm(
+        self, plan: PlannedChange, written: FlagState, sent: float, timeout: float
+    ) -> tuple[Flag | None, FlagState | None, float | None]:
         """Read back until the written version (or a newer one with the same effect) is served."""
         env = plan.environment.key
         delay = 0.02

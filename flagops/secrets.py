@@ -65,9 +65,13 @@ def insecure_keyring_message(profile: str, insecure: Sequence[SkippedBackend]) -
     """Only backends keyring itself does not recommend (a plain-text file, ...) are installed, and nobody chose one."""
     installed = "; ".join(f"{c.name}, which {_weakness(c.backend)}" for c in insecure)
     left = [c for c in insecure if c.holds_token(profile)]
-    stale = (f" A token for profile {profile!r} is already stored in {left[0].name}, probably by an earlier "
-             f"flagops; flagops does not read it. Remove it with `{CHOICE_VAR}={left[0].name} keyring del "
-             f"{KEYRING_SERVICE} {profile}` once you have another way in." if left else "")
+    stale = (
+        f" A token for profile {profile!r} is already stored in {left[0].name}, probably by an earlier "
+        f"flagops; flagops does not read it. Remove it with `{CHOICE_VAR}={left[0].name} keyring del "
+        f"{KEYRING_SERVICE} {profile}` once you have another way in."
+        if left
+        else ""
+    )
     return (
         f"No secure keyring is available here, so flagops will not store or read the token for profile {profile!r}. "
         f"The only keyring backends installed are not safe for secrets ({installed}), and flagops never picks "
@@ -97,7 +101,7 @@ class SkippedBackend:
         """Whether it already has a flagops token (an earlier login may have put it there): said in the message."""
         try:
             return bool(self.backend.get_password(KEYRING_SERVICE, profile))  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - only used to say more in a message
+        except Exception:
             return False
 
 
@@ -197,9 +201,11 @@ def active_keyring() -> ActiveKeyring:
     if chosen is not None:
         try:
             _active = ActiveKeyring(keyring.get_keyring(), chosen)
-        except Exception as exc:  # noqa: BLE001 - a misspelt or uninstallable backend name
-            raise NoKeyring(f"{chosen} names a keyring backend that could not be loaded ({type(exc).__name__}). "
-                            f"Fix or remove that setting, or export {ENV_VAR}=... for this shell.") from None
+        except Exception as exc:
+            raise NoKeyring(
+                f"{chosen} names a keyring backend that could not be loaded ({type(exc).__name__}). "
+                f"Fix or remove that setting, or export {ENV_VAR}=... for this shell."
+            ) from None
         return _active
     keyring.core.init_backend(limit=_recommended)
     selected = keyring.get_keyring()
@@ -213,7 +219,7 @@ def active_keyring() -> ActiveKeyring:
 def _priority(backend: object) -> float | None:
     try:
         return float(backend.priority)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a backend whose priority cannot be computed is not viable
+    except Exception:
         return None
 
 
@@ -248,12 +254,16 @@ def lookup_token(profile: str) -> TokenLookup:
         stored = active.backend.get_password(KEYRING_SERVICE, profile)  # type: ignore[attr-defined]
     except NoKeyring as exc:
         return TokenLookup(None, f"none: {exc.message}", exc)
-    except Exception as exc:  # noqa: BLE001 - keyring backends raise all sorts (D-Bus, locked, missing libs)
-        return TokenLookup(None, f"none: the keyring failed ({type(exc).__name__}) and {ENV_VAR} is not set",
-                           NoKeyring(no_keyring_message(profile), detail=f"The keyring said: {type(exc).__name__}"))
+    except Exception as exc:
+        return TokenLookup(
+            None,
+            f"none: the keyring failed ({type(exc).__name__}) and {ENV_VAR} is not set",
+            NoKeyring(no_keyring_message(profile), detail=f"The keyring said: {type(exc).__name__}"),
+        )
     if stored:
-        return TokenLookup(Secret(stored), f"keyring ({active.describe()}, service {KEYRING_SERVICE!r}, "
-                                           f"user {profile!r})")
+        return TokenLookup(
+            Secret(stored), f"keyring ({active.describe()}, service {KEYRING_SERVICE!r}, user {profile!r})"
+        )
     return TokenLookup(None, f"none: not in the keyring ({active.describe()}) and {ENV_VAR} is not set")
 
 
@@ -277,7 +287,7 @@ def store_token(profile: str, token: str) -> ActiveKeyring:
         raise _unavailable(profile, active)
     try:
         active.backend.set_password(KEYRING_SERVICE, profile, token)  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - see lookup_token
+    except Exception as exc:
         raise NoKeyring(no_keyring_message(profile), detail=f"The keyring said: {type(exc).__name__}") from None
     return active
 

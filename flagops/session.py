@@ -31,8 +31,12 @@ def open_backend(profile: Profile, token: str | Secret | None = None, *, one_sho
         if one_shot:
             from flagops.backends.oneshot import ThreadedTransport
 
-            backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls,
-                                     transport=ThreadedTransport(verify=profile.verify_tls))
+            backend = FlagApiBackend(
+                profile.url,
+                secret,
+                verify_tls=profile.verify_tls,
+                transport=ThreadedTransport(verify=profile.verify_tls),
+            )
         else:
             backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
     elif profile.backend == "unleash":
@@ -43,8 +47,9 @@ def open_backend(profile: Profile, token: str | Secret | None = None, *, one_sho
             raise ConfigError("This flagops build has no Unleash adapter yet (flagops.backends.unleash).")
         backend = opener(profile, secret)
     else:
-        raise ConfigError(f"Profile {profile.name!r}: unknown backend {profile.backend!r} "
-                          "(expected flagapi or unleash).")
+        raise ConfigError(
+            f"Profile {profile.name!r}: unknown backend {profile.backend!r} (expected flagapi or unleash)."
+        )
     return with_metrics_source(profile, backend, secret)
 
 
@@ -53,7 +58,8 @@ def with_metrics_source(profile: Profile, backend: FlagBackend, secret: Secret) 
     metrics when the profile names none."""
     settings = profile.metrics
     if settings.source == "backend" or (
-            settings.source == "v1" and profile.backend == "flagapi" and settings.url in (None, profile.url)):
+        settings.source == "v1" and profile.backend == "flagapi" and settings.url in (None, profile.url)
+    ):
         return backend
     import os
 
@@ -63,14 +69,15 @@ def with_metrics_source(profile: Profile, backend: FlagBackend, secret: Secret) 
     if settings.token_env:
         value = os.environ.get(settings.token_env)
         if not value:
-            raise ConfigError(f"Profile {profile.name!r}: metrics.token_env names {settings.token_env}, "
-                              "which is not set. Export it, or remove token_env.")
+            raise ConfigError(
+                f"Profile {profile.name!r}: metrics.token_env names {settings.token_env}, "
+                "which is not set. Export it, or remove token_env."
+            )
         token = Secret(value)
     if settings.source == "prometheus":
         from flagops.metrics.prometheus import PrometheusMetrics
 
-        return MeteredBackend(backend, PrometheusMetrics(
-            settings, token=token if settings.token_env else None))
+        return MeteredBackend(backend, PrometheusMetrics(settings, token=token if settings.token_env else None))
     from flagops.backends.http import ResilientClient
     from flagops.metrics.v1 import V1Metrics
 

@@ -16,6 +16,7 @@ def did_you_mean(key: str, keys: Iterable[str], *, limit: int = 3, cutoff: float
     typed = key.strip()
     if not typed:
         return []
-    found = process.extract(typed, list(keys), scorer=fuzz.WRatio, processor=utils.default_process,
-                            limit=limit, score_cutoff=cutoff)
+    found = process.extract(
+        typed, list(keys), scorer=fuzz.WRatio, processor=utils.default_process, limit=limit, score_cutoff=cutoff
+    )
     return [choice for choice, _score, _index in found]

@@ -6,7 +6,7 @@ alone is shown only for today (local time); earlier this year gets the month and
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def when(at: datetime | None, now: datetime | None = None, *, seconds: bool = True) -> str:
@@ -14,7 +14,7 @@ def when(at: datetime | None, now: datetime | None = None, *, seconds: bool = Tr
     if at is None:
         return "-"
     local = at.astimezone()
-    today = (now or datetime.now(timezone.utc)).astimezone()
+    today = (now or datetime.now(UTC)).astimezone()
     clock = "%H:%M:%S" if seconds else "%H:%M"
     if local.date() == today.date():
         return local.strftime(clock)
@@ -27,7 +27,7 @@ def ago(at: datetime | None, now: datetime | None = None) -> str:
     """How long before `now` `at` was ("12s ago", "3d ago"); a future time is shown as a date instead."""
     if at is None:
         return "-"
-    seconds = ((now or datetime.now(timezone.utc)) - at).total_seconds()
+    seconds = ((now or datetime.now(UTC)) - at).total_seconds()
     if seconds < 0:
         return at.astimezone().strftime("%Y-%m-%d %H:%M")
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flagops import numfmt
-from flagops.v1 import wire
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
 from flagops.metrics.base import variant_rates
 from flagops.model import AuditEntry, MetricSeries
+from flagops.v1 import wire
 
 AUDIT_PAGE = 1000
 AROUND = timedelta(minutes=5)  # error rate is compared over this long before and after each change
@@ -106,8 +106,9 @@ def _rate(series: MetricSeries, start: datetime, end: datetime) -> tuple[float |
     return (errors / evaluations if evaluations else None), evaluations
 
 
-def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "",
-                next_change: datetime | None = None) -> RateAround:
+def rate_around(
+    series: MetricSeries | None, at: datetime, now: datetime, why_missing: str = "", next_change: datetime | None = None
+) -> RateAround:
     """The error rate in the 5 minutes before and after `at`. The after-window ends early at `now` (a recent
     change) or at the flag's next change in that environment (whose effect is that change's, not this one's),
     and says so."""
@@ -129,8 +130,11 @@ def rate_around(series: MetricSeries | None, at: datetime, now: datetime, why_mi
     if span < series.step_seconds:
         # less than one metrics bucket, and that bucket is mostly traffic from before the change: no number
         # would mean what "after" says
-        notes.append(f"next change {_span(span)} later: too soon to measure after" if capped else
-                     f"too recent to measure after: {span:.0f}s since the change")
+        notes.append(
+            f"next change {_span(span)} later: too soon to measure after"
+            if capped
+            else f"too recent to measure after: {span:.0f}s since the change"
+        )
         return RateAround(before, None, ", ".join(notes), span)
     after, n_after = _rate(series, bucket, end)
     short = span < AROUND.total_seconds()
@@ -151,8 +155,9 @@ def _span(seconds: float) -> str:
     return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
 
-async def _series(backend: FlagBackend, flag: str, env: str, oldest: datetime,
-                  now: datetime) -> tuple[MetricSeries | None, str]:
+async def _series(
+    backend: FlagBackend, flag: str, env: str, oldest: datetime, now: datetime
+) -> tuple[MetricSeries | None, str]:
     span = (now - oldest + AROUND).total_seconds() + METRIC_STEP
     window = int(min(METRICS_RETENTION.total_seconds(), max(60.0, span)))
     window -= window % METRIC_STEP
@@ -172,9 +177,10 @@ def _run_titles() -> dict[str, str]:
         return {}
 
 
-async def build_timeline(backend: FlagBackend, since: datetime, environment: str | None = None,
-                         now: datetime | None = None) -> Timeline:
-    now = now or datetime.now(timezone.utc)
+async def build_timeline(
+    backend: FlagBackend, since: datetime, environment: str | None = None, now: datetime | None = None
+) -> Timeline:
+    now = now or datetime.now(UTC)
     entries = await backend.audit(environment=environment, since=since, limit=AUDIT_PAGE)
     timeline = Timeline(since=since, until=now, environment=environment, truncated=len(entries) >= AUDIT_PAGE)
     shown = [e for e in reversed(entries) if e.action in SHOWN_ACTIONS and e.at >= since]
@@ -210,11 +216,13 @@ def _pct(value: float | None) -> str:
 
 
 def rate_text(rate: RateAround) -> str:
-    """"0.4% -> 5.5%", with why a side is missing or the after-window is not complete yet, and the after rate
+    """ "0.4% -> 5.5%", with why a side is missing or the after-window is not complete yet, and the after rate
     by variant where the metrics source splits errors (is the new path the one failing?)."""
     text = f"{_pct(rate.before)} -> {_pct(rate.after)}" + (f" ({rate.note})" if rate.note else "")
     if rate.after is not None and len(rate.after_by_variant) > 1:
-        text += " (by variant after: " + ", ".join(f"{_cell(v)} {_pct(r)}" for v, r in rate.after_by_variant.items()) + ")"
+        text += (
+            " (by variant after: " + ", ".join(f"{_cell(v)} {_pct(r)}" for v, r in rate.after_by_variant.items()) + ")"
+        )
     return text
 
 
@@ -226,14 +234,22 @@ def _cell(text: object) -> str:
     """
     raw = "" if text is None else str(text)
     raw = " ".join(_CONTROL.sub("?", raw).split())
-    for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), ("`", "'"), ("[", "\\["), ("]", "\\]"),
-                    ("*", "\\*"), ("_", "\\_")):
+    for ch, rep in (
+        ("\\", "\\\\"),
+        ("|", "\\|"),
+        ("<", "&lt;"),
+        ("`", "'"),
+        ("[", "\\["),
+        ("]", "\\]"),
+        ("*", "\\*"),
+        ("_", "\\_"),
+    ):
         raw = raw.replace(ch, rep)
     return raw[:300]
 
 
 def _time(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def origin_text(change: TimelineChange) -> str:
@@ -252,9 +268,12 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
     where = f" in {timeline.environment}" if timeline.environment else ""
     lines = [f"# Flag changes{where}: {_time(timeline.since)} to {_time(timeline.until)} UTC", ""]
     runs = timeline.runs()
-    lines.append(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s)" +
-                 (f", from {_cell(source)}" if source else "") + ". Error rates are over the 5 minutes before "
-                 "and after each change (after: until now or the flag's next change, when sooner).")
+    lines.append(
+        f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s)"
+        + (f", from {_cell(source)}" if source else "")
+        + ". Error rates are over the 5 minutes before "
+        "and after each change (after: until now or the flag's next change, when sooner)."
+    )
     if timeline.created:
         lines.append(f"{timeline.created} flag(s) were created in the window (not listed).")
     if timeline.truncated:
@@ -266,37 +285,72 @@ def to_markdown(timeline: Timeline, source: str = "") -> str:
             first = changes[0].entry
             local = f" (run log on this machine: {_cell(changes[0].run_title)})" if changes[0].run_title else ""
             ticket = f", ticket {_cell(first.ticket)}" if first.ticket else ""
-            lines.append(f"- {_time(first.at)}: {_cell(runbook or '?')} run {_cell(run_id)} by {_cell(first.actor)}"
-                         f"{local}: {len(changes)} change(s){ticket}; reason: {_cell(first.reason)}")
+            lines.append(
+                f"- {_time(first.at)}: {_cell(runbook or '?')} run {_cell(run_id)} by {_cell(first.actor)}"
+                f"{local}: {len(changes)} change(s){ticket}; reason: {_cell(first.reason)}"
+            )
         lines.append("")
     lines += ["## Changes", ""]
     if not timeline.changes:
         lines.append("No flag changes in this window.")
         return "\n".join(lines) + "\n"
-    lines += ["| time (UTC) | who | flag | env | change | error rate before -> after | why | ticket | runbook |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| time (UTC) | who | flag | env | change | error rate before -> after | why | ticket | runbook |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in timeline.changes:
         e = c.entry
         rate = rate_text(c.rate)
-        lines.append("| " + " | ".join([_time(e.at), _cell(e.actor), _cell(e.flag_key), _cell(e.environment or "-"),
-                                        c.summary, rate, _cell(e.reason), _cell(e.ticket or ""),
-                                        _cell(origin_text(c))]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    _time(e.at),
+                    _cell(e.actor),
+                    _cell(e.flag_key),
+                    _cell(e.environment or "-"),
+                    c.summary,
+                    rate,
+                    _cell(e.reason),
+                    _cell(e.ticket or ""),
+                    _cell(origin_text(c)),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def to_json(timeline: Timeline) -> dict[str, Any]:
     return {
-        "since": wire.iso(timeline.since), "until": wire.iso(timeline.until), "environment": timeline.environment,
-        "created": timeline.created, "truncated": timeline.truncated,
-        "runs": [{"runId": run_id, "runbook": runbook, "changes": len(changes)}
-                 for run_id, runbook, changes in timeline.runs()],
-        "changes": [{
-            "sequence": c.entry.sequence, "at": wire.iso(c.entry.at), "actor": c.entry.actor,
-            "action": c.entry.action, "flag": c.entry.flag_key, "environment": c.entry.environment,
-            "summary": c.summary, "reason": c.entry.reason, "ticket": c.entry.ticket,
-            "origin": wire.origin_to_json(c.entry.origin), "runLog": c.run_title,
-            "errorRateBefore": c.rate.before, "errorRateAfter": c.rate.after, "errorRateNote": c.rate.note or None,
-            "errorRateAfterSeconds": c.rate.after_seconds,
-            "errorRateAfterByVariant": c.rate.after_by_variant,
-        } for c in timeline.changes],
+        "since": wire.iso(timeline.since),
+        "until": wire.iso(timeline.until),
+        "environment": timeline.environment,
+        "created": timeline.created,
+        "truncated": timeline.truncated,
+        "runs": [
+            {"runId": run_id, "runbook": runbook, "changes": len(changes)}
+            for run_id, runbook, changes in timeline.runs()
+        ],
+        "changes": [
+            {
+                "sequence": c.entry.sequence,
+                "at": wire.iso(c.entry.at),
+                "actor": c.entry.actor,
+                "action": c.entry.action,
+                "flag": c.entry.flag_key,
+                "environment": c.entry.environment,
+                "summary": c.summary,
+                "reason": c.entry.reason,
+                "ticket": c.entry.ticket,
+                "origin": wire.origin_to_json(c.entry.origin),
+                "runLog": c.run_title,
+                "errorRateBefore": c.rate.before,
+                "errorRateAfter": c.rate.after,
+                "errorRateNote": c.rate.note or None,
+                "errorRateAfterSeconds": c.rate.after_seconds,
+                "errorRateAfterByVariant": c.rate.after_by_variant,
+            }
+            for c in timeline.changes
+        ],
     }

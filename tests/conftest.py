@@ -64,8 +64,12 @@ class RunningService:
 
 
 def _token_entry(actor: str, token: str, scopes: list[str], environments: list[str] | str) -> dict[str, object]:
-    return {"actor": actor, "sha256": hashlib.sha256(token.encode()).hexdigest(), "scopes": scopes,
-            "environments": environments}
+    return {
+        "actor": actor,
+        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "scopes": scopes,
+        "environments": environments,
+    }
 
 
 def write_tokens(path: Path) -> dict[str, str]:
@@ -97,12 +101,29 @@ def start_service(
     if tokens_file is None or tokens is None:
         tokens_file = workdir / "tokens.yaml"
         tokens = write_tokens(tokens_file)
-    args = [sys.executable, "-m", "flagops.server", "--host", "127.0.0.1", "--port", "0",
-            "--db", str(db_path), "--tokens", str(tokens_file), "--parent-pid", str(os.getpid()),
-            # the audit signing key lives beside the database here, so a restart on the same database
-            # finds the same key (a real deployment keeps it elsewhere: see README)
-            "--signing-key", str(db_path.with_name(db_path.name + ".signing.key") if isinstance(db_path, Path)
-                                 else workdir / "audit-signing.key")]
+    args = [
+        sys.executable,
+        "-m",
+        "flagops.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--db",
+        str(db_path),
+        "--tokens",
+        str(tokens_file),
+        "--parent-pid",
+        str(os.getpid()),
+        # the audit signing key lives beside the database here, so a restart on the same database
+        # finds the same key (a real deployment keeps it elsewhere: see README)
+        "--signing-key",
+        str(
+            db_path.with_name(db_path.name + ".signing.key")
+            if isinstance(db_path, Path)
+            else workdir / "audit-signing.key"
+        ),
+    ]
     if demo:
         args.append("--demo")
     if not traffic:
@@ -137,9 +158,17 @@ def start_service(
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    return RunningService(url=url, db_path=db_path, tokens_file=tokens_file, admin_token=tokens["admin"],
-                          read_token=tokens["read"], writer_dev_token=tokens["writer_dev"],
-                          metrics_token=tokens["metrics"], process=proc, output=output)
+    return RunningService(
+        url=url,
+        db_path=db_path,
+        tokens_file=tokens_file,
+        admin_token=tokens["admin"],
+        read_token=tokens["read"],
+        writer_dev_token=tokens["writer_dev"],
+        metrics_token=tokens["metrics"],
+        process=proc,
+        output=output,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,11 @@ import pytest
 def postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not found:
-        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb). Run tests/run, "
-                    "or apt-get install postgresql.", pytrace=False)
+        pytest.fail(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb). Run tests/run, "
+            "or apt-get install postgresql.",
+            pytrace=False,
+        )
     return Path(found[-1]).parent
 
 
@@ -55,13 +58,36 @@ class Postgres:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
     def pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), *args], capture_output=True,
-                              text=True, timeout=60, **self.user_kwargs)
+        return subprocess.run(
+            [str(self.bin / "pg_ctl"), "-D", str(self.data), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            **self.user_kwargs,
+        )
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
-        done = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                               "-d", dbname, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                dbname,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr}")
         return done.stdout
@@ -92,9 +118,24 @@ def start_postgres(user: str = "unleash", *, durable: bool = False) -> Postgres:
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
         user_kwargs = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": [], "cwd": str(root)}
     os.chmod(root, 0o700)
-    init = subprocess.run([str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", user, "--auth=trust",
-                           "-E", "UTF8", "--no-sync", "--no-instructions"],
-                          capture_output=True, text=True, timeout=120, **user_kwargs)
+    init = subprocess.run(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(root / "data"),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **user_kwargs,
+    )
     if init.returncode != 0:
         pytest.fail(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}", pytrace=False)
     last = ""

@@ -12,12 +12,27 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import RunningService
 
-FORBIDDEN = ("textual", "fastapi", "uvicorn", "starlette", "keyring", "flagops.server", "flagops.tui",
-             "flagops.search", "flagops.runbooks", "rich", "pygments", "anyio._backends",
-             "anyio._core._sockets", "anyio.streams", "sniffio", "psycopg", "numpy")
+FORBIDDEN = (
+    "textual",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "keyring",
+    "flagops.server",
+    "flagops.tui",
+    "flagops.search",
+    "flagops.runbooks",
+    "rich",
+    "pygments",
+    "anyio._backends",
+    "anyio._core._sockets",
+    "anyio.streams",
+    "sniffio",
+    "psycopg",
+    "numpy",
+)
 
 PROBE = """
 import json, sys
@@ -33,8 +48,9 @@ sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, set[str], str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+    )
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES ")][-1]
     data = json.loads(line.removeprefix("MODULES "))
     return data["code"], set(data["modules"]), proc.stdout + proc.stderr
@@ -57,7 +73,9 @@ def _env(tmp_path: Path, url: str, token: str | None) -> dict[str, str]:
 def test_kill_imports_nothing_heavy(service: RunningService, tmp_path: Path) -> None:
     code, modules, output = _run(
         ["kill", "no-such-flag-import-check", "--env", "dev", "--reason", "import check on the panic path", "--yes"],
-        _env(tmp_path, service.url, service.admin_token), tmp_path)
+        _env(tmp_path, service.url, service.admin_token),
+        tmp_path,
+    )
     assert code == 4, output  # the service answered "not found": the whole path up to the request ran
     assert _loaded(modules, "httpx") and _loaded(modules, "flagops.ops"), "the probe did not reach the backend"
     heavy = [name for name in FORBIDDEN if _loaded(modules, name)]
@@ -65,8 +83,11 @@ def test_kill_imports_nothing_heavy(service: RunningService, tmp_path: Path) -> 
 
 
 def test_kill_against_a_dead_service_imports_nothing_heavy(tmp_path: Path) -> None:
-    code, modules, output = _run(["kill", "x", "--env", "prod", "--reason", "import check, service down", "--yes"],
-                                 _env(tmp_path, "http://127.0.0.1:9", "not-a-real-token"), tmp_path)
+    code, modules, output = _run(
+        ["kill", "x", "--env", "prod", "--reason", "import check, service down", "--yes"],
+        _env(tmp_path, "http://127.0.0.1:9", "not-a-real-token"),
+        tmp_path,
+    )
     assert code == 6, output
     assert [name for name in FORBIDDEN if _loaded(modules, name)] == []
 
@@ -90,8 +111,9 @@ print(json.dumps(sorted(sys.modules)))
 
 def test_the_service_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run([sys.executable, "-c", SQLITE_SERVICE_PROBE], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", SQLITE_SERVICE_PROBE], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     modules = set(json.loads(proc.stdout.splitlines()[-1]))
     assert _loaded(modules, "flagops.server.engine") and _loaded(modules, "fastapi"), "the probe did not run"

@@ -6,11 +6,9 @@ Timing lives in benchmarks/bench_search.py, never here.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-
 import random
-import string
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -21,17 +19,35 @@ from flagops.search import FlagIndex, parse_query
 from flagops.search.score import across_words_score, typo_budget
 from flagops.search.vocab import VocabScorer
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def state(env: str, enabled: bool, rollout: float = 100.0) -> FlagState:
-    return FlagState(environment=env, enabled=enabled, rollout=rollout, default_variant="on", off_variant="off", version=1)
+    return FlagState(
+        environment=env, enabled=enabled, rollout=rollout, default_variant="on", off_variant="off", version=1
+    )
 
 
-def flag(key: str, *, name: str = "", tags: tuple[str, ...] = (), owner: str = "", prod: bool = False,
-         staging: bool = False, stage: Stage = Stage.ACTIVE, sunset: datetime | None = None) -> Flag:
-    return Flag(key=key, name=name or key.replace("-", " "), tags=tags, owner=owner, stage=stage, sunset_at=sunset,
-                states={"prod": state("prod", prod), "staging": state("staging", staging)})
+def flag(
+    key: str,
+    *,
+    name: str = "",
+    tags: tuple[str, ...] = (),
+    owner: str = "",
+    prod: bool = False,
+    staging: bool = False,
+    stage: Stage = Stage.ACTIVE,
+    sunset: datetime | None = None,
+) -> Flag:
+    return Flag(
+        key=key,
+        name=name or key.replace("-", " "),
+        tags=tags,
+        owner=owner,
+        stage=stage,
+        sunset_at=sunset,
+        states={"prod": state("prod", prod), "staging": state("staging", staging)},
+    )
 
 
 FLAGS = [
@@ -67,7 +83,11 @@ def test_abbreviation_finds_checkout_flags_first(index: FlagIndex) -> None:
     found = keys(index.search("chk"))
     # cache-hot-keys (initials c-h-k) is an equally good reading of "chk"; the checkout flags must be up there.
     assert {"checkout-new-flow", "checkout-new-flow-v2", "checkout-new-payment-flow"} <= set(found[:4]), found
-    assert keys(index.search("chkout"))[:3] == ["checkout-new-flow", "checkout-new-flow-v2", "checkout-new-payment-flow"]
+    assert keys(index.search("chkout"))[:3] == [
+        "checkout-new-flow",
+        "checkout-new-flow-v2",
+        "checkout-new-payment-flow",
+    ]
     assert keys(index.search("recs"))[0] in ("recommendations-carousel", "kill-switch-recommendations-api")
 
 
@@ -124,10 +144,12 @@ def test_letters_across_words_like_fzf(index: FlagIndex) -> None:
 def test_across_words_alignment_prefers_word_starts() -> None:
     # "pric" then "he": pricing's own c would break the run at once; checkout's c starts a word.
     assert across_words_score("opsprichebut", "ops-pricing-checkout-button") > across_words_score(
-        "opsprichebut", "ops-promotions-checkout-button")
+        "opsprichebut", "ops-promotions-checkout-button"
+    )
     # "dis" is disputes' start: jumping to strict's s gains nothing, so the shorter key is not outscored.
     assert across_words_score("disherbanbet", "disputes-hero-banner-beta") >= across_words_score(
-        "disherbanbet", "disputes-strict-hero-banner-beta")
+        "disherbanbet", "disputes-strict-hero-banner-beta"
+    )
     assert across_words_score("cp", "checkout-payments") > across_words_score("cp", "xcxp")
     assert across_words_score("bc", "xbc-b") > 0  # the word-start path runs out of key; the plain match holds
     assert across_words_score("zz", "abc") == 0.0
@@ -234,7 +256,10 @@ def test_stale_filter_uses_is_stale_at_now(index: FlagIndex) -> None:
 
 def test_filters_negate_and_combine_with_text(index: FlagIndex) -> None:
     assert keys(index.search("tag:checkout state:on flow")) == ["checkout-new-flow"]
-    assert set(keys(index.search("flow tag:checkout !state:on"))) == {"checkout-new-payment-flow", "checkout-new-flow-v2"}
+    assert set(keys(index.search("flow tag:checkout !state:on"))) == {
+        "checkout-new-payment-flow",
+        "checkout-new-flow-v2",
+    }
     assert "recommendations-carousel" not in keys(index.search("!stale recs"))
     assert keys(index.search("owner:mei stale")) == ["recommendations-carousel"]
     assert set(keys(index.search("tag:payments !stale"))) == {"payments-invoice-pdf"}
@@ -354,8 +379,29 @@ ODD_KEYS = [
 def test_markup_and_odd_unicode_do_not_break_indexing_or_search() -> None:
     idx = FlagIndex([flag(k, owner="[i]owner[/i]", tags=("[b]", "🚀")) for k in ODD_KEYS], environment="prod")
     assert len(idx.search("")) == len(ODD_KEYS)
-    for query in ["[", "[/", "[bold", "pwned", "🚀", "ключ", "оплаты", "\x00", "\u200b", "é", "\\", "(", "*",
-                  ".*", "tag:[b]", "owner:[i]", "x" * 300, "ﬁ", "i̇stanbul", "---", "é"]:
+    for query in [
+        "[",
+        "[/",
+        "[bold",
+        "pwned",
+        "🚀",
+        "ключ",
+        "оплаты",
+        "\x00",
+        "\u200b",
+        "é",
+        "\\",
+        "(",
+        "*",
+        ".*",
+        "tag:[b]",
+        "owner:[i]",
+        "x" * 300,
+        "ﬁ",
+        "i̇stanbul",
+        "---",
+        "é",
+    ]:
         assert isinstance(idx.search(query), list), query
     assert keys(idx.search("pwned")) == ["[bold red]pwned[/]"]
     assert keys(idx.search("ключ оплаты")) == ["ключ-новой-оплаты"]
@@ -424,8 +470,22 @@ def test_updates_before_a_search_are_all_seen() -> None:
     assert keys(idx.search("new")) == ["new-one", "new-three"]
 
 
-QUERIES = ["", "chk", "checkout flow", "cnf", "chekout", "tag:checkout", "state:on pay", "stale", "recs", "zebra",
-           "owner:mei", "!stale flow", "kill api", "drak mode"]
+QUERIES = [
+    "",
+    "chk",
+    "checkout flow",
+    "cnf",
+    "chekout",
+    "tag:checkout",
+    "state:on pay",
+    "stale",
+    "recs",
+    "zebra",
+    "owner:mei",
+    "!stale flow",
+    "kill api",
+    "drak mode",
+]
 
 
 def test_live_updates_match_a_fresh_build() -> None:
@@ -462,14 +522,31 @@ def test_live_updates_match_a_fresh_build() -> None:
 def test_flags_added_to_a_large_index_are_found_like_a_fresh_build() -> None:
     # Few additions to a big index stay outside the postings lists until they are a tenth of it:
     # that side path must score exactly like the lists.
-    base = [flag(f"svc{i % 37}-feature{i}-{['flow', 'api', 'sync'][i % 3]}", tags=(f"team{i % 11}",)) for i in range(2000)]
+    base = [
+        flag(f"svc{i % 37}-feature{i}-{['flow', 'api', 'sync'][i % 3]}", tags=(f"team{i % 11}",)) for i in range(2000)
+    ]
     idx = FlagIndex(base, environment="prod", now=NOW)
     idx.search("flow")
-    added = [flag("zebra-checkout-flow", tags=("team3", "zebra")), flag("svc5-zebra-api", owner="mei"),
-             flag("checkout-sync-zebra", tags=("zebra",))]
+    added = [
+        flag("zebra-checkout-flow", tags=("team3", "zebra")),
+        flag("svc5-zebra-api", owner="mei"),
+        flag("checkout-sync-zebra", tags=("zebra",)),
+    ]
     for f in added:
         idx.update(f)
     fresh = FlagIndex(base + added, environment="prod", now=NOW)
-    for query in ["zebra", "zeb", "zbr", "flow zebra", "svc5 api", "team3", "mei", "checkout", "chk", "sync",
-                  "tag:zebra", "feature12"]:
+    for query in [
+        "zebra",
+        "zeb",
+        "zbr",
+        "flow zebra",
+        "svc5 api",
+        "team3",
+        "mei",
+        "checkout",
+        "chk",
+        "sync",
+        "tag:zebra",
+        "feature12",
+    ]:
         assert keys(idx.search(query)) == keys(fresh.search(query)), query

@@ -1,19 +1,33 @@
 """The v1 wire format round-trips the domain model and rejects malformed input with the field named."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from flagops.v1 import wire
 from flagops.model import Flag, FlagState, Rule, StateChange, Variant
+from flagops.v1 import wire
 
 
 def _flag() -> Flag:
-    state = FlagState(environment="prod", enabled=True, rollout=25.0, default_variant="on", off_variant="off",
-                      version=7, rules=(Rule("r1", "plan", "in", ("pro",), "on"),),
-                      updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), updated_by="alice")
-    return Flag(key="checkout-new-flow", name="Checkout new flow", variants=(Variant("on", True), Variant("off", False)),
-                tags=("checkout",), owner="payments", states={"prod": state})
+    state = FlagState(
+        environment="prod",
+        enabled=True,
+        rollout=25.0,
+        default_variant="on",
+        off_variant="off",
+        version=7,
+        rules=(Rule("r1", "plan", "in", ("pro",), "on"),),
+        updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        updated_by="alice",
+    )
+    return Flag(
+        key="checkout-new-flow",
+        name="Checkout new flow",
+        variants=(Variant("on", True), Variant("off", False)),
+        tags=("checkout",),
+        owner="payments",
+        states={"prod": state},
+    )
 
 
 def test_flag_round_trip() -> None:

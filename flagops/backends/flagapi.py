@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import httpx
 
-from flagops.v1 import flag_list, wire
 from flagops.backends.http import (
     CircuitBreaker,
     ResilientClient,
@@ -45,6 +44,7 @@ from flagops.model import (
     StateChange,
 )
 from flagops.secrets import Secret
+from flagops.v1 import flag_list, wire
 
 STREAM_EVENTS = frozenset({"flag.updated", "flag.created", "flag.archived"})
 
@@ -75,16 +75,20 @@ def _parse(what: str, parse: Any, data: Any) -> Any:
     try:
         return parse(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Invalid(f"{what}: the service sent data flagops cannot read ({exc}). "
-                      "Is the URL a v1 Flag API, and are both sides up to date?") from None
+        raise Invalid(
+            f"{what}: the service sent data flagops cannot read ({exc}). "
+            "Is the URL a v1 Flag API, and are both sides up to date?"
+        ) from None
 
 
 def _json(response: httpx.Response, what: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise Invalid(f"{what}: the service did not answer with JSON (HTTP {response.status_code}). "
-                      "Is the profile's URL the Flag API?") from None
+        raise Invalid(
+            f"{what}: the service did not answer with JSON (HTTP {response.status_code}). "
+            "Is the profile's URL the Flag API?"
+        ) from None
 
 
 def _body_text(response: httpx.Response, what: str) -> str:
@@ -93,8 +97,10 @@ def _body_text(response: httpx.Response, what: str) -> str:
     try:
         return body.decode(json.detect_encoding(body), "surrogatepass")
     except UnicodeDecodeError:
-        raise Invalid(f"{what}: the service did not answer with JSON (HTTP {response.status_code}). "
-                      "Is the profile's URL the Flag API?") from None
+        raise Invalid(
+            f"{what}: the service did not answer with JSON (HTTP {response.status_code}). "
+            "Is the profile's URL the Flag API?"
+        ) from None
 
 
 def _parse_flag_list(text: str, what: str, status: int) -> list[Flag]:
@@ -103,11 +109,14 @@ def _parse_flag_list(text: str, what: str, status: int) -> list[Flag]:
     try:
         return flag_list.flag_list_from_json(text)
     except json.JSONDecodeError:
-        raise Invalid(f"{what}: the service did not answer with JSON (HTTP {status}). "
-                      "Is the profile's URL the Flag API?") from None
+        raise Invalid(
+            f"{what}: the service did not answer with JSON (HTTP {status}). Is the profile's URL the Flag API?"
+        ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Invalid(f"{what}: the service sent data flagops cannot read ({exc}). "
-                      "Is the URL a v1 Flag API, and are both sides up to date?") from None
+        raise Invalid(
+            f"{what}: the service sent data flagops cannot read ({exc}). "
+            "Is the URL a v1 Flag API, and are both sides up to date?"
+        ) from None
 
 
 class FlagApiBackend:
@@ -125,8 +134,9 @@ class FlagApiBackend:
     ) -> None:
         self.capabilities = BackendCapabilities()
         self.url = url.rstrip("/")
-        self._client = ResilientClient(self.url, token, verify=verify_tls, policy=policy, breaker=breaker,
-                                       transport=transport)
+        self._client = ResilientClient(
+            self.url, token, verify=verify_tls, policy=policy, breaker=breaker, transport=transport
+        )
         self._flag_cache: dict[str, tuple[str, list[Flag]]] = {}  # environment -> (ETag, flags)
         self._environments: list[Environment] | None = None
         self.stream = StreamStatus()
@@ -158,8 +168,9 @@ class FlagApiBackend:
         what = f"list flags in {environment}"
         cached = self._flag_cache.get(environment)
         headers = {"If-None-Match": cached[0]} if cached else None
-        response = await self._client.request("GET", "/v1/flags", what=what, params={"environment": environment},
-                                              headers=headers, ok=(304,))
+        response = await self._client.request(
+            "GET", "/v1/flags", what=what, params={"environment": environment}, headers=headers, ok=(304,)
+        )
         if response.status_code == 304 and cached:
             return list(cached[1])
         etag = response.headers.get("ETag")
@@ -172,12 +183,15 @@ class FlagApiBackend:
 
     async def get_flag(self, key: str, environment: str | None = None) -> Flag:
         what = f"read {key}" + (f" in {environment}" if environment else "")
-        response = await self._client.request("GET", f"/v1/flags/{_path_key(key)}", what=what,
-                                              params={"environment": environment})
+        response = await self._client.request(
+            "GET", f"/v1/flags/{_path_key(key)}", what=what, params={"environment": environment}
+        )
         flag: Flag = _parse(what, wire.flag_from_json, _json(response, what))
         if environment is not None and environment not in flag.states:
-            raise NotFound(f"{what}: the flag has no state in environment {environment!r}. "
-                           "Check the environment name (flagops status FLAG shows them all).")
+            raise NotFound(
+                f"{what}: the flag has no state in environment {environment!r}. "
+                "Check the environment name (flagops status FLAG shows them all)."
+            )
         return flag
 
     # --- writes -----------------------------------------------------------------------------
@@ -188,56 +202,108 @@ class FlagApiBackend:
         except FlagOpsError:
             return None
 
-    async def _write(self, method: str, path: str, *, what: str, key: str, environment: str, body: dict[str, Any],
-                     expected_version: int, idempotency_key: str) -> Flag:
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        key: str,
+        environment: str,
+        body: dict[str, Any],
+        expected_version: int,
+        idempotency_key: str,
+    ) -> Flag:
         headers = {"If-Match": f'"{expected_version}"', "Idempotency-Key": idempotency_key}
         try:
-            response = await self._client.request(method, path, what=what, params={"environment": environment},
-                                                  json=body, headers=headers)
+            response = await self._client.request(
+                method, path, what=what, params={"environment": environment}, json=body, headers=headers
+            )
         except Conflict as exc:
             fresh = await self._fresh_or_none(key, environment)
             state = fresh.state(environment) if fresh else None
             if state is not None and isinstance(exc, StaleVersion):
                 who = f" by {state.updated_by}" if state.updated_by else ""
-                message = (f"{what}: {key} in {environment} changed since you looked: you had version "
-                           f"{expected_version}, it is now version {state.version}{who} "
-                           f"({'on' if state.enabled else 'off'}, rollout {state.rollout:g}%). "
-                           "Review the fresh state and run the change again if it is still needed.")
+                message = (
+                    f"{what}: {key} in {environment} changed since you looked: you had version "
+                    f"{expected_version}, it is now version {state.version}{who} "
+                    f"({'on' if state.enabled else 'off'}, rollout {state.rollout:g}%). "
+                    "Review the fresh state and run the change again if it is still needed."
+                )
                 raise Conflict(message, fresh=fresh) from None
             raise Conflict(exc.message, fresh=fresh) from None
         self._flag_cache.pop(environment, None)
         flag: Flag = _parse(what, wire.flag_from_json, _json(response, what))
         return flag
 
-    async def update_state(self, key: str, environment: str, change: StateChange, *, expected_version: int,
-                           reason: str, idempotency_key: str, ticket: str | None = None,
-                           origin: ChangeOrigin | None = None) -> Flag:
+    async def update_state(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         body = wire.patch_body(change, reason, ticket, origin)
-        return await self._write("PATCH", f"/v1/flags/{_path_key(key)}", what=f"change {key} in {environment}",
-                                 key=key, environment=environment, body=body, expected_version=expected_version,
-                                 idempotency_key=idempotency_key)
+        return await self._write(
+            "PATCH",
+            f"/v1/flags/{_path_key(key)}",
+            what=f"change {key} in {environment}",
+            key=key,
+            environment=environment,
+            body=body,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
-    async def restore(self, key: str, environment: str, to_version: int, *, expected_version: int, reason: str,
-                      idempotency_key: str, ticket: str | None = None, origin: ChangeOrigin | None = None) -> Flag:
+    async def restore(
+        self,
+        key: str,
+        environment: str,
+        to_version: int,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         body: dict[str, Any] = {"toVersion": to_version, "changeReason": reason}
         if ticket:
             body["ticket"] = ticket
         if origin is not None:
             body["origin"] = wire.origin_to_json(origin)
-        return await self._write("POST", f"/v1/flags/{_path_key(key)}/restore",
-                                 what=f"roll back {key} in {environment} to version {to_version}", key=key,
-                                 environment=environment, body=body, expected_version=expected_version,
-                                 idempotency_key=idempotency_key)
+        return await self._write(
+            "POST",
+            f"/v1/flags/{_path_key(key)}/restore",
+            what=f"roll back {key} in {environment} to version {to_version}",
+            key=key,
+            environment=environment,
+            body=body,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     # --- audit, metrics, evaluation ---------------------------------------------------------
 
-    async def audit(self, *, flag: str | None = None, environment: str | None = None,
-                    since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def audit(
+        self,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
         what = "read the audit log"
         params = {"flag": flag, "environment": environment, "since": wire.iso(since), "limit": limit}
         response = await self._client.request("GET", "/v1/audit", what=what, params=params)
-        entries: list[AuditEntry] = _parse(what, lambda d: [wire.audit_from_json(e) for e in d["entries"]],
-                                           _json(response, what))
+        entries: list[AuditEntry] = _parse(
+            what, lambda d: [wire.audit_from_json(e) for e in d["entries"]], _json(response, what)
+        )
         return entries
 
     async def verify_audit(self) -> AuditVerification:
@@ -247,9 +313,12 @@ class FlagApiBackend:
 
         def parse(d: dict[str, Any]) -> AuditVerification:
             broken = d.get("brokenAt")
-            return AuditVerification(ok=bool(d["ok"]), checked=int(d.get("checked", 0)),
-                                     broken_at=int(broken) if broken is not None else None,
-                                     problem=d.get("problem"))
+            return AuditVerification(
+                ok=bool(d["ok"]),
+                checked=int(d.get("checked", 0)),
+                broken_at=int(broken) if broken is not None else None,
+                problem=d.get("problem"),
+            )
 
         verification: AuditVerification = _parse(what, parse, data)
         return verification
@@ -263,23 +332,36 @@ class FlagApiBackend:
             raise Invalid(f"{what}: the service sent data flagops cannot read (not a JSON object)")
         return data
 
-    async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
-                      step_seconds: int = 10) -> MetricSeries:
-        return await self.metrics_source.series(key, environment, window_seconds=window_seconds,
-                                                step_seconds=step_seconds)
+    async def metrics(
+        self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10
+    ) -> MetricSeries:
+        return await self.metrics_source.series(
+            key, environment, window_seconds=window_seconds, step_seconds=step_seconds
+        )
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
         what = f"evaluate in {environment}"
-        body = {"environment": environment,
-                "requests": [{"flagKey": r.flag_key, "context": r.context, "defaultValue": r.default_value}
-                             for r in requests]}
+        body = {
+            "environment": environment,
+            "requests": [
+                {"flagKey": r.flag_key, "context": r.context, "defaultValue": r.default_value} for r in requests
+            ],
+        }
         response = await self._client.request("POST", "/v1/evaluate", what=what, json=body, retry=True)
 
         def parse(d: dict[str, Any]) -> list[Decision]:
             items = d["decisions"] if isinstance(d, dict) and "decisions" in d else d["results"]
-            return [Decision(flag_key=str(x.get("flagKey", "")), variant=x.get("variant"), value=x.get("value"),
-                             reason=str(x.get("reason", "")), rule_id=x.get("ruleId"), error=x.get("error"))
-                    for x in items]
+            return [
+                Decision(
+                    flag_key=str(x.get("flagKey", "")),
+                    variant=x.get("variant"),
+                    value=x.get("value"),
+                    reason=str(x.get("reason", "")),
+                    rule_id=x.get("ruleId"),
+                    error=x.get("error"),
+                )
+                for x in items
+            ]
 
         decisions: list[Decision] = _parse(what, parse, _json(response, what))
         return decisions
@@ -303,7 +385,10 @@ class FlagApiBackend:
             server_retry: float | None = None
             try:
                 async with self._client.http.stream(
-                    "GET", "/v1/stream", params={"environment": environment}, headers=headers,
+                    "GET",
+                    "/v1/stream",
+                    params={"environment": environment},
+                    headers=headers,
                     timeout=httpx.Timeout(5.0, read=60.0),  # heartbeats arrive well within a minute
                 ) as response:
                     if response.status_code >= 400:

@@ -86,7 +86,9 @@ class CircuitBreaker:
             last = f" {self.last_error}" if self.last_error else ""
             raise CircuitOpen(
                 f"{what}:{last} (The flag service failed {self._failures} times in a row; flagops waits {wait:.0f}s "
-                "before trying it again.)", reason=f"{what}:{last}")
+                "before trying it again.)",
+                reason=f"{what}:{last}",
+            )
 
     def record_success(self) -> None:
         self._failures = 0
@@ -161,18 +163,24 @@ def error_for(response: httpx.Response, what: str) -> FlagOpsError:
     problem = problem_text(response)
     said = f" The service said: {problem}" if problem else ""
     if status == 401:
-        return Unauthorized(f"{what}: the service did not accept the token (401). It may be wrong, expired or "
-                            "revoked: run `flagops login` or set FLAGOPS_TOKEN to a valid token.")
+        return Unauthorized(
+            f"{what}: the service did not accept the token (401). It may be wrong, expired or "
+            "revoked: run `flagops login` or set FLAGOPS_TOKEN to a valid token."
+        )
     if status == 403:
-        return Forbidden(f"{what}: the token is valid but not allowed to do this (403).{said} "
-                         "Ask for a token with the needed scope or environment.")
+        return Forbidden(
+            f"{what}: the token is valid but not allowed to do this (403).{said} "
+            "Ask for a token with the needed scope or environment."
+        )
     if status == 404:
         return NotFound(f"{what}: not found (404).{said}")
     if status == 412:
         return StaleVersion(f"{what}: someone changed it since you looked (412).{said}")
     if status == 409 or (status == 422 and "idempotency" in (problem_type(response) + problem).lower()):
-        return Conflict(f"{what}: the idempotency key was already used for a different change ({status}).{said} "
-                        "Retry without reusing the key.")
+        return Conflict(
+            f"{what}: the idempotency key was already used for a different change ({status}).{said} "
+            "Retry without reusing the key."
+        )
     if status == 428:
         return Invalid(f"{what}: the service requires If-Match for this write (428).{said}")
     if status == 429:
@@ -180,8 +188,10 @@ def error_for(response: httpx.Response, what: str) -> FlagOpsError:
         hint = f" Try again in {after:.0f}s." if after is not None else " Try again shortly."
         return RateLimited(f"{what}: rate limited by the service (429).{hint}", retry_after=after)
     if status in (502, 503, 504):
-        return Unavailable(f"{what}: the service is unavailable ({status}).{said} Retry in a moment; if it "
-                           "persists, check the service's health.")
+        return Unavailable(
+            f"{what}: the service is unavailable ({status}).{said} Retry in a moment; if it "
+            "persists, check the service's health."
+        )
     if status >= 500:
         return Unavailable(f"{what}: the service failed ({status}).{said} Retry; if it persists, check its logs.")
     return Invalid(f"{what}: the service rejected the request ({status}).{said}")
@@ -194,8 +204,10 @@ def transport_error(exc: httpx.HTTPError, base_url: str, what: str) -> Unavailab
         why = "timed out"
     else:
         why = f"connection failed ({type(exc).__name__})"
-    return Unavailable(f"{what}: {why} to the flag service at {base_url}. Is it running and reachable? "
-                       "Check the URL in your profile (flagops info) and your network.")
+    return Unavailable(
+        f"{what}: {why} to the flag service at {base_url}. Is it running and reachable? "
+        "Check the URL in your profile (flagops info) and your network."
+    )
 
 
 class ResilientClient:

@@ -19,8 +19,7 @@ import threading
 import httpx
 
 
-def _settle(future: asyncio.Future[httpx.Response], result: httpx.Response | None,
-            error: BaseException | None) -> None:
+def _settle(future: asyncio.Future[httpx.Response], result: httpx.Response | None, error: BaseException | None) -> None:
     if future.done():  # cancelled meanwhile: nobody wants it
         return
     if error is not None:
@@ -57,8 +56,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             raw = b"".join(response.iter_raw())  # still encoded: the client decodes it, as with any transport
         finally:
             response.close()
-        return httpx.Response(response.status_code, headers=response.headers, content=raw,
-                              extensions=response.extensions)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=raw, extensions=response.extensions
+        )
 
     async def aclose(self) -> None:
         self._sync.close()

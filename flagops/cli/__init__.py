@@ -17,7 +17,7 @@ from typing import Any
 if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
     sys.modules["httpx._main"] = None  # type: ignore[assignment]
 
-import click  # noqa: E402
+import click
 
 # command name -> "module:attribute"; each module holds one command or group
 COMMANDS: dict[str, str] = {
@@ -54,8 +54,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--profile", "profile", default=None, help="Profile to use (FLAGOPS_PROFILE).")
-@click.option("--env", "environment", default=None, envvar="FLAGOPS_ENV",
-              help="Environment for the console and every command (FLAGOPS_ENV; default: the profile's).")
+@click.option(
+    "--env",
+    "environment",
+    default=None,
+    envvar="FLAGOPS_ENV",
+    help="Environment for the console and every command (FLAGOPS_ENV; default: the profile's).",
+)
 @click.option("--readonly", is_flag=True, default=False, help="Open read-only: no write actions at all.")
 @click.version_option(package_name="flagops")
 @click.pass_context

@@ -49,9 +49,12 @@ def login(ctx: click.Context, no_verify: bool, stray: tuple[str, ...]) -> None:
 
     if stray:
         # never echo it back: it may be a real token typed where it does not belong
-        raise click.UsageError("flagops login takes no arguments: a token on the command line ends up in shell "
-                               "history and process lists. Paste it at the prompt, or pipe it on stdin. If you "
-                               "just typed a real token there, consider rotating it.", ctx=ctx)
+        raise click.UsageError(
+            "flagops login takes no arguments: a token on the command line ends up in shell "
+            "history and process lists. Paste it at the prompt, or pipe it on stdin. If you "
+            "just typed a real token there, consider rotating it.",
+            ctx=ctx,
+        )
 
     profile, name, problem = _profile_or_name(ctx)
     if stdin_is_tty():
@@ -65,8 +68,10 @@ def login(ctx: click.Context, no_verify: bool, stray: tuple[str, ...]) -> None:
         try:
             run(_check_token(profile, token))
         except Unauthorized:
-            raise Unauthorized(f"The service at {profile.url} did not accept this token; it was not stored. "
-                               "Check that you copied the whole token and that it is not revoked.") from None
+            raise Unauthorized(
+                f"The service at {profile.url} did not accept this token; it was not stored. "
+                "Check that you copied the whole token and that it is not revoked."
+            ) from None
         except Unavailable as exc:
             warn(f"flagops: could not check the token ({exc.message}); storing it anyway.")
         except FlagOpsError as exc:
@@ -76,8 +81,10 @@ def login(ctx: click.Context, no_verify: bool, stray: tuple[str, ...]) -> None:
     keyring = store_token(name, token)
     say(f"Token stored for profile {name!r} in the keyring ({keyring.name}).")
     if keyring.insecure:
-        warn(f"flagops: WARNING: {keyring.describe()}. Anyone who can read that file can use the token; "
-             f"export FLAGOPS_TOKEN instead, or use an OS keyring, where that matters.")
+        warn(
+            f"flagops: WARNING: {keyring.describe()}. Anyone who can read that file can use the token; "
+            f"export FLAGOPS_TOKEN instead, or use an OS keyring, where that matters."
+        )
     if os.environ.get("FLAGOPS_TOKEN"):
         warn("flagops: note FLAGOPS_TOKEN is set in this environment and takes precedence over the keyring.")
 
@@ -93,8 +100,13 @@ def _probe_json(profile: Profile) -> dict[str, Any] | None:
         installed = importlib.util.find_spec(sdk) is not None
     except ModuleNotFoundError:  # the parent package is missing
         installed = False
-    return {"kind": probe.kind, "url": probe.url, "tokenEnv": probe.token_env, "timeout": probe.timeout,
-            "sdkInstalled": installed}
+    return {
+        "kind": probe.kind,
+        "url": probe.url,
+        "tokenEnv": probe.token_env,
+        "timeout": probe.timeout,
+        "sdkInstalled": installed,
+    }
 
 
 def _probe_text(profile: Profile) -> str:
@@ -117,18 +129,34 @@ def info(ctx: click.Context, as_json: bool) -> None:
 
     profile, name, problem = _profile_or_name(ctx)
     found = lookup_token(name)
-    env_names = ("FLAGOPS_CONFIG", "FLAGOPS_PROFILE", "FLAGOPS_ENV", "FLAGOPS_URL", "FLAGOPS_BACKEND",
-                 "FLAGOPS_TOKEN", "PYTHON_KEYRING_BACKEND")
+    env_names = (
+        "FLAGOPS_CONFIG",
+        "FLAGOPS_PROFILE",
+        "FLAGOPS_ENV",
+        "FLAGOPS_URL",
+        "FLAGOPS_BACKEND",
+        "FLAGOPS_TOKEN",
+        "PYTHON_KEYRING_BACKEND",
+    )
     data: dict[str, Any] = {
         "configFile": str(config_path()),
         "configFileExists": config_path().exists(),
         "stateDir": str(state_dir()),
         "logFile": str(log_path()),
-        "profile": None if profile is None else {
-            "name": profile.name, "source": profile.source, "url": profile.url, "backend": profile.backend,
-            "environment": profile.environment, "readonly": profile.readonly, "theme": profile.theme,
-            "minReasonLength": profile.min_reason_length, "runbooksDir": profile.runbooks_dir,
-            "verifyTls": profile.verify_tls, "probe": _probe_json(profile),
+        "profile": None
+        if profile is None
+        else {
+            "name": profile.name,
+            "source": profile.source,
+            "url": profile.url,
+            "backend": profile.backend,
+            "environment": profile.environment,
+            "readonly": profile.readonly,
+            "theme": profile.theme,
+            "minReasonLength": profile.min_reason_length,
+            "runbooksDir": profile.runbooks_dir,
+            "verifyTls": profile.verify_tls,
+            "probe": _probe_json(profile),
         },
         "profileProblem": problem,
         "token": {"present": found.token is not None, "source": found.source},

@@ -26,8 +26,14 @@ def audit_bundle() -> None:
 
 
 @audit_bundle.command("export")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the bundle here (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the bundle here (default: stdout).",
+)
 @click.pass_context
 @handles_errors
 def export(ctx: click.Context, output: Path | None) -> None:
@@ -50,21 +56,27 @@ def export(ctx: click.Context, output: Path | None) -> None:
         handle.write(text)
     head = bundle.get("head") or {}
     key = (bundle.get("signature") or {}).get("keyId")
-    say(f"wrote {output}: {len(bundle.get('entries') or [])} entries up to {head.get('sequence')}, "
-        f"signed by {clean(key)}")
+    say(
+        f"wrote {output}: {len(bundle.get('entries') or [])} entries up to {head.get('sequence')}, "
+        f"signed by {clean(key)}"
+    )
 
 
 @audit_bundle.command("verify")
 @click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "trusted_key", default=None,
-              help="The signing key it must be: its id (ed25519:...) as `flagops serve` prints it, or the "
-                   "base64 public key. Without it, the bundle's own key is reported but not trusted.")
+@click.option(
+    "--key",
+    "trusted_key",
+    default=None,
+    help="The signing key it must be: its id (ed25519:...) as `flagops serve` prints it, or the "
+    "base64 public key. Without it, the bundle's own key is reported but not trusted.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @handles_errors
 def verify(ctx: click.Context, bundle_file: Path, trusted_key: str | None, as_json: bool) -> None:
     """Check an exported bundle without the service (exit 11 when it does not verify)."""
-    from flagops.audit_chain import verify_bundle  # noqa: PLC0415
+    from flagops.audit_chain import verify_bundle
 
     want_json(ctx, as_json)
     try:
@@ -73,14 +85,26 @@ def verify(ctx: click.Context, bundle_file: Path, trusted_key: str | None, as_js
         raise FlagOpsError(f"cannot read {bundle_file}: {exc}") from None
     result = verify_bundle(data, trusted_key)
     if as_json:
-        emit_json({"ok": result.ok, "entries": result.entries, "problem": result.problem, "keyId": result.key_id,
-                   "signedSequence": result.signed_sequence, "keyTrusted": result.ok and trusted_key is not None})
+        emit_json(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "problem": result.problem,
+                "keyId": result.key_id,
+                "signedSequence": result.signed_sequence,
+                "keyTrusted": result.ok and trusted_key is not None,
+            }
+        )
     elif result.ok:
-        say(f"Audit bundle verified: {result.entries} entries, hash chain intact, head signed by "
-            f"{clean(result.key_id)}, every state matches its last audit entry.")
+        say(
+            f"Audit bundle verified: {result.entries} entries, hash chain intact, head signed by "
+            f"{clean(result.key_id)}, every state matches its last audit entry."
+        )
         if trusted_key is None:
-            say(f"Not pinned: pass --key {clean(result.key_id)} only if that is your service's key "
-                "(`flagops serve` prints it at start).")
+            say(
+                f"Not pinned: pass --key {clean(result.key_id)} only if that is your service's key "
+                "(`flagops serve` prints it at start)."
+            )
     else:
         say(f"Audit bundle does NOT verify: {clean(result.problem)}")
     if not result.ok:

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -54,8 +54,9 @@ def require_environment(inv: Invocation, explicit: str | None, ctx: click.Contex
         return str(env)
     if not write and inv.environment:
         return inv.environment
-    what = "Which environment? Pass --env E or set FLAGOPS_ENV" + ("" if write else
-                                                                  ", or set `environment:` in the profile")
+    what = "Which environment? Pass --env E or set FLAGOPS_ENV" + (
+        "" if write else ", or set `environment:` in the profile"
+    )
     raise click.UsageError(what + ".", ctx=ctx)
 
 
@@ -92,10 +93,19 @@ def fail(error: FlagOpsError) -> None:
         from flagops.v1 import wire
 
         fresh = getattr(error, "fresh", None)
-        click.echo(json.dumps({"error": type(error).__name__, "message": error.message, "detail": error.detail,
-                               "exitCode": error.exit_code,
-                               "fresh": wire.flag_to_json(fresh) if fresh is not None else None}, indent=2))
-    from flagops.cli.output import clean_lines  # noqa: PLC0415
+        click.echo(
+            json.dumps(
+                {
+                    "error": type(error).__name__,
+                    "message": error.message,
+                    "detail": error.detail,
+                    "exitCode": error.exit_code,
+                    "fresh": wire.flag_to_json(fresh) if fresh is not None else None,
+                },
+                indent=2,
+            )
+        )
+    from flagops.cli.output import clean_lines
 
     click.echo(f"flagops: {clean_lines(error)}", err=True)  # messages carry the service's problem text
     sys.exit(error.exit_code)
@@ -115,15 +125,18 @@ def handles_errors(func: Callable[P, T]) -> Callable[P, T]:
             sys.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, keep the traceback in the log
+        except Exception as exc:
             import logging
 
             log_to_state_dir()
             logging.getLogger("flagops.cli").exception("unexpected error")
             from flagops.config import log_path
 
-            click.echo(f"flagops: unexpected error ({type(exc).__name__}); this is a bug in flagops. "
-                       f"The details are in {log_path()}.", err=True)
+            click.echo(
+                f"flagops: unexpected error ({type(exc).__name__}); this is a bug in flagops. "
+                f"The details are in {log_path()}.",
+                err=True,
+            )
             sys.exit(EXIT.ERROR)
         raise AssertionError("unreachable")
 
@@ -155,8 +168,9 @@ def log_to_state_dir() -> None:
     logger.setLevel(logging.INFO)
 
 
-async def with_backend(profile: Profile, use: Callable[[Any], Awaitable[T]], *, flag: str | None = None,
-                       environment: str | None = None) -> T:
+async def with_backend(
+    profile: Profile, use: Callable[[Any], Awaitable[T]], *, flag: str | None = None, environment: str | None = None
+) -> T:
     """Open the profile's backend, run `use(backend)`, always close it.
 
     With `flag`, a "not found" caused by a mistyped key is answered with the closest known keys instead.
@@ -207,13 +221,14 @@ def parse_since(text: str | None) -> datetime | None:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     raw = text.strip().lower()
     if raw[-1:] in units and raw[:-1].replace(".", "", 1).isdigit():
-        return datetime.now(timezone.utc) - timedelta(seconds=float(raw[:-1]) * units[raw[-1]])
+        return datetime.now(UTC) - timedelta(seconds=float(raw[:-1]) * units[raw[-1]])
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter("expected a duration like 30m, 2h, 7d, or an ISO time like 2026-01-02T03:04Z",
-                                 param_hint="--since") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        raise click.BadParameter(
+            "expected a duration like 30m, 2h, 7d, or an ISO time like 2026-01-02T03:04Z", param_hint="--since"
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 EXIT = ExitCode

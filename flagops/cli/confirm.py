@@ -13,8 +13,9 @@ from flagops.cli.output import clean, warn
 TYPED_ATTEMPTS = 3
 
 
-def typed_confirmation(prompt: str, expected: str, *, what: str = "the flag key",
-                       attempts: int = TYPED_ATTEMPTS) -> bool:
+def typed_confirmation(
+    prompt: str, expected: str, *, what: str = "the flag key", attempts: int = TYPED_ATTEMPTS
+) -> bool:
     """True once `expected` is typed; False on an empty answer or after `attempts` wrong ones.
 
     No terminal input left (EOF) raises click.Abort, as click.prompt does; callers turn it into a refusal.
@@ -26,6 +27,8 @@ def typed_confirmation(prompt: str, expected: str, *, what: str = "the flag key"
         if not typed:
             return False
         if left:
-            warn(f"That is not {what}: you typed {clean(typed)!r}, expected {clean(expected)!r}. "
-                 f"Try again ({left} {'attempt' if left == 1 else 'attempts'} left), or press Enter to cancel.")
+            warn(
+                f"That is not {what}: you typed {clean(typed)!r}, expected {clean(expected)!r}. "
+                f"Try again ({left} {'attempt' if left == 1 else 'attempts'} left), or press Enter to cancel."
+            )
     return False

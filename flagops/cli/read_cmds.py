@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from flagops import numfmt
 from flagops.cli.common import (
     EXIT,
     handles_errors,
@@ -19,7 +20,6 @@ from flagops.cli.common import (
     want_json,
     with_backend,
 )
-from flagops import numfmt
 from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.metrics.base import variant_rates
@@ -44,8 +44,13 @@ def _state_cell(flag: Flag, environment: str) -> tuple[str, str]:
 
 @click.command()
 @_env
-@click.option("--search", "-s", "query", default=None,
-              help="Fuzzy search over key, name, tags, owner; filters tag:, owner:, state:on|off, stale.")
+@click.option(
+    "--search",
+    "-s",
+    "query",
+    default=None,
+    help="Fuzzy search over key, name, tags, owner; filters tag:, owner:, state:on|off, stale.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N flags.")
 @_json
 @click.pass_context
@@ -77,8 +82,17 @@ def flags(ctx: click.Context, env_opt: str | None, query: str | None, limit: int
     for flag in found:
         state, rollout = _state_cell(flag, environment)
         st = flag.state(environment)
-        rows.append([flag.key, state, rollout, flag.owner, ",".join(flag.tags), flag.stage.value,
-                     ago(st.updated_at if st else None)])
+        rows.append(
+            [
+                flag.key,
+                state,
+                rollout,
+                flag.owner,
+                ",".join(flag.tags),
+                flag.stage.value,
+                ago(st.updated_at if st else None),
+            ]
+        )
     emit_table(["key", "state", "rollout", "owner", "tags", "stage", "changed"], rows)
     if not rows:
         say(f"(no flags in {environment}" + (f" matching {query!r})" if query else ")"))
@@ -137,12 +151,22 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
             out["status"][env] = {
                 "evaluationsPerMinute": series.evaluations_per_minute() if isinstance(series, MetricSeries) else None,
                 "errorRate": series.error_rate if isinstance(series, MetricSeries) else None,
-                "errorRateByVariant": ({v.variant: v.rate for v in variant_rates(series) if v.rate is not None}
-                                       if isinstance(series, MetricSeries) else {}),
+                "errorRateByVariant": (
+                    {v.variant: v.rate for v in variant_rates(series) if v.rate is not None}
+                    if isinstance(series, MetricSeries)
+                    else {}
+                ),
                 "metricsError": series if isinstance(series, str) else None,
-                "lastChange": None if entry is None else {
-                    "actor": entry.actor, "action": entry.action, "reason": entry.reason, "ticket": entry.ticket,
-                    "at": entry.at.isoformat(), "sequence": entry.sequence},
+                "lastChange": None
+                if entry is None
+                else {
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "reason": entry.reason,
+                    "ticket": entry.ticket,
+                    "at": entry.at.isoformat(),
+                    "sequence": entry.sequence,
+                },
             }
         emit_json(out)
         return
@@ -154,7 +178,7 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
         meta.append("kill switch")
     say("  " + ", ".join(meta))
     rows = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for env in data["envs"]:
         state = found.state(env)
         if state is None:
@@ -167,8 +191,9 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
         if len(split) > 1:  # is the new path the one failing? say it per variant
             rate += " (" + ", ".join(f"{clean(v.variant)} {percent(v.rate)}" for v in split[:4]) + ")"
         change = "-" if entry is None else f"{entry.actor}, {moment(entry.at, now)}: {entry.reason}"
-        rows.append([env, "on" if state.enabled else "off", numfmt.rollout(state.rollout), state.version, evals,
-                     rate, change])
+        rows.append(
+            [env, "on" if state.enabled else "off", numfmt.rollout(state.rollout), state.version, evals, rate, change]
+        )
     say("")
     emit_table(["env", "state", "rollout", "version", "evals", "errors 5m", "last change"], rows)
 
@@ -176,11 +201,22 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
 def _entry_json(entry: AuditEntry) -> dict[str, Any]:
     from flagops.v1 import wire
 
-    return {"sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
-            "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,
-            "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": entry.before,
-            "after": entry.after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
-            "hash": entry.hash}
+    return {
+        "sequence": entry.sequence,
+        "at": wire.iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "flag": entry.flag_key,
+        "environment": entry.environment,
+        "reason": entry.reason,
+        "ticket": entry.ticket,
+        "idempotencyKey": entry.idempotency_key,
+        "before": entry.before,
+        "after": entry.after,
+        "origin": wire.origin_to_json(entry.origin),
+        "prevHash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 def _short(snapshot: Any) -> str:
@@ -220,8 +256,15 @@ def _change_text(entry: AuditEntry, environment: str | None = None) -> str:
 @_json
 @click.pass_context
 @handles_errors
-def audit(ctx: click.Context, flag: str | None, env_opt: str | None, since: str | None, limit: int, verify: bool,
-          as_json: bool) -> None:
+def audit(
+    ctx: click.Context,
+    flag: str | None,
+    env_opt: str | None,
+    since: str | None,
+    limit: int,
+    verify: bool,
+    as_json: bool,
+) -> None:
     """Who changed what, when and why (newest first)."""
     want_json(ctx, as_json)
     inv = invocation(ctx)
@@ -229,16 +272,20 @@ def audit(ctx: click.Context, flag: str | None, env_opt: str | None, since: str 
     if verify:
         result = run(with_backend(inv.profile, lambda b: b.verify_audit()))
         if as_json:
-            emit_json({"ok": result.ok, "checked": result.checked, "brokenAt": result.broken_at,
-                       "problem": result.problem})
+            emit_json(
+                {"ok": result.ok, "checked": result.checked, "brokenAt": result.broken_at, "problem": result.problem}
+            )
         elif result.ok:
             say(f"Audit log verified: {result.checked} entries, hash chain intact.")
         else:
-            say(f"Audit log does NOT verify: broken at sequence {result.broken_at} "
-                f"({clean(result.problem) or 'hash mismatch'}); {result.checked} entries checked.")
+            say(
+                f"Audit log does NOT verify: broken at sequence {result.broken_at} "
+                f"({clean(result.problem) or 'hash mismatch'}); {result.checked} entries checked."
+            )
         if not result.ok:
             ctx.exit(EXIT.INTEGRITY)
         return
+
     async def read(backend: Any) -> list[AuditEntry]:
         found: list[AuditEntry] = await backend.audit(flag=flag, environment=env_opt, since=since_at, limit=limit)
         if flag and not found:
@@ -252,9 +299,22 @@ def audit(ctx: click.Context, flag: str | None, env_opt: str | None, since: str 
     if as_json:
         emit_json({"entries": [_entry_json(e) for e in entries]})
         return
-    now = datetime.now(timezone.utc)
-    rows = [[e.sequence, when(e.at, now), ago(e.at, now), e.actor, e.action.removeprefix("flag."), e.flag_key,
-             e.environment or "-", _change_text(e, env_opt), e.reason, e.ticket or ""] for e in entries]
+    now = datetime.now(UTC)
+    rows = [
+        [
+            e.sequence,
+            when(e.at, now),
+            ago(e.at, now),
+            e.actor,
+            e.action.removeprefix("flag."),
+            e.flag_key,
+            e.environment or "-",
+            _change_text(e, env_opt),
+            e.reason,
+            e.ticket or "",
+        ]
+        for e in entries
+    ]
     # wide enough for a creation in three environments: a cut there would turn "on 100%" into "on 10…"
     say(table(["seq", "at", "", "actor", "action", "flag", "env", "change", "reason", "ticket"], rows, max_width=60))
     if not rows:

@@ -18,13 +18,13 @@ from flagops.cli.common import EXIT, handles_errors, invocation, run, want_json,
 from flagops.cli.output import clean, emit_json, emit_table, say, stdin_is_tty, stdout_is_tty, warn
 from flagops.errors import ConfigError, FlagOpsError, Refused
 from flagops.ops import Ops, PlannedChange
+from flagops.runbooks import views
 from flagops.runbooks.catalog import Catalog, default_dirs, load_catalog
 from flagops.runbooks.execute import RunEvent
 from flagops.runbooks.loader import RunbookError
 from flagops.runbooks.params import bind, parse_assignments
 from flagops.runbooks.runlog import RunLog, RunStore
 from flagops.runbooks.schema import Runbook, Step, StepKind
-from flagops.runbooks import views
 
 
 def _catalog(ctx: click.Context, dirs: tuple[str, ...]) -> Catalog:
@@ -38,11 +38,17 @@ def _catalog(ctx: click.Context, dirs: tuple[str, ...]) -> Catalog:
     return load_catalog(default_dirs(profile_dir))
 
 
-_dir = click.option("--dir", "dirs", multiple=True, type=click.Path(file_okay=False),
-                    help="Runbook folder (repeatable); replaces the default folders.")
+_dir = click.option(
+    "--dir",
+    "dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Runbook folder (repeatable); replaces the default folders.",
+)
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-_params = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-                       help="A runbook param (repeatable).")
+_params = click.option(
+    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="A runbook param (repeatable)."
+)
 
 
 @click.group()
@@ -61,12 +67,19 @@ def list_(ctx: click.Context, dirs: tuple[str, ...], as_json: bool) -> None:
     catalog = _catalog(ctx, dirs)
     items = sorted(catalog.runbooks.values(), key=lambda rb: rb.id)
     if as_json:
-        emit_json({"runbooks": [views.summary_json(rb) for rb in items],
-                   "broken": [{"path": e.path, "problems": [views.problem_json(p) for p in e.problems]}
-                              for e in catalog.broken]})
+        emit_json(
+            {
+                "runbooks": [views.summary_json(rb) for rb in items],
+                "broken": [
+                    {"path": e.path, "problems": [views.problem_json(p) for p in e.problems]} for e in catalog.broken
+                ],
+            }
+        )
         return
-    emit_table(["id", "title", "environment", "steps", "file"],
-               [[rb.id, rb.title, views.environment_text(rb), len(rb.steps), rb.path] for rb in items])
+    emit_table(
+        ["id", "title", "environment", "steps", "file"],
+        [[rb.id, rb.title, views.environment_text(rb), len(rb.steps), rb.path] for rb in items],
+    )
     for err in catalog.broken:
         warn(f"flagops: skipped {clean(err.message)}" + (f"\n{clean(err.detail)}" if err.detail else ""))
 
@@ -95,8 +108,9 @@ def show(ctx: click.Context, ident: str, dirs: tuple[str, ...], as_json: bool) -
 @click.option("--live", is_flag=True, help="Also check flags, environments and owners against the backend.")
 @click.pass_context
 @handles_errors
-def check(ctx: click.Context, idents: tuple[str, ...], dirs: tuple[str, ...], params: tuple[str, ...],
-          live: bool) -> None:
+def check(
+    ctx: click.Context, idents: tuple[str, ...], dirs: tuple[str, ...], params: tuple[str, ...], live: bool
+) -> None:
     """Validate runbooks (all found, or the ones named); exit 9 when any has a problem."""
     catalog = _catalog(ctx, dirs)
     problems: list[FlagOpsError] = list(catalog.broken) if not idents else []
@@ -123,8 +137,7 @@ def check(ctx: click.Context, idents: tuple[str, ...], dirs: tuple[str, ...], pa
         run(with_backend(inv.profile, go))
     for problem in problems:
         warn(f"flagops: {clean(problem.message)}" + (f"\n{clean(problem.detail)}" if problem.detail else ""))
-    say(f"{len(books)} runbook(s) checked{' against the backend' if live else ''}; "
-        f"{len(problems)} with problems")
+    say(f"{len(books)} runbook(s) checked{' against the backend' if live else ''}; {len(problems)} with problems")
     if problems:
         ctx.exit(EXIT.CONFIG)
 
@@ -174,8 +187,10 @@ class _Console:
         if self.quiet:
             return
         if event.kind == "run-start":
-            say(f"run {event.message}: {len(self.runbook.steps)} steps; if this terminal dies: "
-                f"flagops runbook resume {event.message} (or undo)")
+            say(
+                f"run {event.message}: {len(self.runbook.steps)} steps; if this terminal dies: "
+                f"flagops runbook resume {event.message} (or undo)"
+            )
         elif event.kind == "step-start":
             say(f"[{event.step}/{self.total}] {clean(event.message)}")
         elif event.kind == "step-done" and event.message:
@@ -203,14 +218,17 @@ class _Console:
 
             prompt = f"      {plans[0].environment.key} is protected. Type {what} to apply step {step.index}"
             return await loop.run_in_executor(None, lambda: typed_confirmation(prompt, target, what=what))
-        return bool(await loop.run_in_executor(None, lambda: click.confirm(f"      Apply step {step.index}?",
-                                                                          default=False)))
+        return bool(
+            await loop.run_in_executor(None, lambda: click.confirm(f"      Apply step {step.index}?", default=False))
+        )
 
 
 def _needs_terminal(yes: bool, as_json: bool, what: str) -> None:
     if not yes and not (stdin_is_tty() and stdout_is_tty() and not as_json):
-        raise Refused(f"Refusing to {what} without confirmation: there is no terminal to ask on. "
-                      "Pass --yes to confirm every step non-interactively.")
+        raise Refused(
+            f"Refusing to {what} without confirmation: there is no terminal to ask on. "
+            "Pass --yes to confirm every step non-interactively."
+        )
 
 
 def _finish(ctx: click.Context, log: RunLog, as_json: bool) -> None:
@@ -238,8 +256,16 @@ def _finish(ctx: click.Context, log: RunLog, as_json: bool) -> None:
 @_json
 @click.pass_context
 @handles_errors
-def run_(ctx: click.Context, ident: str, dirs: tuple[str, ...], params: tuple[str, ...], reason: str | None,
-         ticket: str | None, yes: bool, as_json: bool) -> None:
+def run_(
+    ctx: click.Context,
+    ident: str,
+    dirs: tuple[str, ...],
+    params: tuple[str, ...],
+    reason: str | None,
+    ticket: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Run a runbook: checks, actions (each confirmed), waits; stops at the first failed step."""
     from flagops.runbooks.runs import preflight_rules, start_run
 
@@ -264,8 +290,9 @@ def run_(ctx: click.Context, ident: str, dirs: tuple[str, ...], params: tuple[st
             for line in views.plan_text(bound, await plan_runbook(ops, bound)):
                 say(clean(line))
             say("")
-        return await start_run(ops, rb, given, reason=reason or "", ticket=ticket, confirm=console.confirm,
-                               on_event=console.on_event)
+        return await start_run(
+            ops, rb, given, reason=reason or "", ticket=ticket, confirm=console.confirm, on_event=console.on_event
+        )
 
     _finish(ctx, run(with_backend(inv.profile, go)), as_json)
 
@@ -297,7 +324,7 @@ def resume(ctx: click.Context, run_id: str, yes: bool, as_json: bool) -> None:
 
 @runbook.command()
 @click.argument("run_id")
-@click.option("--reason", "-r", default=None, help="Why (default: \"undo of run ID: <the run's reason>\").")
+@click.option("--reason", "-r", default=None, help='Why (default: "undo of run ID: <the run\'s reason>").')
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; required without a terminal.")
 @_json
 @click.pass_context
@@ -360,6 +387,10 @@ def runs(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"runs": [{**views.run_summary_json(log)} for log in logs]})
         return
-    emit_table(["run", "runbook", "environment", "status", "changes", "started", "reason"],
-               [[log.run_id, log.runbook, log.environment, log.shown_status, len(log.changes), log.started_at,
-                 log.reason] for log in logs])
+    emit_table(
+        ["run", "runbook", "environment", "status", "changes", "started", "reason"],
+        [
+            [log.run_id, log.runbook, log.environment, log.shown_status, len(log.changes), log.started_at, log.reason]
+            for log in logs
+        ],
+    )

@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--since", default="2h", show_default=True, help="How far back: 30m, 2h, 1d, or an ISO time.")
 @click.option("--env", "environment", default=None, help="Only this environment (default: all).")
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default=None,
-              help="text to read on the terminal (the default there), md to paste into a postmortem (the default "
-                   "when redirected), or JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md", "json"]),
+    default=None,
+    help="text to read on the terminal (the default there), md to paste into a postmortem (the default "
+    "when redirected), or JSON.",
+)
 @click.pass_context
 @handles_errors
 def timeline(ctx: click.Context, since: str, environment: str | None, fmt: str | None) -> None:
@@ -63,12 +68,18 @@ def to_text(timeline: Timeline, width: int = 100) -> str:
     out: list[str] = []
 
     def line(text: str, indent: str = "") -> None:
-        out.extend(textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
-                                 break_on_hyphens=False) or [""])
+        out.extend(
+            textwrap.wrap(
+                text, width=width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+            )
+            or [""]
+        )
 
     line(f"Flag changes{where} from {_at(timeline.since, now)} to {_at(timeline.until, now)} (local time)")
-    line(f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s); error rates over the 5 minutes before and "
-         "after each change (after: until now or the flag's next change, when sooner).")
+    line(
+        f"{len(timeline.changes)} change(s), {len(runs)} runbook run(s); error rates over the 5 minutes before and "
+        "after each change (after: until now or the flag's next change, when sooner)."
+    )
     if timeline.created:
         line(f"{timeline.created} flag(s) were created in the window (not listed).")
     if timeline.truncated:
@@ -76,8 +87,10 @@ def to_text(timeline: Timeline, width: int = 100) -> str:
     for run_id, runbook, changes in runs:
         first = changes[0].entry
         local = f", run log here: {clean(changes[0].run_title)}" if changes[0].run_title else ""
-        line(f"runbook {clean(runbook or '?')} run {clean(run_id)} by {clean(first.actor)} at {_at(first.at, now)}: "
-             f"{len(changes)} change(s){local}")
+        line(
+            f"runbook {clean(runbook or '?')} run {clean(run_id)} by {clean(first.actor)} at {_at(first.at, now)}: "
+            f"{len(changes)} change(s){local}"
+        )
     if not timeline.changes:
         out.append("")
         line("No flag changes in this window.")

@@ -33,23 +33,36 @@ def _plan_json(plan: PlannedChange) -> dict[str, Any]:
     from flagops.v1 import wire
 
     return {
-        "action": plan.action, "flag": plan.flag.key, "environment": plan.environment.key,
-        "protected": plan.environment.protected, "noop": plan.noop, "summary": plan.summary(),
-        "before": wire.state_to_json(plan.before), "after": wire.state_to_json(plan.after),
+        "action": plan.action,
+        "flag": plan.flag.key,
+        "environment": plan.environment.key,
+        "protected": plan.environment.protected,
+        "noop": plan.noop,
+        "summary": plan.summary(),
+        "before": wire.state_to_json(plan.before),
+        "after": wire.state_to_json(plan.after),
         "toVersion": plan.to_version,
-        "blastRadius": {"evaluationsPerMinute": plan.blast.evaluations_per_minute,
-                        "errorRate": plan.blast.error_rate, "windowSeconds": plan.blast.window_seconds,
-                        "unknown": plan.blast.unknown,
-                        "errorRateByVariant": {v.variant: v.rate for v in plan.blast.by_variant}},
+        "blastRadius": {
+            "evaluationsPerMinute": plan.blast.evaluations_per_minute,
+            "errorRate": plan.blast.error_rate,
+            "windowSeconds": plan.blast.window_seconds,
+            "unknown": plan.blast.unknown,
+            "errorRateByVariant": {v.variant: v.rate for v in plan.blast.by_variant},
+        },
     }
 
 
 def _applied_json(applied: AppliedChange) -> dict[str, Any]:
     from flagops.v1 import wire
 
-    return {**_plan_json(applied.plan), "applied": not applied.noop, "confirmed": applied.confirmed,
-            "timeToEffect": applied.time_to_effect, "state": wire.state_to_json(applied.state),
-            "idempotencyKey": applied.idempotency_key}
+    return {
+        **_plan_json(applied.plan),
+        "applied": not applied.noop,
+        "confirmed": applied.confirmed,
+        "timeToEffect": applied.time_to_effect,
+        "state": wire.state_to_json(applied.state),
+        "idempotencyKey": applied.idempotency_key,
+    }
 
 
 def _show_plan(plan: PlannedChange) -> None:
@@ -73,10 +86,13 @@ def _confirm(plan: PlannedChange, ops: Ops) -> None:
 
     try:
         if ops.needs_typed_key(plan):
-            if not typed_confirmation(f"{plan.environment.key} is protected. Type the flag key to confirm",
-                                      plan.flag.key):
-                raise Refused(f"Not confirmed: the typed key did not match (or nothing was typed; {TYPED_ATTEMPTS} "
-                              "attempts at most). Nothing was changed.")
+            if not typed_confirmation(
+                f"{plan.environment.key} is protected. Type the flag key to confirm", plan.flag.key
+            ):
+                raise Refused(
+                    f"Not confirmed: the typed key did not match (or nothing was typed; {TYPED_ATTEMPTS} "
+                    "attempts at most). Nothing was changed."
+                )
         elif not click.confirm("Apply?", default=False):
             raise Refused("Not confirmed. Nothing was changed.")
     except click.Abort:
@@ -88,22 +104,40 @@ def _report(applied: AppliedChange, as_json: bool, probe: ProbeResult | None = N
     if as_json:
         emit_json({**_applied_json(applied), "probe": probe.to_json() if probe is not None else None})
     elif applied.noop:
-        say(f"{clean(plan.flag.key)} in {clean(plan.environment.key)} is already {describe_state(plan.before)}: "
-            "nothing to change, nothing written.")
+        say(
+            f"{clean(plan.flag.key)} in {clean(plan.environment.key)} is already {describe_state(plan.before)}: "
+            "nothing to change, nothing written."
+        )
     else:
         verb = {"kill": "Killed", "rollout": "Set rollout of", "rollback": "Rolled back"}[plan.action]
-        effect = (f"served after {applied.time_to_effect:.2f}s" if applied.confirmed and applied.time_to_effect
-                  is not None else "not yet confirmed")
-        say(f"{verb} {clean(plan.flag.key)} in {clean(plan.environment.key)}: {describe_state(plan.before)} -> "
-            f"{describe_state(applied.state)} (version {applied.state.version}); {effect}.")
+        effect = (
+            f"served after {applied.time_to_effect:.2f}s"
+            if applied.confirmed and applied.time_to_effect is not None
+            else "not yet confirmed"
+        )
+        say(
+            f"{verb} {clean(plan.flag.key)} in {clean(plan.environment.key)}: {describe_state(plan.before)} -> "
+            f"{describe_state(applied.state)} (version {applied.state.version}); {effect}."
+        )
     if not applied.noop and not applied.confirmed:
-        warn("flagops: the service accepted the change, but flagops did not see it served within the timeout. "
-             "Check with `flagops status FLAG`.")
+        warn(
+            "flagops: the service accepted the change, but flagops did not see it served within the timeout. "
+            "Check with `flagops status FLAG`."
+        )
 
 
-def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reason: str | None,
-           ticket: str | None, yes: bool, as_json: bool, percent: float | None = None,
-           to_version: int | None = None) -> None:
+def _write(
+    ctx: click.Context,
+    action: str,
+    key: str,
+    env_opt: str | None,
+    reason: str | None,
+    ticket: str | None,
+    yes: bool,
+    as_json: bool,
+    percent: float | None = None,
+    to_version: int | None = None,
+) -> None:
     want_json(ctx, as_json)
     inv = invocation(ctx)
     environment = require_environment(inv, env_opt, ctx, write=True)
@@ -117,15 +151,21 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
     refuse_bad_reason(reason, inv.profile.min_reason_length)
     if not yes and not interactive:
         why = "--json output does not ask" if as_json else "there is no terminal to ask on"
-        raise Refused(f"Refusing to {action} {key} in {environment} without confirmation: {why}. "
-                      "Pass --yes to confirm non-interactively.")
+        raise Refused(
+            f"Refusing to {action} {key} in {environment} without confirmation: {why}. "
+            "Pass --yes to confirm non-interactively."
+        )
     assert reason is not None
 
     ops_made: list[Ops] = []
 
     async def go(backend: Any) -> AppliedChange:
-        ops = Ops(backend, readonly=inv.readonly, min_reason_length=inv.profile.min_reason_length,
-                  probe=probe_for(inv.profile))
+        ops = Ops(
+            backend,
+            readonly=inv.readonly,
+            min_reason_length=inv.profile.min_reason_length,
+            probe=probe_for(inv.profile),
+        )
         ops_made.append(ops)
         if action == "kill":
             plan = await ops.plan_kill(key, environment)
@@ -147,7 +187,7 @@ def _write(ctx: click.Context, action: str, key: str, env_opt: str | None, reaso
     probe = _probe_clients(ops_made[0], applied, as_json)
     if as_json:
         _report(applied, as_json, probe)
-    if not applied.noop and not applied.confirmed or probe is not None and probe.outcome == "still_on":
+    if (not applied.noop and not applied.confirmed) or (probe is not None and probe.outcome == "still_on"):
         ctx.exit(EXIT.UNCONFIRMED)
 
 
@@ -163,8 +203,9 @@ def _probe_clients(ops: Ops, applied: AppliedChange, as_json: bool) -> ProbeResu
     return result
 
 
-_env = click.option("--env", "env_opt", default=None,
-                    help="Environment to change (required for writes; FLAGOPS_ENV counts).")
+_env = click.option(
+    "--env", "env_opt", default=None, help="Environment to change (required for writes; FLAGOPS_ENV counts)."
+)
 _reason = click.option("--reason", "-r", default=None, help="Why (goes into the audit log; min length per profile).")
 _ticket = click.option("--ticket", "-t", default=None, help="Ticket or incident id.")
 _yes = click.option("--yes", "-y", is_flag=True, help="Do not ask; required without a terminal.")
@@ -180,8 +221,9 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the result a
 @_json
 @click.pass_context
 @handles_errors
-def kill(ctx: click.Context, flag: str, env_opt: str | None, reason: str | None, ticket: str | None, yes: bool,
-         as_json: bool) -> None:
+def kill(
+    ctx: click.Context, flag: str, env_opt: str | None, reason: str | None, ticket: str | None, yes: bool, as_json: bool
+) -> None:
     """Turn FLAG off in one environment. Killing a flag that is already off succeeds without writing."""
     _write(ctx, "kill", flag, env_opt, reason, ticket, yes, as_json)
 
@@ -199,8 +241,7 @@ class Percent(click.ParamType):
             try:
                 number = float(text.removesuffix("%").strip())
             except ValueError:
-                self.fail(f"{text!r} is not a percentage: give a number from 0 to 100, like 5, 5.5 or 5%.",
-                          param, ctx)
+                self.fail(f"{text!r} is not a percentage: give a number from 0 to 100, like 5, 5.5 or 5%.", param, ctx)
         if not math.isfinite(number) or not 0 <= number <= 100:
             self.fail(f"{value!r} is outside 0-100%.", param, ctx)
         return number
@@ -216,8 +257,16 @@ class Percent(click.ParamType):
 @_json
 @click.pass_context
 @handles_errors
-def rollout(ctx: click.Context, flag: str, percent: float, env_opt: str | None, reason: str | None,
-            ticket: str | None, yes: bool, as_json: bool) -> None:
+def rollout(
+    ctx: click.Context,
+    flag: str,
+    percent: float,
+    env_opt: str | None,
+    reason: str | None,
+    ticket: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Set FLAG's rollout to PERCENT (0-100; 5, 5.5 and 5% all work) in one environment. Does not turn an off
     flag on."""
     _write(ctx, "rollout", flag, env_opt, reason, ticket, yes, as_json, percent=percent)
@@ -226,15 +275,27 @@ def rollout(ctx: click.Context, flag: str, percent: float, env_opt: str | None, 
 @click.command()
 @click.argument("flag")
 @_env
-@click.option("--to-version", type=click.IntRange(min=1), default=None,
-              help="Version to restore (default: the one before the last change).")
+@click.option(
+    "--to-version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Version to restore (default: the one before the last change).",
+)
 @_reason
 @_ticket
 @_yes
 @_json
 @click.pass_context
 @handles_errors
-def rollback(ctx: click.Context, flag: str, env_opt: str | None, to_version: int | None, reason: str | None,
-             ticket: str | None, yes: bool, as_json: bool) -> None:
+def rollback(
+    ctx: click.Context,
+    flag: str,
+    env_opt: str | None,
+    to_version: int | None,
+    reason: str | None,
+    ticket: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Restore FLAG's state in one environment to an earlier version (a new version equal to it)."""
     _write(ctx, "rollback", flag, env_opt, reason, ticket, yes, as_json, to_version=to_version)

@@ -30,11 +30,19 @@ class BackendMetrics:
     def health(self) -> SourceHealth:
         return self._health.health
 
-    async def series(self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10,
-                     variants: Sequence[str] = ()) -> MetricSeries:
+    async def series(
+        self,
+        key: str,
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 10,
+        variants: Sequence[str] = (),
+    ) -> MetricSeries:
         try:
-            series = await self.backend.metrics(key, environment, window_seconds=window_seconds,
-                                                step_seconds=step_seconds)
+            series = await self.backend.metrics(
+                key, environment, window_seconds=window_seconds, step_seconds=step_seconds
+            )
         except (NotFound, Unauthorized):
             raise
         except FlagOpsError as exc:
@@ -43,16 +51,21 @@ class BackendMetrics:
         self._health.ok()
         return series
 
-    async def series_many(self, keys: Sequence[str], environment: str, *, window_seconds: int = 300,
-                          step_seconds: int = 30,
-                          variants: Mapping[str, Sequence[str]] | None = None) -> dict[str, MetricSeries]:
+    async def series_many(
+        self,
+        keys: Sequence[str],
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 30,
+        variants: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, MetricSeries]:
         limit = asyncio.Semaphore(CONCURRENCY)
 
         async def one(key: str) -> MetricSeries | None:
             async with limit:
                 try:
-                    return await self.series(key, environment, window_seconds=window_seconds,
-                                             step_seconds=step_seconds)
+                    return await self.series(key, environment, window_seconds=window_seconds, step_seconds=step_seconds)
                 except NotFound:
                     return None
 

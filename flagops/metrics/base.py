@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from flagops.errors import Unavailable
@@ -41,8 +41,11 @@ class SourceHealth:
         if self.ok or self.failing_since is None:
             return None
         since = self.failing_since.astimezone()
-        at = since.strftime("%H:%M:%S") if since.date() == datetime.now().astimezone().date() \
+        at = (
+            since.strftime("%H:%M:%S")
+            if since.date() == datetime.now().astimezone().date()
             else since.strftime("%Y-%m-%d %H:%M:%S")
+        )
         how = "unreachable" if self.unreachable else "failing"
         return f"metrics source {how} since {at}" + (f" ({self.last_error})" if self.last_error else "")
 
@@ -54,12 +57,17 @@ class HealthTracker:
         self.health = SourceHealth()
 
     def ok(self) -> None:
-        self.health = SourceHealth(ok=True, last_ok=datetime.now(timezone.utc))
+        self.health = SourceHealth(ok=True, last_ok=datetime.now(UTC))
 
     def failed(self, message: str, *, unreachable: bool = True) -> None:
         since = self.health.failing_since if not self.health.ok else None
-        self.health = SourceHealth(ok=False, failing_since=since or datetime.now(timezone.utc),
-                                   last_error=message, last_ok=self.health.last_ok, unreachable=unreachable)
+        self.health = SourceHealth(
+            ok=False,
+            failing_since=since or datetime.now(UTC),
+            last_error=message,
+            last_ok=self.health.last_ok,
+            unreachable=unreachable,
+        )
 
 
 @runtime_checkable
@@ -70,14 +78,27 @@ class MetricsSource(Protocol):
     @property
     def health(self) -> SourceHealth: ...
 
-    async def series(self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10,
-                     variants: Sequence[str] = ()) -> MetricSeries:
+    async def series(
+        self,
+        key: str,
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 10,
+        variants: Sequence[str] = (),
+    ) -> MetricSeries:
         """One flag. `variants`: the flag's variant keys (needed by templates that name a variant)."""
         ...
 
-    async def series_many(self, keys: Sequence[str], environment: str, *, window_seconds: int = 300,
-                          step_seconds: int = 30,
-                          variants: Mapping[str, Sequence[str]] | None = None) -> dict[str, MetricSeries]:
+    async def series_many(
+        self,
+        keys: Sequence[str],
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 30,
+        variants: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, MetricSeries]:
         """Many flags in as few queries as the source allows (a dashboard's worth). Flags without data
         get an empty series; the source failing raises MetricsUnavailable for the whole batch."""
         ...
@@ -138,8 +159,10 @@ def arms(series: MetricSeries, state: FlagState) -> Arms | None:
     if not series.split_by_variant or state.default_variant == state.off_variant:
         return None
     rates = {r.variant: r for r in variant_rates(series)}
-    return Arms(rates.get(state.default_variant, VariantRate(state.default_variant, 0.0, 0.0)),
-                rates.get(state.off_variant, VariantRate(state.off_variant, 0.0, 0.0)))
+    return Arms(
+        rates.get(state.default_variant, VariantRate(state.default_variant, 0.0, 0.0)),
+        rates.get(state.off_variant, VariantRate(state.off_variant, 0.0, 0.0)),
+    )
 
 
 def finite(value: float) -> bool:

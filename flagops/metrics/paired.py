@@ -59,30 +59,71 @@ class MeteredBackend:
     async def get_flag(self, key: str, environment: str | None = None) -> Flag:
         return await self.flags.get_flag(key, environment)
 
-    async def update_state(self, key: str, environment: str, change: StateChange, *, expected_version: int,
-                           reason: str, idempotency_key: str, ticket: str | None = None,
-                           origin: ChangeOrigin | None = None) -> Flag:
-        return await self.flags.update_state(key, environment, change, expected_version=expected_version,
-                                             reason=reason, idempotency_key=idempotency_key, ticket=ticket,
-                                             origin=origin)
+    async def update_state(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
+        return await self.flags.update_state(
+            key,
+            environment,
+            change,
+            expected_version=expected_version,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            ticket=ticket,
+            origin=origin,
+        )
 
-    async def restore(self, key: str, environment: str, to_version: int, *, expected_version: int, reason: str,
-                      idempotency_key: str, ticket: str | None = None, origin: ChangeOrigin | None = None) -> Flag:
-        return await self.flags.restore(key, environment, to_version, expected_version=expected_version,
-                                        reason=reason, idempotency_key=idempotency_key, ticket=ticket,
-                                        origin=origin)
+    async def restore(
+        self,
+        key: str,
+        environment: str,
+        to_version: int,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
+        return await self.flags.restore(
+            key,
+            environment,
+            to_version,
+            expected_version=expected_version,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            ticket=ticket,
+            origin=origin,
+        )
 
-    async def audit(self, *, flag: str | None = None, environment: str | None = None,
-                    since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def audit(
+        self,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
         return await self.flags.audit(flag=flag, environment=environment, since=since, limit=limit)
 
     async def verify_audit(self) -> AuditVerification:
         return await self.flags.verify_audit()
 
-    async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
-                      step_seconds: int = 10) -> MetricSeries:
-        return await self.metrics_source.series(key, environment, window_seconds=window_seconds,
-                                                step_seconds=step_seconds)
+    async def metrics(
+        self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10
+    ) -> MetricSeries:
+        return await self.metrics_source.series(
+            key, environment, window_seconds=window_seconds, step_seconds=step_seconds
+        )
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
         return await self.flags.evaluate(environment, requests)

@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -63,18 +63,26 @@ class PrometheusMetrics:
     name = "prometheus"
     has_errors = True
 
-    def __init__(self, settings: MetricsSettings, *, token: Secret | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: MetricsSettings,
+        *,
+        token: Secret | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         assert settings.url, "a prometheus source needs a url (checked when the profile is loaded)"
         self.settings = settings
         self.url = settings.url.rstrip("/")
         self._health = HealthTracker()
         self.queries = 0  # sent so far (the benchmark reports queries per refresh)
         self._http = httpx.AsyncClient(
-            base_url=self.url, verify=settings.verify_tls, transport=transport,
+            base_url=self.url,
+            verify=settings.verify_tls,
+            transport=transport,
             auth=BearerAuth(token) if token is not None else None,
             timeout=httpx.Timeout(settings.timeout, connect=min(3.0, settings.timeout)),
-            headers={"User-Agent": "flagops", "Accept": "application/json"})
+            headers={"User-Agent": "flagops", "Accept": "application/json"},
+        )
 
     def __repr__(self) -> str:
         return f"PrometheusMetrics({self.url!r})"
@@ -88,15 +96,29 @@ class PrometheusMetrics:
 
     # --- the port ---------------------------------------------------------------------------------
 
-    async def series(self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10,
-                     variants: Sequence[str] = ()) -> MetricSeries:
-        found = await self.series_many([key], environment, window_seconds=window_seconds,
-                                       step_seconds=step_seconds, variants={key: variants})
+    async def series(
+        self,
+        key: str,
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 10,
+        variants: Sequence[str] = (),
+    ) -> MetricSeries:
+        found = await self.series_many(
+            [key], environment, window_seconds=window_seconds, step_seconds=step_seconds, variants={key: variants}
+        )
         return found[key]
 
-    async def series_many(self, keys: Sequence[str], environment: str, *, window_seconds: int = 300,
-                          step_seconds: int = 30,
-                          variants: Mapping[str, Sequence[str]] | None = None) -> dict[str, MetricSeries]:
+    async def series_many(
+        self,
+        keys: Sequence[str],
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 30,
+        variants: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, MetricSeries]:
         if not keys:
             return {}
         step = max(1, int(step_seconds))
@@ -108,10 +130,22 @@ class PrometheusMetrics:
         pattern = ".+" if len(keys) >= ALL_FLAGS_AT else "|".join(regex_literal(k) for k in keys)
         single = keys[0] if len(keys) == 1 else None
         evaluations, errors = await asyncio.gather(
-            self._collect("evaluations", self.settings.evaluations, pattern, environment, range_seconds,
-                          times, step, keys, variants, single),
-            self._collect("errors", self.settings.errors, pattern, environment, range_seconds,
-                          times, step, keys, variants, single))
+            self._collect(
+                "evaluations",
+                self.settings.evaluations,
+                pattern,
+                environment,
+                range_seconds,
+                times,
+                step,
+                keys,
+                variants,
+                single,
+            ),
+            self._collect(
+                "errors", self.settings.errors, pattern, environment, range_seconds, times, step, keys, variants, single
+            ),
+        )
         self._health.ok()  # both queries answered (a failure of either has said so and raised)
         (eval_samples, eval_dropped), (error_samples, error_dropped) = evaluations, errors
         dropped = eval_dropped + error_dropped
@@ -124,7 +158,7 @@ class PrometheusMetrics:
         for (flag, variant), values in error_samples.items():
             if flag in wanted:
                 by_flag_errors.setdefault(flag, {})[variant] = values
-        starts = [datetime.fromtimestamp(t - step, timezone.utc) for t in times]  # a point covers the step before t
+        starts = [datetime.fromtimestamp(t - step, UTC) for t in times]  # a point covers the step before t
         for key in keys:  # the hot loop at 5,000 flags: plain loops, no per-point allocations beyond the point
             ev, er = by_flag_evals.get(key, {}), by_flag_errors.get(key, {})
             points = []
@@ -145,30 +179,51 @@ class PrometheusMetrics:
                 points.append(MetricPoint(start, evals, total, split))
             note = None
             if not ev and not er and single is not None:
-                note = (f"Prometheus has no series for {key} in {environment}: the templates matched nothing "
-                        "(check their labels and metric names)")
+                note = (
+                    f"Prometheus has no series for {key} in {environment}: the templates matched nothing "
+                    "(check their labels and metric names)"
+                )
             elif dropped:
                 note = f"{dropped} NaN/Inf sample(s) from Prometheus left out (check the templates)"
             # errors are per variant when their series name one, or (no errors at all) the evaluations do
             by_variant = any(v is not None for v in er) if er else any(v is not None for v in ev)
-            out[key] = MetricSeries(key, environment, step, tuple(points), has_errors=True, note=note,
-                                    errors_split=by_variant)
+            out[key] = MetricSeries(
+                key, environment, step, tuple(points), has_errors=True, note=note, errors_split=by_variant
+            )
         return out
 
     # --- queries ----------------------------------------------------------------------------------
 
-    async def _collect(self, which: str, template: str, pattern: str, environment: str, range_seconds: int,
-                       times: list[float], step: int, keys: Sequence[str],
-                       variants: Mapping[str, Sequence[str]] | None, single: str | None) -> tuple[Samples, int]:
+    async def _collect(
+        self,
+        which: str,
+        template: str,
+        pattern: str,
+        environment: str,
+        range_seconds: int,
+        times: list[float],
+        step: int,
+        keys: Sequence[str],
+        variants: Mapping[str, Sequence[str]] | None,
+        single: str | None,
+    ) -> tuple[Samples, int]:
         if "{variant}" not in template:
             query = render(template, flags=pattern, environment=environment, range_seconds=range_seconds)
             return self._samples(await self._query_range(which, query, times, step), single, None)
         names = sorted({v for k in keys for v in (variants or {}).get(k, ())})
         if not names:
             raise self._fail(f"the {which} template names {{variant}}, but the flags' variants are unknown")
-        results = await asyncio.gather(*(self._query_range(
-            which, render(template, flags=pattern, environment=environment, range_seconds=range_seconds,
-                          variant=name), times, step) for name in names))
+        results = await asyncio.gather(
+            *(
+                self._query_range(
+                    which,
+                    render(template, flags=pattern, environment=environment, range_seconds=range_seconds, variant=name),
+                    times,
+                    step,
+                )
+                for name in names
+            )
+        )
         merged: Samples = {}
         dropped = 0
         for name, result in zip(names, results, strict=True):
@@ -177,8 +232,7 @@ class PrometheusMetrics:
             merged.update(samples)
         return merged, dropped
 
-    def _samples(self, result: list[dict[str, Any]], single: str | None,
-                 variant: str | None) -> tuple[Samples, int]:
+    def _samples(self, result: list[dict[str, Any]], single: str | None, variant: str | None) -> tuple[Samples, int]:
         flag_label, variant_label = self.settings.flag_label, self.settings.variant_label
         samples: Samples = {}
         dropped = 0
@@ -212,8 +266,7 @@ class PrometheusMetrics:
         try:
             response = await self._http.post("/api/v1/query_range", data=form)
         except httpx.TimeoutException:
-            raise self._fail(f"{where} did not answer within {self.settings.timeout:g}s",
-                             unreachable=True) from None
+            raise self._fail(f"{where} did not answer within {self.settings.timeout:g}s", unreachable=True) from None
         except httpx.ConnectError:
             raise self._fail(f"{where} is unreachable (connection refused or no route)", unreachable=True) from None
         except httpx.HTTPError as exc:
@@ -223,21 +276,27 @@ class PrometheusMetrics:
         except ValueError:
             body = None
         if not isinstance(body, dict) or "status" not in body:
-            raise self._fail(f"{where} answered HTTP {response.status_code} without a Prometheus API "
-                             "response: is the url the Prometheus server (not a dashboard)?")
+            raise self._fail(
+                f"{where} answered HTTP {response.status_code} without a Prometheus API "
+                "response: is the url the Prometheus server (not a dashboard)?"
+            )
         if body.get("status") != "success":
             kind = str(body.get("errorType", "error"))[:40]
             detail = str(body.get("error", ""))[:300]
             if response.status_code in (401, 403):
                 raise self._fail(f"{where} refused the request (HTTP {response.status_code}): check token_env")
             if kind in ("bad_data", "execution") and response.status_code in (400, 422):
-                raise self._fail(f"Prometheus rejected the {which} query ({kind}: {detail}); "
-                                 f"fix the profile's metrics.{which} template")
+                raise self._fail(
+                    f"Prometheus rejected the {which} query ({kind}: {detail}); "
+                    f"fix the profile's metrics.{which} template"
+                )
             raise self._fail(f"{where} failed the {which} query (HTTP {response.status_code}, {kind}: {detail})")
         data = body.get("data") or {}
         result_type = data.get("resultType")
         if result_type != "matrix":
-            raise self._fail(f"the {which} template gives a {result_type or 'strange'} result; it must be an instant "
-                             "vector, like sum by (flag, variant) (rate(...[{range}]))")
+            raise self._fail(
+                f"the {which} template gives a {result_type or 'strange'} result; it must be an instant "
+                "vector, like sum by (flag, variant) (rate(...[{range}]))"
+            )
         result = data.get("result")
         return result if isinstance(result, list) else []

@@ -31,10 +31,13 @@ from flagops.errors import ConfigError
 SOURCES = ("backend", "v1", "prometheus")
 PLACEHOLDERS = ("flag", "environment", "variant", "range")
 # the reference service's own counters (flagops serve exposes them on /metrics)
-DEFAULT_EVALUATIONS = ('sum by (flag, variant) (rate(flagops_flag_evaluations_total'
-                       '{environment="{environment}", flag=~"{flag}"}[{range}]))')
-DEFAULT_ERRORS = ('sum by (flag, variant) (rate(flagops_flag_errors_total'
-                  '{environment="{environment}", flag=~"{flag}"}[{range}]))')
+DEFAULT_EVALUATIONS = (
+    "sum by (flag, variant) (rate(flagops_flag_evaluations_total"
+    '{environment="{environment}", flag=~"{flag}"}[{range}]))'
+)
+DEFAULT_ERRORS = (
+    'sum by (flag, variant) (rate(flagops_flag_errors_total{environment="{environment}", flag=~"{flag}"}[{range}]))'
+)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -75,13 +78,14 @@ def template_problem(template: str) -> str | None:
         if name not in PLACEHOLDERS:
             return f"unknown placeholder {{{name}}} (known: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ")"
     for match in re.finditer(r"\{flag\}", template):
-        if not re.search(r'=~\s*"$', template[:match.start()]):
+        if not re.search(r'=~\s*"$', template[: match.start()]):
             return 'use {flag} as a regex match, flag_label=~"{flag}", so one query can serve many flags'
     return None
 
 
-def parse_settings(values: Mapping[str, Any], line_of: Callable[[str], str], *, default_url: str | None,
-                   backend: str) -> MetricsSettings:
+def parse_settings(
+    values: Mapping[str, Any], line_of: Callable[[str], str], *, default_url: str | None, backend: str
+) -> MetricsSettings:
     """`values`: the YAML mapping; `line_of(field)`: "path:line: profiles.p.metrics.field" for messages."""
     known = ("source", "url", "evaluations", "errors", "labels", "min_range", "timeout", "verify_tls", "token_env")
     for key in values:
@@ -101,12 +105,15 @@ def parse_settings(values: Mapping[str, Any], line_of: Callable[[str], str], *, 
         raise ConfigError(f"{line_of('source')}: expected one of {', '.join(SOURCES)}, got {source!r}.")
     url = text("url", "a URL like http://prometheus:9090")
     if source == "prometheus" and not url:
-        raise ConfigError(f"{line_of('source')}: a prometheus source needs url: (the Prometheus server, "
-                          "like http://prometheus:9090).")
+        raise ConfigError(
+            f"{line_of('source')}: a prometheus source needs url: (the Prometheus server, like http://prometheus:9090)."
+        )
     if source == "v1" and not url:
         if backend != "flagapi":
-            raise ConfigError(f"{line_of('source')}: a v1 source for a {backend} profile needs url: "
-                              "(the Flag API service that has the metrics).")
+            raise ConfigError(
+                f"{line_of('source')}: a v1 source for a {backend} profile needs url: "
+                "(the Flag API service that has the metrics)."
+            )
         url = default_url
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"{line_of('url')}: expected a URL starting with http:// or https://, got {url!r}.")
@@ -141,7 +148,9 @@ def parse_settings(values: Mapping[str, Any], line_of: Callable[[str], str], *, 
     token_env = text("token_env", "the name of an environment variable")
     if token_env is not None:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token_env):
-            raise ConfigError(f"{line_of('token_env')}: expected an environment variable name, got {token_env!r} "
-                              "(the token itself never goes into the config file).")
+            raise ConfigError(
+                f"{line_of('token_env')}: expected an environment variable name, got {token_env!r} "
+                "(the token itself never goes into the config file)."
+            )
         kwargs["token_env"] = token_env
     return MetricsSettings(**kwargs)

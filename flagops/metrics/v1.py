@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from flagops.v1 import wire
 from flagops.backends.http import ResilientClient
 from flagops.errors import FlagOpsError, Invalid, NotFound, Unauthorized, Unavailable
 from flagops.metrics.base import HealthTracker, MetricsUnavailable, SourceHealth
 from flagops.model import MetricSeries
+from flagops.v1 import wire
 
 BUCKET = 10
 BATCH_FLAGS = 150  # keys per request: ~6 kB of query string for typical keys
@@ -55,30 +55,50 @@ class V1Metrics:
         self._health.ok()
         return data
 
-    async def series(self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10,
-                     variants: Sequence[str] = ()) -> MetricSeries:
+    async def series(
+        self,
+        key: str,
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 10,
+        variants: Sequence[str] = (),
+    ) -> MetricSeries:
         what = f"read metrics of {key} in {environment}"
         step = _bucketed(step_seconds)
-        data = await self._get(f"/v1/metrics/flags/{quote(key, safe='')}", what,
-                               {"environment": environment, "window": max(step, window_seconds), "step": step})
+        data = await self._get(
+            f"/v1/metrics/flags/{quote(key, safe='')}",
+            what,
+            {"environment": environment, "window": max(step, window_seconds), "step": step},
+        )
         return _parse(what, data)
 
-    async def series_many(self, keys: Sequence[str], environment: str, *, window_seconds: int = 300,
-                          step_seconds: int = 30,
-                          variants: Mapping[str, Sequence[str]] | None = None) -> dict[str, MetricSeries]:
+    async def series_many(
+        self,
+        keys: Sequence[str],
+        environment: str,
+        *,
+        window_seconds: int = 300,
+        step_seconds: int = 30,
+        variants: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, MetricSeries]:
         step = _bucketed(step_seconds)
         found: dict[str, MetricSeries] = {}
         for start in range(0, len(keys), BATCH_FLAGS):
-            chunk = list(keys[start:start + BATCH_FLAGS])
+            chunk = list(keys[start : start + BATCH_FLAGS])
             what = f"read metrics of {len(chunk)} flags in {environment}"
             try:
-                data = await self._get("/v1/metrics/flags", what, {"environment": environment, "flag": chunk,
-                                                                    "window": max(step, window_seconds), "step": step})
+                data = await self._get(
+                    "/v1/metrics/flags",
+                    what,
+                    {"environment": environment, "flag": chunk, "window": max(step, window_seconds), "step": step},
+                )
             except NotFound:  # a flag of the batch was archived meanwhile: ask one by one
                 for key in chunk:
                     try:
-                        found[key] = await self.series(key, environment, window_seconds=window_seconds,
-                                                       step_seconds=step)
+                        found[key] = await self.series(
+                            key, environment, window_seconds=window_seconds, step_seconds=step
+                        )
                     except NotFound:
                         continue
                 continue
@@ -100,5 +120,7 @@ def _parse(what: str, data: Any) -> MetricSeries:
     try:
         return wire.metrics_from_json(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Invalid(f"{what}: the service sent data flagops cannot read ({exc}). "
-                      "Is the URL a v1 Flag API, and are both sides up to date?") from None
+        raise Invalid(
+            f"{what}: the service sent data flagops cannot read ({exc}). "
+            "Is the URL a v1 Flag API, and are both sides up to date?"
+        ) from None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from flagops.errors import FlagOpsError
 
 if TYPE_CHECKING:
-    from flagops.config import Profile, ProbeSettings
+    from flagops.config import ProbeSettings, Profile
     from flagops.model import Flag
 
 log = logging.getLogger("flagops.probe")
@@ -42,16 +42,24 @@ class ProbeResult:
     def describe(self) -> str:
         if self.outcome == "served_off" and self.elapsed_ms is not None:
             if self.first_look:
-                return (f"served off to clients within {self.elapsed_ms:,.0f} ms (already off at the probe's "
-                        f"first evaluation; measured by {self.client})")
+                return (
+                    f"served off to clients within {self.elapsed_ms:,.0f} ms (already off at the probe's "
+                    f"first evaluation; measured by {self.client})"
+                )
             return f"served off to clients after {self.elapsed_ms:,.0f} ms (measured by {self.client})"
         if self.outcome == "still_on":
             return f"NOT yet served off to clients: {self.detail} (measured by {self.client})"
         return f"propagation probe failed ({self.client}): {self.detail}"
 
     def to_json(self) -> dict[str, object]:
-        return {"outcome": self.outcome, "client": self.client, "elapsedMs": self.elapsed_ms,
-                "firstLook": self.first_look, "detail": self.detail, "summary": self.describe()}
+        return {
+            "outcome": self.outcome,
+            "client": self.client,
+            "elapsedMs": self.elapsed_ms,
+            "firstLook": self.first_look,
+            "detail": self.detail,
+            "summary": self.describe(),
+        }
 
 
 class ProbeUnavailable(FlagOpsError):
@@ -85,7 +93,7 @@ class Probe:
         def load() -> None:
             try:
                 importlib.import_module(module).preload()
-            except Exception:  # noqa: BLE001 - warming is a nicety; watch_kill reports a missing SDK
+            except Exception:
                 pass
 
         threading.Thread(target=load, name="probe-warm", daemon=True).start()
@@ -114,14 +122,14 @@ class Probe:
                 from flagops.probe.unleash_probe import watch_unleash as watch
             # the SDKs are synchronous: a thread keeps the console and the CLI's event loop free
             result = await asyncio.wait_for(
-                asyncio.to_thread(watch, self.settings, token, flag, environment, sent_at, deadline,
-                                  self.verify_tls),
-                timeout=self.settings.timeout + 5)
+                asyncio.to_thread(watch, self.settings, token, flag, environment, sent_at, deadline, self.verify_tls),
+                timeout=self.settings.timeout + 5,
+            )
         except ProbeUnavailable as exc:
             result = ProbeResult("failed", self.client_name, detail=exc.message)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result = ProbeResult("failed", self.client_name, detail="the client did not answer in time")
-        except Exception as exc:  # noqa: BLE001 - an SDK failure must never turn a done kill into a crash
+        except Exception as exc:
             log.exception("propagation probe failed")
             result = ProbeResult("failed", self.client_name, detail=f"{type(exc).__name__}: {str(exc)[:200]}")
         log.info("probe %s in %s: %s", flag.key, environment, result.describe())
@@ -138,8 +146,9 @@ class Look:
     final: bool = False  # waiting cannot help (unknown flag, refused token)
 
 
-def poll_until_off(look: Callable[[], Look], client: str, sent_at: float, deadline: float,
-                   timeout: float) -> ProbeResult:
+def poll_until_off(
+    look: Callable[[], Look], client: str, sent_at: float, deadline: float, timeout: float
+) -> ProbeResult:
     """Evaluate every POLL_SECONDS until served off or the deadline; time from `sent_at` (the kill)."""
     looks = 0
     while True:
@@ -150,8 +159,11 @@ def poll_until_off(look: Callable[[], Look], client: str, sent_at: float, deadli
         if seen.final:
             return ProbeResult("failed", client, detail=seen.saw)
         if now + POLL_SECONDS >= deadline:
-            return ProbeResult("still_on" if seen.answered else "failed", client,
-                               detail=f"after {timeout:g} s the client still got {seen.saw}")
+            return ProbeResult(
+                "still_on" if seen.answered else "failed",
+                client,
+                detail=f"after {timeout:g} s the client still got {seen.saw}",
+            )
         looks += 1
         time.sleep(POLL_SECONDS)
 

@@ -27,8 +27,9 @@ def preload() -> None:
     from openfeature.contrib.provider.ofrep import OFREPProvider  # noqa: F401
 
 
-def watch_ofrep(settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float,
-                deadline: float, verify_tls: bool) -> ProbeResult:
+def watch_ofrep(
+    settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float, deadline: float, verify_tls: bool
+) -> ProbeResult:
     try:
         from openfeature import api
         from openfeature.contrib.provider.ofrep import OFREPProvider
@@ -38,8 +39,9 @@ def watch_ofrep(settings: ProbeSettings, token: str, flag: Flag, environment: st
         raise ProbeUnavailable("the OpenFeature SDK is not installed (pip install 'flagops[probe]')") from None
 
     headers = {"Authorization": f"Bearer {token}", "X-Flagops-Environment": environment}
-    provider = OFREPProvider(settings.url, headers_factory=lambda: dict(headers),
-                             timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+    provider = OFREPProvider(
+        settings.url, headers_factory=lambda: dict(headers), timeout=max(0.5, min(5.0, deadline - time.monotonic()))
+    )
     provider.session.verify = verify_tls
     domain = f"flagops-probe-{uuid.uuid4().hex[:12]}"  # never disturbs an application's own providers
     api.set_provider(provider, domain=domain)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -70,8 +69,9 @@ def preload() -> None:
     from UnleashClient import UnleashClient  # noqa: F401
 
 
-def watch_unleash(settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float,
-                  deadline: float, verify_tls: bool) -> ProbeResult:
+def watch_unleash(
+    settings: ProbeSettings, token: str, flag: Flag, environment: str, sent_at: float, deadline: float, verify_tls: bool
+) -> ProbeResult:
     try:
         from UnleashClient import UnleashClient
         from UnleashClient.utils import InstanceAllowType
@@ -79,15 +79,26 @@ def watch_unleash(settings: ProbeSettings, token: str, flag: Flag, environment: 
         raise ProbeUnavailable("the UnleashClient SDK is not installed (pip install 'flagops[probe]')") from None
     scoped = _TOKEN_ENV.match(token)
     if scoped and scoped.group(1) not in ("*", environment):
-        raise ProbeUnavailable(f"the probe's client token is for environment {scoped.group(1)!r}, not "
-                               f"{environment!r}; use token_env with {{ENV}} to pick a token per environment")
+        raise ProbeUnavailable(
+            f"the probe's client token is for environment {scoped.group(1)!r}, not "
+            f"{environment!r}; use token_env with {{ENV}} to pick a token per environment"
+        )
     cache = _memory_cache()
     client = UnleashClient(
-        url=settings.url, app_name="flagops-probe", instance_id=f"flagops-probe-{uuid.uuid4().hex[:8]}",
-        environment=environment, refresh_interval=REFRESH_SECONDS, disable_metrics=True,
-        disable_registration=True, custom_headers={"Authorization": token},
-        custom_options={"verify": verify_tls}, request_timeout=5, request_retries=0, cache=cache,
-        multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW)
+        url=settings.url,
+        app_name="flagops-probe",
+        instance_id=f"flagops-probe-{uuid.uuid4().hex[:8]}",
+        environment=environment,
+        refresh_interval=REFRESH_SECONDS,
+        disable_metrics=True,
+        disable_registration=True,
+        custom_headers={"Authorization": token},
+        custom_options={"verify": verify_tls},
+        request_timeout=5,
+        request_retries=0,
+        cache=cache,
+        multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW,
+    )
     context = {k: str(v) for k, v in settings.context.items()}
     context.setdefault("userId", str(context.get("targetingKey", "flagops-probe")))
     try:
@@ -99,8 +110,9 @@ def watch_unleash(settings: ProbeSettings, token: str, flag: Flag, environment: 
                 return Look(False, False, f"nothing from {settings.url} (unreachable, or the token was refused)")
             mine = next((f for f in features if isinstance(f, dict) and f.get("name") == flag.key), None)
             if mine is None:
-                return Look(False, False, "a state without this flag (check the token's project and environment)",
-                            final=True)
+                return Look(
+                    False, False, "a state without this flag (check the token's project and environment)", final=True
+                )
             enabled, served = bool(mine.get("enabled")), client.is_enabled(flag.key, context)
             return Look(not enabled and not served, True, f"enabled {enabled}, is_enabled {served}")
 

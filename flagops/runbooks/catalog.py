@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flagops.errors import NotFound
 from flagops import resources
+from flagops.errors import NotFound
 from flagops.model import Flag
 from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
 from flagops.runbooks.schema import Runbook

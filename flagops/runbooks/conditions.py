@@ -30,8 +30,7 @@ def window_seconds(window: float) -> int:
 
 async def error_rate(backend: FlagBackend, flag: str, environment: str, window: float) -> tuple[float | None, float]:
     """(error rate in percent, evaluations) over the last `window` seconds; rate None when there is no source."""
-    series = await backend.metrics(flag, environment, window_seconds=window_seconds(window),
-                                   step_seconds=METRIC_STEP)
+    series = await backend.metrics(flag, environment, window_seconds=window_seconds(window), step_seconds=METRIC_STEP)
     rate = series.error_rate
     return (None if rate is None else rate * 100.0), series.evaluations
 
@@ -57,8 +56,10 @@ class ArmReading:
             return "no traffic" if rate is None else percent(rate)
 
         gap = "" if self.gap is None else f", {self.gap:+.2f} points"
-        return (f"treatment {self.treatment} {show(self.treatment_rate)} vs control {self.control} "
-                f"{show(self.control_rate)}{gap}")
+        return (
+            f"treatment {self.treatment} {show(self.treatment_rate)} vs control {self.control} "
+            f"{show(self.control_rate)}{gap}"
+        )
 
 
 async def arm_rates(backend: FlagBackend, flag: str, environment: str, window: float) -> ArmReading:
@@ -67,16 +68,23 @@ async def arm_rates(backend: FlagBackend, flag: str, environment: str, window: f
     state = found.state(environment)
     if state is None:
         raise NotFound(f"{flag} has no state in {environment}")
-    series = await backend.metrics(flag, environment, window_seconds=window_seconds(window),
-                                   step_seconds=METRIC_STEP)
+    series = await backend.metrics(flag, environment, window_seconds=window_seconds(window), step_seconds=METRIC_STEP)
     pair = arms(series, state)
     if pair is None:
-        why = ("its treatment and control are the same variant" if state.default_variant == state.off_variant
-               else f"the metrics source of {backend.name} does not split errors by variant")
+        why = (
+            "its treatment and control are the same variant"
+            if state.default_variant == state.off_variant
+            else f"the metrics source of {backend.name} does not split errors by variant"
+        )
         raise FlagOpsError(f"cannot compare treatment with control for {flag}: {why}")
     t, c = pair.treatment, pair.control
-    return ArmReading(t.variant, c.variant, None if t.rate is None else t.rate * 100,
-                      None if c.rate is None else c.rate * 100, series.evaluations)
+    return ArmReading(
+        t.variant,
+        c.variant,
+        None if t.rate is None else t.rate * 100,
+        None if c.rate is None else c.rate * 100,
+        series.evaluations,
+    )
 
 
 def percent(value: float) -> str:
@@ -90,14 +98,18 @@ async def read(backend: FlagBackend, cond: Condition, environment: str) -> Readi
         seen = f"{reading.text()} (last {int(cond.window)}s)"
         if reading.gap is None:
             return Reading(False, seen + ": one arm had no traffic, nothing to compare")
-        holds = (reading.gap > float(cond.above_control_by) if cond.above_control_by is not None
-                 else reading.gap < float(cond.below_control_by))
+        holds = (
+            reading.gap > float(cond.above_control_by)
+            if cond.above_control_by is not None
+            else reading.gap < float(cond.below_control_by)
+        )
         return Reading(holds, seen, reading.treatment_rate)
     if cond.metric == "error_rate":
         rate, evaluations = await error_rate(backend, cond.flag, environment, cond.window)
         if rate is None:
-            raise FlagOpsError(f"{backend.name} has no error-rate source, so an error_rate step cannot run "
-                               f"for {cond.flag}")
+            raise FlagOpsError(
+                f"{backend.name} has no error-rate source, so an error_rate step cannot run for {cond.flag}"
+            )
         seen = f"error rate {percent(rate)} ({evaluations:,.0f} evaluations, last {int(cond.window)}s)"
         if evaluations == 0:
             seen += ", no traffic"

@@ -48,8 +48,17 @@ async def _always(step: Step, plans: list[PlannedChange]) -> bool:
 
 
 class Runner:
-    def __init__(self, ops: Ops, runbook: Runbook, log: RunLog, store: RunStore, *, confirm: Confirm | None = None,
-                 on_event: OnEvent | None = None, attempt: int = 0) -> None:
+    def __init__(
+        self,
+        ops: Ops,
+        runbook: Runbook,
+        log: RunLog,
+        store: RunStore,
+        *,
+        confirm: Confirm | None = None,
+        on_event: OnEvent | None = None,
+        attempt: int = 0,
+    ) -> None:
         self.ops = ops
         self.backend = ops.backend
         self.runbook = runbook
@@ -84,7 +93,7 @@ class Runner:
             self.emit("step-start", step.index, step.title())
             try:
                 message = await self._step(step, resuming)
-            except (StepFailed, FlagOpsError, Exception) as exc:  # noqa: BLE001 - recorded, never a traceback
+            except (StepFailed, FlagOpsError, Exception) as exc:
                 stopped = isinstance(exc, StepFailed) and exc.stopped
                 if isinstance(exc, (StepFailed, FlagOpsError)):
                     text = exc.message
@@ -176,27 +185,58 @@ class Runner:
                 before = entry.before.get("version") if isinstance(entry.before, dict) else None
                 after = entry.after.get("version") if isinstance(entry.after, dict) else None
                 if isinstance(before, int) and isinstance(after, int) and (key, after) not in recorded:
-                    self.log.changes.append(ChangeRecord(step.index, key, env, entry.action.removeprefix("flag."),
-                                                         f"{key} in {env}: recorded by the audit log (resumed)",
-                                                         before, after, idempotency_key=entry.idempotency_key))
+                    self.log.changes.append(
+                        ChangeRecord(
+                            step.index,
+                            key,
+                            env,
+                            entry.action.removeprefix("flag."),
+                            f"{key} in {env}: recorded by the audit log (resumed)",
+                            before,
+                            after,
+                            idempotency_key=entry.idempotency_key,
+                        )
+                    )
                     recorded.add((key, after))
                 done.add(key)
         self.store.save(self.log)
         return done
 
-    async def _apply(self, step: Step, plan: PlannedChange, action: str, stage: str = "",
-                     reason: str | None = None, automatic: bool = False) -> ChangeRecord:
+    async def _apply(
+        self,
+        step: Step,
+        plan: PlannedChange,
+        action: str,
+        stage: str = "",
+        reason: str | None = None,
+        automatic: bool = False,
+    ) -> ChangeRecord:
         key, env = plan.flag.key, plan.environment.key
         try:
-            applied = await self.ops.apply(plan, reason=reason or self.log.reason, ticket=self.log.ticket,
-                                           origin=self.origin(step),
-                                           idempotency_key=self.idempotency_key(step, key, stage))
+            applied = await self.ops.apply(
+                plan,
+                reason=reason or self.log.reason,
+                ticket=self.log.ticket,
+                origin=self.origin(step),
+                idempotency_key=self.idempotency_key(step, key, stage),
+            )
         except Conflict as exc:
             fresh = exc.fresh.state(env) if exc.fresh else None
-            now = f" (now {describe_state(fresh)}, version {fresh.version} by {fresh.updated_by or '?'})" if fresh else ""
+            now = (
+                f" (now {describe_state(fresh)}, version {fresh.version} by {fresh.updated_by or '?'})" if fresh else ""
+            )
             raise StepFailed(f"{key} in {env} changed after it was read{now}; nothing sent for it") from None
-        change = ChangeRecord(step.index, key, env, action, plan.summary(), plan.before.version,
-                              applied.state.version, idempotency_key=applied.idempotency_key, automatic=automatic)
+        change = ChangeRecord(
+            step.index,
+            key,
+            env,
+            action,
+            plan.summary(),
+            plan.before.version,
+            applied.state.version,
+            idempotency_key=applied.idempotency_key,
+            automatic=automatic,
+        )
         self.log.changes.append(change)
         self.store.save(self.log)
         confirmed = "" if applied.confirmed else " (not yet confirmed as served)"
@@ -231,8 +271,7 @@ class Runner:
         assert step.guard is not None
         guard = step.guard
         limit = float(guard.error_rate_above) if guard.error_rate_above is not None else None
-        gap_limit = (float(guard.treatment_above_control_by) if guard.treatment_above_control_by is not None
-                     else None)
+        gap_limit = float(guard.treatment_above_control_by) if guard.treatment_above_control_by is not None else None
         hold = float(step.hold)
         window = float(step.guard.window) if step.guard.window is not None else max(hold, 1.0)
         record = self.log.step(step.index)
@@ -243,8 +282,9 @@ class Runner:
         if state is None:
             raise StepFailed(f"{key} has no state in {env}")
         if not state.enabled:
-            raise StepFailed(f"{key} is off in {env}: a progressive rollout raises the rollout of a flag that is "
-                             "on; nothing changed")
+            raise StepFailed(
+                f"{key} is off in {env}: a progressive rollout raises the rollout of a flag that is on; nothing changed"
+            )
         baseline = record.baseline.setdefault(key, state.version)
         self.store.save(self.log)
         stages = [float(p) for p in step.percents if float(p) > state.rollout]
@@ -265,12 +305,23 @@ class Runner:
                 why = f"automatic rollback: runbook guard breached ({breach}); run reason: {self.log.reason}"
                 if not back.noop:
                     await self._apply(step, back, "guard-rollback", stage="rollback", reason=why, automatic=True)
-                raise StepFailed(f"guard breached at {pct:g}%: {breach}; rolled back to version {baseline} "
-                                 f"({describe_state(back.after)})")
+                raise StepFailed(
+                    f"guard breached at {pct:g}%: {breach}; rolled back to version {baseline} "
+                    f"({describe_state(back.after)})"
+                )
         return f"{key} reached {stages[-1]:g}%; error rate stayed at or below {conditions.percent(worst)}"
 
-    async def _guard(self, step: Step, key: str, env: str, pct: float, limit: float | None,
-                     gap_limit: float | None, hold: float, window: float) -> tuple[str | None, float]:
+    async def _guard(
+        self,
+        step: Step,
+        key: str,
+        env: str,
+        pct: float,
+        limit: float | None,
+        gap_limit: float | None,
+        hold: float,
+        window: float,
+    ) -> tuple[str | None, float]:
         """Watch the error rate (and/or treatment vs control) for `hold` seconds; (breach or None, worst rate)."""
         deadline = time.monotonic() + hold
         poll = max(0.05, float(step.poll))
@@ -293,24 +344,34 @@ class Runner:
                 return None, worst
             await asyncio.sleep(min(poll, remaining))
 
-    async def _guard_absolute(self, step: Step, key: str, env: str, pct: float, limit: float, window: float,
-                              worst: float) -> tuple[str | None, float]:
+    async def _guard_absolute(
+        self, step: Step, key: str, env: str, pct: float, limit: float, window: float, worst: float
+    ) -> tuple[str | None, float]:
         rate, evaluations = await conditions.error_rate(self.backend, key, env, window)
         if rate is None:
             raise Refused(f"{self.backend.name} has no error-rate source; the guard cannot watch {key}")
         worst = max(worst, rate)
         shown = conditions.percent(rate)
-        self.emit("progress", step.index, f"at {pct:g}%: error rate {shown} (guard {conditions.percent(limit)}, "
-                  f"{evaluations:,.0f} evaluations)", rate)
+        self.emit(
+            "progress",
+            step.index,
+            f"at {pct:g}%: error rate {shown} (guard {conditions.percent(limit)}, {evaluations:,.0f} evaluations)",
+            rate,
+        )
         return (f"error rate {shown} > {conditions.percent(limit)}" if rate > limit else None), worst
 
-    async def _guard_arms(self, step: Step, key: str, env: str, pct: float, gap_limit: float, window: float,
-                          worst: float) -> tuple[str | None, float]:
+    async def _guard_arms(
+        self, step: Step, key: str, env: str, pct: float, gap_limit: float, window: float, worst: float
+    ) -> tuple[str | None, float]:
         reading = await conditions.arm_rates(self.backend, key, env, window)
         if reading.treatment_rate is not None:
             worst = max(worst, reading.treatment_rate)
-        self.emit("progress", step.index, f"at {pct:g}%: {reading.text()} (guard: treatment > control + "
-                  f"{gap_limit:g} points)", reading.treatment_rate)
+        self.emit(
+            "progress",
+            step.index,
+            f"at {pct:g}%: {reading.text()} (guard: treatment > control + {gap_limit:g} points)",
+            reading.treatment_rate,
+        )
         if reading.gap is not None and reading.gap > gap_limit:
             return f"{reading.text()}, more than {gap_limit:g} points above control", worst
         return None, worst

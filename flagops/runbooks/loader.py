@@ -37,9 +37,16 @@ from flagops.runbooks.yamlsrc import Located
 TOP_FIELDS = ("id", "title", "description", "environment", "params", "steps", "tags")
 PARAM_FIELDS = ("type", "default", "description", "choices")
 COMMON_STEP_FIELDS = {"name": ParamType.STRING, "environment": ParamType.ENVIRONMENT}
-CONDITION_FIELDS = {"flag": ParamType.FLAG, "above": ParamType.PERCENT, "below": ParamType.PERCENT,
-                    "window": ParamType.DURATION, "enabled": ParamType.BOOL, "rollout": ParamType.PERCENT,
-                    "above_control_by": ParamType.PERCENT, "below_control_by": ParamType.PERCENT}
+CONDITION_FIELDS = {
+    "flag": ParamType.FLAG,
+    "above": ParamType.PERCENT,
+    "below": ParamType.PERCENT,
+    "window": ParamType.DURATION,
+    "enabled": ParamType.BOOL,
+    "rollout": ParamType.PERCENT,
+    "above_control_by": ParamType.PERCENT,
+    "below_control_by": ParamType.PERCENT,
+}
 ARM_BOUNDS = ("above_control_by", "below_control_by")  # treatment vs control, in percentage points
 STEP_FIELDS: dict[StepKind, dict[str, ParamType]] = {
     StepKind.NOTE: {},
@@ -52,10 +59,18 @@ STEP_FIELDS: dict[StepKind, dict[str, ParamType]] = {
     StepKind.PROGRESSIVE: {"percents": ParamType.PERCENT, "hold": ParamType.DURATION, "poll": ParamType.DURATION},
 }
 STRUCTURED_FIELDS = {StepKind.PROGRESSIVE: ("guard",)}
-SELECTOR_FIELDS = {"owner": ParamType.TEAM, "tag": ParamType.STRING, "kill_switch": ParamType.BOOL,
-                   "enabled": ParamType.BOOL, "partial": ParamType.BOOL}
-GUARD_FIELDS = {"error_rate_above": ParamType.PERCENT, "window": ParamType.DURATION,
-                "treatment_above_control_by": ParamType.PERCENT}
+SELECTOR_FIELDS = {
+    "owner": ParamType.TEAM,
+    "tag": ParamType.STRING,
+    "kill_switch": ParamType.BOOL,
+    "enabled": ParamType.BOOL,
+    "partial": ParamType.BOOL,
+}
+GUARD_FIELDS = {
+    "error_rate_above": ParamType.PERCENT,
+    "window": ParamType.DURATION,
+    "treatment_above_control_by": ParamType.PERCENT,
+}
 DEFAULT_PERCENTS = (1.0, 5.0, 10.0, 25.0, 50.0)
 TEXT_TYPES = (ParamType.STRING, ParamType.FLAG, ParamType.TEAM, ParamType.ENVIRONMENT)
 SUFFIX = (".yaml", ".yml")
@@ -137,11 +152,15 @@ class _Reader:
             if raw == "${" + names[0] + "}":
                 ptype = self.params[names[0]].type
                 if ptype not in COMPATIBLE[vtype]:
-                    self.problem(node.line, field, f"param {names[0]!r} is a {ptype.value}, but this field takes a {vtype.value}")
+                    self.problem(
+                        node.line, field, f"param {names[0]!r} is a {ptype.value}, but this field takes a {vtype.value}"
+                    )
                     return None
                 return Ref(names[0], vtype)
             if vtype not in TEXT_TYPES:
-                self.problem(node.line, field, f"expected a {vtype.value} or a single ${{param}}, not text around a placeholder")
+                self.problem(
+                    node.line, field, f"expected a {vtype.value} or a single ${{param}}, not text around a placeholder"
+                )
                 return None
             return Template(raw, names, vtype)
         if raw is None or isinstance(raw, (dict, list)):
@@ -176,8 +195,9 @@ class _Reader:
             try:
                 ptype = ParamType(type_node.value)
             except ValueError:
-                self.problem(type_node.line, f"{field}.type",
-                             "expected one of " + ", ".join(t.value for t in ParamType))
+                self.problem(
+                    type_node.line, f"{field}.type", "expected one of " + ", ".join(t.value for t in ParamType)
+                )
                 continue
             default, required = None, True
             if "default" in spec and spec["default"].value is not None:
@@ -245,8 +265,9 @@ class _Reader:
         for name, vtype in {**COMMON_STEP_FIELDS, **fields}.items():
             if name in spec and name != "percents":
                 values[name] = self.value(spec[name], vtype, f"{where}.{name}")
-        step = Step(index=index, kind=kind, line=node.line, name=values.get("name"),
-                    environment=values.get("environment"))
+        step = Step(
+            index=index, kind=kind, line=node.line, name=values.get("name"), environment=values.get("environment")
+        )
         field = f"{where}.{kind.value}"
         if kind is StepKind.NOTE:
             text = self.value(head, ParamType.STRING, field) if head.value is not None else None
@@ -279,8 +300,11 @@ class _Reader:
                 self.problem(head.line, field, f"{kind.value} takes one flag key, not a selector")
                 return step
             self.unknown_fields(head, SELECTOR_FIELDS, f"{field}.")
-            sel = {name: self.value(head.value[name], vtype, f"{field}.{name}")
-                   for name, vtype in SELECTOR_FIELDS.items() if name in head.value}
+            sel = {
+                name: self.value(head.value[name], vtype, f"{field}.{name}")
+                for name, vtype in SELECTOR_FIELDS.items()
+                if name in head.value
+            }
             if not sel:
                 self.problem(head.line, field, "a selector needs at least one of: " + ", ".join(SELECTOR_FIELDS))
             return _replace(step, selector=Selector(**sel))
@@ -289,8 +313,9 @@ class _Reader:
             return step
         return _replace(step, flag=self.value(head, ParamType.FLAG, field))
 
-    def _condition(self, head: Located, values: dict[str, Any], spec: dict[str, Located], where: str,
-                   field: str, line: int) -> Condition | None:
+    def _condition(
+        self, head: Located, values: dict[str, Any], spec: dict[str, Located], where: str, field: str, line: int
+    ) -> Condition | None:
         metric = head.value
         if metric not in ("error_rate", "state"):
             self.problem(head.line, field, f"expected error_rate or state, got {str(metric)[:40]!r}")
@@ -303,8 +328,11 @@ class _Reader:
                 if name in spec:
                     self.problem(spec[name].line, f"{where}.{name}", "only for state conditions")
             if len(bounds) + sum(b in spec for b in ARM_BOUNDS) != 1:
-                self.problem(line, where, "an error_rate condition takes exactly one of: above, below, "
-                                          "above_control_by, below_control_by")
+                self.problem(
+                    line,
+                    where,
+                    "an error_rate condition takes exactly one of: above, below, above_control_by, below_control_by",
+                )
         else:
             for name in ARM_BOUNDS:
                 if name in spec:
@@ -313,22 +341,28 @@ class _Reader:
                 self.problem(spec["window"].line, f"{where}.window", "only for error_rate conditions")
             if not bounds and "enabled" not in spec and "rollout" not in spec:
                 self.problem(line, where, "a state condition needs enabled, rollout, above or below")
-        return Condition(metric=metric, flag=values.get("flag"), above=values.get("above"),
-                         below=values.get("below"), window=values.get("window", 60.0),
-                         enabled=values.get("enabled"), rollout=values.get("rollout"),
-                         above_control_by=values.get("above_control_by"),
-                         below_control_by=values.get("below_control_by"))
+        return Condition(
+            metric=metric,
+            flag=values.get("flag"),
+            above=values.get("above"),
+            below=values.get("below"),
+            window=values.get("window", 60.0),
+            enabled=values.get("enabled"),
+            rollout=values.get("rollout"),
+            above_control_by=values.get("above_control_by"),
+            below_control_by=values.get("below_control_by"),
+        )
 
-    def _progressive(self, step: Step, spec: dict[str, Located], values: dict[str, Any], where: str,
-                     line: int) -> Step:
+    def _progressive(self, step: Step, spec: dict[str, Located], values: dict[str, Any], where: str, line: int) -> Step:
         percents: tuple[Value, ...] = DEFAULT_PERCENTS
         if "percents" in spec:
             node = spec["percents"]
             if not node.is_list() or not node.value:
                 self.problem(node.line, f"{where}.percents", "expected a list of percents, like [1, 5, 10, 25, 50]")
             else:
-                percents = tuple(self.value(item, ParamType.PERCENT, f"{where}.percents[{i}]")
-                                 for i, item in enumerate(node.value))
+                percents = tuple(
+                    self.value(item, ParamType.PERCENT, f"{where}.percents[{i}]") for i, item in enumerate(node.value)
+                )
                 literal = [p for p in percents if isinstance(p, float)]
                 if literal != sorted(literal) or len(set(literal)) != len(literal):
                     self.problem(node.line, f"{where}.percents", "percents must go up, each once")
@@ -336,19 +370,32 @@ class _Reader:
         guard_spec = self.mapping(spec.get("guard"), f"{where}.guard")
         if guard_spec is None:
             if "guard" not in spec:
-                self.problem(line, f"{where}.guard", "required: guard: {error_rate_above: N} (percent) and/or "
-                                                     "{treatment_above_control_by: N} (points)")
+                self.problem(
+                    line,
+                    f"{where}.guard",
+                    "required: guard: {error_rate_above: N} (percent) and/or {treatment_above_control_by: N} (points)",
+                )
         else:
             self.unknown_fields(spec["guard"], GUARD_FIELDS, f"{where}.guard.")
-            g = {name: self.value(guard_spec[name], vtype, f"{where}.guard.{name}")
-                 for name, vtype in GUARD_FIELDS.items() if name in guard_spec}
+            g = {
+                name: self.value(guard_spec[name], vtype, f"{where}.guard.{name}")
+                for name, vtype in GUARD_FIELDS.items()
+                if name in guard_spec
+            }
             if "error_rate_above" not in guard_spec and "treatment_above_control_by" not in guard_spec:
-                self.problem(spec["guard"].line, f"{where}.guard", "needs error_rate_above (percent) or "
-                                                                  "treatment_above_control_by (points), or both")
-            guard = Guard(error_rate_above=g.get("error_rate_above"), window=g.get("window"),
-                          treatment_above_control_by=g.get("treatment_above_control_by"))
-        return _replace(step, percents=percents, guard=guard, hold=values.get("hold", 60.0),
-                        poll=values.get("poll", 10.0))
+                self.problem(
+                    spec["guard"].line,
+                    f"{where}.guard",
+                    "needs error_rate_above (percent) or treatment_above_control_by (points), or both",
+                )
+            guard = Guard(
+                error_rate_above=g.get("error_rate_above"),
+                window=g.get("window"),
+                treatment_above_control_by=g.get("treatment_above_control_by"),
+            )
+        return _replace(
+            step, percents=percents, guard=guard, hold=values.get("hold", 60.0), poll=values.get("poll", 10.0)
+        )
 
     # --- the whole file ---
 
@@ -383,9 +430,17 @@ class _Reader:
         if self.problems:
             return None
         assert rb_id is not None and title is not None
-        return Runbook(id=rb_id, title=title, environment=environment, steps=steps, description=description,
-                       params=params, path=self.path, tags=tags,
-                       environment_line=top["environment"].line if "environment" in top else root.line)
+        return Runbook(
+            id=rb_id,
+            title=title,
+            environment=environment,
+            steps=steps,
+            description=description,
+            params=params,
+            path=self.path,
+            tags=tags,
+            environment_line=top["environment"].line if "environment" in top else root.line,
+        )
 
 
 def _replace(step: Step, **changes: Any) -> Step:

@@ -40,8 +40,10 @@ def resolve_params(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:
         elif param.default is not None:
             values[param.name] = param.default
         else:
-            raise ParamError(f"runbook {runbook.id} needs --param {param.name}=... ({param.type.value})",
-                             detail=param.description or None)
+            raise ParamError(
+                f"runbook {runbook.id} needs --param {param.name}=... ({param.type.value})",
+                detail=param.description or None,
+            )
     return values
 
 

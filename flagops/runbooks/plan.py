@@ -75,8 +75,10 @@ class _Planner:
                 plan = self._from_simulated(plan, sim, StateChange(rollout=float(step.percent)))
             else:
                 if sim is not None:
-                    out.lines.append(f"{key} in {env}: roll back the change an earlier step makes "
-                                     "(target version decided at run time)")
+                    out.lines.append(
+                        f"{key} in {env}: roll back the change an earlier step makes "
+                        "(target version decided at run time)"
+                    )
                     continue
                 to_version = None if step.to_version is None else int(step.to_version)
                 try:
@@ -120,11 +122,12 @@ class _Planner:
         first = await self.ops.plan_rollout(key, env, stages[0])
         out.changes.append(first)
         window = step.guard.window if step.guard.window is not None else step.hold
-        out.lines.append(f"{key} in {env}: {describe_state(state)} -> " +
-                         " -> ".join(f"on {p:g}%" for p in stages))
-        out.lines.append(f"at each stage, watch for {float(step.hold):g}s: if over "
-                         f"{conditions.window_seconds(float(window))}s the {step.guard.describe()}, "
-                         f"roll back to version {state.version} ({describe_state(state)}) and stop")
+        out.lines.append(f"{key} in {env}: {describe_state(state)} -> " + " -> ".join(f"on {p:g}%" for p in stages))
+        out.lines.append(
+            f"at each stage, watch for {float(step.hold):g}s: if over "
+            f"{conditions.window_seconds(float(window))}s the {step.guard.describe()}, "
+            f"roll back to version {state.version} ({describe_state(state)}) and stop"
+        )
         self.simulated[(key, env)] = state.with_changes(StateChange(rollout=stages[-1]))
 
 

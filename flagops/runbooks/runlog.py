@@ -12,7 +12,7 @@ import os
 import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,11 @@ def state_dir() -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
 @dataclass
@@ -165,8 +165,10 @@ class RunStore:
             data = json.loads(path.read_text(encoding="utf-8"))
             return RunLog.from_json(data)
         except FileNotFoundError:
-            raise NotFound(f"no run {run_id!r} in {self.root}",
-                           detail="`flagops runbook runs` lists the runs recorded on this machine") from None
+            raise NotFound(
+                f"no run {run_id!r} in {self.root}",
+                detail="`flagops runbook runs` lists the runs recorded on this machine",
+            ) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"run log {path} is damaged: {str(exc)[:120]}") from None
 

@@ -116,16 +116,26 @@ class Condition:
         if self.metric == "error_rate":
             over = f"(over {show_value(self.window)}s)"
             if self.above_control_by is not None:
-                return (f"error rate of {show_value(self.flag)}'s treatment more than "
-                        f"{show_value(self.above_control_by)} points above control {over}")
+                return (
+                    f"error rate of {show_value(self.flag)}'s treatment more than "
+                    f"{show_value(self.above_control_by)} points above control {over}"
+                )
             if self.below_control_by is not None:
-                return (f"error rate of {show_value(self.flag)}'s treatment less than "
-                        f"{show_value(self.below_control_by)} points above control {over}")
+                return (
+                    f"error rate of {show_value(self.flag)}'s treatment less than "
+                    f"{show_value(self.below_control_by)} points above control {over}"
+                )
             bound = f"above {show_value(self.above)}%" if self.above is not None else f"below {show_value(self.below)}%"
             return f"error rate of {show_value(self.flag)} {bound} {over}"
         parts = []
         if self.enabled is not None:
-            parts.append("on" if self.enabled is True else "off" if self.enabled is False else f"enabled={show_value(self.enabled)}")
+            parts.append(
+                "on"
+                if self.enabled is True
+                else "off"
+                if self.enabled is False
+                else f"enabled={show_value(self.enabled)}"
+            )
         if self.rollout is not None:
             parts.append(f"rollout {show_value(self.rollout)}%")
         if self.above is not None:
@@ -213,8 +223,9 @@ class Runbook:
             if step.selector is None:
                 continue
             env = self.default(step.environment) or self.default(self.environment) or environment or ""
-            fields = {name: getattr(step.selector, name) for name in ("owner", "tag", "kill_switch", "enabled",
-                                                                          "partial")}
+            fields = {
+                name: getattr(step.selector, name) for name in ("owner", "tag", "kill_switch", "enabled", "partial")
+            }
             defaults = {name: self.default(value) for name, value in fields.items()}
             if any(value is not None and defaults[name] is None for name, value in fields.items()):
                 continue  # a required param decides: cannot tell without it
@@ -247,7 +258,6 @@ def show_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
-
 
 
 def describe_step(step: Step) -> str:

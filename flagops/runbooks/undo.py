@@ -42,8 +42,9 @@ def collapse(log: RunLog) -> list[FlagChanges]:
     return [FlagChanges(f, e, first[(f, e)], last[(f, e)]) for f, e in reversed(order)]
 
 
-async def undo_run(ops: Ops, log: RunLog, store: RunStore, *, reason: str,
-                   confirm: ConfirmUndo | None = None) -> list[UndoRecord]:
+async def undo_run(
+    ops: Ops, log: RunLog, store: RunStore, *, reason: str, confirm: ConfirmUndo | None = None
+) -> list[UndoRecord]:
     """Undo what can be undone; returns one record per flag (also stored in the run log)."""
     if log.status == "running" and not log.interrupted:
         raise FlagOpsError(f"run {log.run_id} is still running (pid {log.pid}); stop it before undoing it")
@@ -67,15 +68,27 @@ async def undo_run(ops: Ops, log: RunLog, store: RunStore, *, reason: str,
         if state.version != item.last_after:
             by = f" by {state.updated_by}" if state.updated_by else ""
             when = f" at {state.updated_at:%Y-%m-%d %H:%M:%S}" if state.updated_at else ""
-            results.append(UndoRecord(item.flag, item.environment, "refused",
-                                      f"changed since this run{by}{when} (version {item.last_after} -> "
-                                      f"{state.version}, now {describe_state(state)}); not undone, decide by hand"))
+            results.append(
+                UndoRecord(
+                    item.flag,
+                    item.environment,
+                    "refused",
+                    f"changed since this run{by}{when} (version {item.last_after} -> "
+                    f"{state.version}, now {describe_state(state)}); not undone, decide by hand",
+                )
+            )
             continue
         plan = await ops.plan_rollback(item.flag, item.environment, item.first_before)
         if plan.noop:
-            results.append(UndoRecord(item.flag, item.environment, "unchanged",
-                                      f"already as before the run ({describe_state(plan.before)})",
-                                      to_version=item.first_before))
+            results.append(
+                UndoRecord(
+                    item.flag,
+                    item.environment,
+                    "unchanged",
+                    f"already as before the run ({describe_state(plan.before)})",
+                    to_version=item.first_before,
+                )
+            )
             continue
         ops.check(plan, reason)
         plans.append((item, plan))
@@ -88,16 +101,26 @@ async def undo_run(ops: Ops, log: RunLog, store: RunStore, *, reason: str,
         except Conflict as exc:
             fresh = exc.fresh.state(item.environment) if exc.fresh else None
             who = f" by {fresh.updated_by}" if fresh and fresh.updated_by else ""
-            results.append(UndoRecord(item.flag, item.environment, "refused",
-                                      f"changed by someone else{who} while undoing; not undone"))
+            results.append(
+                UndoRecord(
+                    item.flag, item.environment, "refused", f"changed by someone else{who} while undoing; not undone"
+                )
+            )
             continue
         except FlagOpsError as exc:
             results.append(UndoRecord(item.flag, item.environment, "failed", exc.message))
             continue
-        results.append(UndoRecord(item.flag, item.environment, "undone",
-                                  f"{describe_state(plan.before)} -> {describe_state(applied.state)} "
-                                  f"(as version {item.first_before}, now version {applied.state.version})",
-                                  to_version=item.first_before, new_version=applied.state.version))
+        results.append(
+            UndoRecord(
+                item.flag,
+                item.environment,
+                "undone",
+                f"{describe_state(plan.before)} -> {describe_state(applied.state)} "
+                f"(as version {item.first_before}, now version {applied.state.version})",
+                to_version=item.first_before,
+                new_version=applied.state.version,
+            )
+        )
     log.undo.extend(results)
     undone = [r for r in results if r.status in ("undone", "unchanged")]
     log.status = "undone" if len(undone) == len(results) else "undo-partial"

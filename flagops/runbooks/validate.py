@@ -29,8 +29,13 @@ async def validate_live(backend: FlagBackend, runbook: Runbook) -> None:
         return flags_by_env[env]
 
     if str(runbook.environment) not in envs:
-        problems.append(Problem(runbook.environment_line, "environment",
-                                f"no environment {runbook.environment!r}; known: {', '.join(sorted(envs))}"))
+        problems.append(
+            Problem(
+                runbook.environment_line,
+                "environment",
+                f"no environment {runbook.environment!r}; known: {', '.join(sorted(envs))}",
+            )
+        )
     for step in runbook.steps:
         where = f"steps[{step.index}]"
         env = step_environment(runbook, step)
@@ -60,18 +65,30 @@ async def validate_live(backend: FlagBackend, runbook: Runbook) -> None:
                 owners = sorted({f.owner for f in flags.values() if f.owner})
                 close = difflib.get_close_matches(str(step.selector.owner), owners, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(Problem(step.line, f"{where}.{step.kind.value}.owner",
-                                        f"no flag in {env} is owned by {step.selector.owner!r}{hint}"))
+                problems.append(
+                    Problem(
+                        step.line,
+                        f"{where}.{step.kind.value}.owner",
+                        f"no flag in {env} is owned by {step.selector.owner!r}{hint}",
+                    )
+                )
             if step.selector.tag is not None and not any(step.selector.tag in f.tags for f in flags.values()):
                 tags = sorted({t for f in flags.values() for t in f.tags})
                 close = difflib.get_close_matches(str(step.selector.tag), tags, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(Problem(step.line, f"{where}.{step.kind.value}.tag",
-                                        f"no flag in {env} has tag {step.selector.tag!r}{hint}"))
-        uses_error_rate = (step.condition is not None and step.condition.metric == "error_rate") or \
-            step.kind is StepKind.PROGRESSIVE
+                problems.append(
+                    Problem(
+                        step.line,
+                        f"{where}.{step.kind.value}.tag",
+                        f"no flag in {env} has tag {step.selector.tag!r}{hint}",
+                    )
+                )
+        uses_error_rate = (
+            step.condition is not None and step.condition.metric == "error_rate"
+        ) or step.kind is StepKind.PROGRESSIVE
         if uses_error_rate and not backend.capabilities.error_metrics:
-            problems.append(Problem(step.line, where, f"{backend.name} has no error-rate source; this step "
-                                    "cannot be evaluated"))
+            problems.append(
+                Problem(step.line, where, f"{backend.name} has no error-rate source; this step cannot be evaluated")
+            )
     if problems:
         raise RunbookError(runbook.path or runbook.id, problems)

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from flagops.runbooks.plan import StepPlan
 
 
-
-
 def problem_json(p: Problem) -> dict[str, Any]:
     return {"line": p.line, "field": p.field, "message": p.message}
 
@@ -32,16 +30,32 @@ def environment_text(rb: Runbook) -> str:
 
 
 def summary_json(rb: Runbook) -> dict[str, Any]:
-    return {"id": rb.id, "title": rb.title, "environment": environment_text(rb), "steps": len(rb.steps),
-            "path": rb.path, "tags": list(rb.tags), "flags": sorted(rb.flag_keys())}
+    return {
+        "id": rb.id,
+        "title": rb.title,
+        "environment": environment_text(rb),
+        "steps": len(rb.steps),
+        "path": rb.path,
+        "tags": list(rb.tags),
+        "flags": sorted(rb.flag_keys()),
+    }
 
 
 def runbook_json(rb: Runbook) -> dict[str, Any]:
     return {
         **summary_json(rb),
         "description": rb.description,
-        "params": [{"name": p.name, "type": p.type.value, "default": p.default, "required": p.required,
-                    "description": p.description, "choices": list(p.choices)} for p in rb.params],
+        "params": [
+            {
+                "name": p.name,
+                "type": p.type.value,
+                "default": p.default,
+                "required": p.required,
+                "description": p.description,
+                "choices": list(p.choices),
+            }
+            for p in rb.params
+        ],
         "steps": [{"index": s.index, "kind": s.kind.value, "title": s.title(), "line": s.line} for s in rb.steps],
     }
 
@@ -80,19 +94,47 @@ def plan_text(rb: Runbook, steps: list[StepPlan]) -> list[str]:
 def plan_json(rb: Runbook, steps: list[StepPlan]) -> dict[str, Any]:
     from flagops.v1 import wire
 
-    return {"runbook": rb.id, "environment": show_value(rb.environment), "steps": [
-        {"index": sp.step.index, "kind": sp.step.kind.value, "title": sp.step.title(), "environment": sp.environment,
-         "lines": sp.lines, "warnings": sp.warnings,
-         "changes": [{"flag": c.flag.key, "environment": c.environment.key, "action": c.action, "noop": c.noop,
-                      "summary": c.summary(), "before": wire.state_to_json(c.before),
-                      "after": wire.state_to_json(c.after)} for c in sp.changes]}
-        for sp in steps]}
+    return {
+        "runbook": rb.id,
+        "environment": show_value(rb.environment),
+        "steps": [
+            {
+                "index": sp.step.index,
+                "kind": sp.step.kind.value,
+                "title": sp.step.title(),
+                "environment": sp.environment,
+                "lines": sp.lines,
+                "warnings": sp.warnings,
+                "changes": [
+                    {
+                        "flag": c.flag.key,
+                        "environment": c.environment.key,
+                        "action": c.action,
+                        "noop": c.noop,
+                        "summary": c.summary(),
+                        "before": wire.state_to_json(c.before),
+                        "after": wire.state_to_json(c.after),
+                    }
+                    for c in sp.changes
+                ],
+            }
+            for sp in steps
+        ],
+    }
 
 
 def run_summary_json(log: RunLog) -> dict[str, Any]:
-    return {"runId": log.run_id, "runbook": log.runbook, "environment": log.environment,
-            "status": log.shown_status, "changes": len(log.changes), "startedAt": log.started_at,
-            "finishedAt": log.finished_at, "reason": log.reason, "ticket": log.ticket}
+    return {
+        "runId": log.run_id,
+        "runbook": log.runbook,
+        "environment": log.environment,
+        "status": log.shown_status,
+        "changes": len(log.changes),
+        "startedAt": log.started_at,
+        "finishedAt": log.finished_at,
+        "reason": log.reason,
+        "ticket": log.ticket,
+    }
 
 
 def undo_json(r: UndoRecord) -> dict[str, Any]:
@@ -100,9 +142,11 @@ def undo_json(r: UndoRecord) -> dict[str, Any]:
 
 
 def run_text(log: RunLog) -> list[str]:
-    lines = [f"run {log.run_id}: {log.runbook} in {log.environment}: {log.shown_status}",
-             f"reason: {log.reason}" + (f" (ticket {log.ticket})" if log.ticket else ""),
-             f"started {log.started_at}" + (f", finished {log.finished_at}" if log.finished_at else "")]
+    lines = [
+        f"run {log.run_id}: {log.runbook} in {log.environment}: {log.shown_status}",
+        f"reason: {log.reason}" + (f" (ticket {log.ticket})" if log.ticket else ""),
+        f"started {log.started_at}" + (f", finished {log.finished_at}" if log.finished_at else ""),
+    ]
     if log.params:
         lines.append("params: " + ", ".join(f"{k}={show_value(v)}" for k, v in log.params.items()))
     lines.append("steps:")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import cast
 
 import numpy as np
@@ -36,7 +36,7 @@ from flagops.search.score import rerank
 from flagops.search.tables import KeyOrder, LettersInOrder, Postings
 from flagops.search.vocab import VocabScorer
 
-__all__ = ["FlagIndex", "parse_query", "ParsedQuery"]
+__all__ = ["FlagIndex", "ParsedQuery", "parse_query"]
 
 RERANK = 200  # candidates that get the precise per-flag pass
 _CACHE_SIZE = 32  # typed words whose per-flag scores are kept (200 KB each at 50k flags)
@@ -96,7 +96,9 @@ class FlagIndex:
         self._alive = np.array(alive, dtype=bool)
         self._initials.sort()
         self._enabled = np.array([self._is_on(f) for f in latest.values()], dtype=bool)
-        self._stage_stale = np.array([f.stage in (Stage.DEPRECATED, Stage.RETIRED) for f in latest.values()], dtype=bool)
+        self._stage_stale = np.array(
+            [f.stage in (Stage.DEPRECATED, Stage.RETIRED) for f in latest.values()], dtype=bool
+        )
         self._sunset = np.array([_timestamp(f.sunset_at) for f in latest.values()], dtype=np.float64)
         self._dead = 0
         self._pending_words: list[int] = []
@@ -189,8 +191,9 @@ class FlagIndex:
             bisect.insort(self._initials, self._initials.pop())
         self._pending_words += words
         self._pending_weights += weights
-        self._pending_slots.append((start, self._is_on(flag), flag.stage in (Stage.DEPRECATED, Stage.RETIRED),
-                                    _timestamp(flag.sunset_at)))
+        self._pending_slots.append(
+            (start, self._is_on(flag), flag.stage in (Stage.DEPRECATED, Stage.RETIRED), _timestamp(flag.sunset_at))
+        )
         self._structure_changed()
 
     def _flush(self) -> None:
@@ -377,14 +380,18 @@ class FlagIndex:
         mask = self._alive.copy()
         for f in filters:
             if f.kind == "stale":
-                now = self._now or datetime.now(timezone.utc)
+                now = self._now or datetime.now(UTC)
                 hit = self._stage_stale | (self._sunset <= _timestamp(now))
             elif f.kind == "state":
                 hit = self._enabled if f.value == "on" else ~self._enabled if f.value == "off" else self._none()
             elif f.kind == "tag":
-                hit = self._slots_mask(s for tag, slots in self._tag_slots.items() if tag.startswith(f.value) for s in slots)
+                hit = self._slots_mask(
+                    s for tag, slots in self._tag_slots.items() if tag.startswith(f.value) for s in slots
+                )
             else:
-                hit = self._slots_mask(s for owner, slots in self._owner_slots.items() if f.value in owner for s in slots)
+                hit = self._slots_mask(
+                    s for owner, slots in self._owner_slots.items() if f.value in owner for s in slots
+                )
             mask &= ~hit if f.negated else hit
         return mask
 
@@ -401,5 +408,5 @@ def _timestamp(moment: datetime | None) -> float:
     if moment is None:
         return float("inf")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # naive datetimes are taken as UTC
+        moment = moment.replace(tzinfo=UTC)  # naive datetimes are taken as UTC
     return moment.timestamp()

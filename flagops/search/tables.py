@@ -72,15 +72,22 @@ class Postings:
         inside = words[words < self.vocab_size]
         return int((self.bounds[inside + 1] - self.bounds[inside]).sum())
 
-    def scatter_max(self, per_word: np.ndarray, words: np.ndarray, scores: np.ndarray,
-                    occ_word: np.ndarray, occ_weight: np.ndarray, occ_start: np.ndarray) -> None:
+    def scatter_max(
+        self,
+        per_word: np.ndarray,
+        words: np.ndarray,
+        scores: np.ndarray,
+        occ_word: np.ndarray,
+        occ_weight: np.ndarray,
+        occ_start: np.ndarray,
+    ) -> None:
         """scores[slot] = max(scores[slot], per_word[w] * weight) for every posting of `words`."""
         for w in words[words < self.vocab_size].tolist():
             lo, hi = int(self.bounds[w]), int(self.bounds[w + 1])
             slots = self.slots[lo:hi]  # unique within one word: a slot lists each of its words once
             scores[slots] = np.maximum(scores[slots], per_word[w] * self.weights[lo:hi])
         if self.covered < len(occ_word):
-            values = per_word[occ_word[self.covered:]] * occ_weight[self.covered:]
+            values = per_word[occ_word[self.covered :]] * occ_weight[self.covered :]
             hit = np.flatnonzero(values)
             if hit.size:
                 slots = np.searchsorted(occ_start, hit + self.covered, side="right") - 1

@@ -13,7 +13,7 @@ import bisect
 
 import numpy as np
 from rapidfuzz import process
-from rapidfuzz.distance import LCSseq, OSA
+from rapidfuzz.distance import OSA, LCSseq
 
 from flagops.search.score import typo_budget
 

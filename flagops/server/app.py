@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from flagops.server.auth import Authenticator, Principal
 from flagops.server import openapi, openapi_ofrep, routes_flags, routes_live, routes_ofrep
+from flagops.server.auth import Authenticator, Principal
 from flagops.server.http import BEARER, dumps, json_response
 from flagops.server.metrics import MetricsStore
 from flagops.server.problems import PROBLEM_JSON, Problem
@@ -50,8 +50,9 @@ class Service:
 
 
 def problem_response(problem: Problem) -> Response:
-    return Response(content=dumps(problem.to_json()), status_code=problem.status, media_type=PROBLEM_JSON,
-                    headers=problem.headers)
+    return Response(
+        content=dumps(problem.to_json()), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:
@@ -87,15 +88,24 @@ def create_app(svc: Service) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    app = FastAPI(title="flagops Flag API", version="1.0.0", lifespan=lifespan,
-                  description="The reference v1 Flag API service of flagops. Errors are RFC 9457 problem+json.",
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="flagops Flag API",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="The reference v1 Flag API service of flagops. Errors are RFC 9457 problem+json.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.service = svc
 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = openapi_ofrep.finish(openapi.finish(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes)))
+            app.openapi_schema = openapi_ofrep.finish(
+                openapi.finish(
+                    get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+                )
+            )
         return app.openapi_schema
 
     app.openapi = openapi_document  # type: ignore[method-assign]
@@ -128,22 +138,24 @@ def create_app(svc: Service) -> FastAPI:
         # Starlette re-raises after this answer and uvicorn then drops the connection: the client must
         # know not to reuse it (guard.RequestGuard stops the re-raise).
         log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "internal error; the service log has details",
-                                        headers={"Connection": "close"}))
+        return problem_response(
+            Problem(500, "internal error; the service log has details", headers={"Connection": "close"})
+        )
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> Response:
-        return json_response({"status": "ok", "flags": svc.store.flag_count(),
-                              "auditSequence": svc.store.head_sequence})
+        return json_response(
+            {"status": "ok", "flags": svc.store.flag_count(), "auditSequence": svc.store.head_sequence}
+        )
 
     @app.get("/v1/environments", tags=["flags"])
     async def environments(request: Request, _: Any = BEARER) -> Response:
         svc.require(request, "flags:read")
-        return json_response({"environments": [{"key": e.key, "name": e.name, "protected": e.protected}
-                                               for e in svc.store.environments]})
+        return json_response(
+            {"environments": [{"key": e.key, "name": e.name, "protected": e.protected} for e in svc.store.environments]}
+        )
 
     routes_flags.add_routes(app, svc)
     routes_live.add_routes(app, svc)
     routes_ofrep.add_routes(app, svc)  # OpenFeature OFREP: /ofrep/v1/evaluate/flags[/{key}]
     return app
-

@@ -7,19 +7,28 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flagops.v1 import wire
 from flagops.audit_chain import BUNDLE_FORMAT, COLUMNS, GENESIS, ChainWalk, entry_hash, verify_rows
 from flagops.model import AuditEntry, AuditVerification
 from flagops.server.limits import stored_json
+from flagops.v1 import wire
 
-__all__ = ["GENESIS", "entry_hash", "verify_rows", "row_to_entry", "audit_query", "open_readonly",
-           "verify_database", "export_bundle", "verification_json"]
+__all__ = [
+    "GENESIS",
+    "audit_query",
+    "entry_hash",
+    "export_bundle",
+    "open_readonly",
+    "row_to_entry",
+    "verification_json",
+    "verify_database",
+    "verify_rows",
+]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # shown for a stored time that cannot be read
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # shown for a stored time that cannot be read
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
@@ -35,16 +44,29 @@ def row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
     The hash chain is checked on the stored text (verify_rows), never on these."""
     try:
         at = wire.parse_time(row[1], "at") or _EPOCH
-        at.astimezone(timezone.utc)
+        at.astimezone(UTC)
     except (ValueError, OverflowError):
         at = _EPOCH
     try:
         origin = wire.origin_from_json(stored_json(row[11]))
     except ValueError:
         origin = None
-    return AuditEntry(sequence=row[0], at=at, actor=row[2], action=row[3], flag_key=row[4], environment=row[5],
-                      reason=row[6], ticket=row[7], idempotency_key=row[8], before=stored_json(row[9]),
-                      after=stored_json(row[10]), origin=origin, prev_hash=row[12], hash=row[13])
+    return AuditEntry(
+        sequence=row[0],
+        at=at,
+        actor=row[2],
+        action=row[3],
+        flag_key=row[4],
+        environment=row[5],
+        reason=row[6],
+        ticket=row[7],
+        idempotency_key=row[8],
+        before=stored_json(row[9]),
+        after=stored_json(row[10]),
+        origin=origin,
+        prev_hash=row[12],
+        hash=row[13],
+    )
 
 
 def verification_json(v: AuditVerification) -> dict[str, Any]:
@@ -64,7 +86,7 @@ def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | No
     `ok` is true only when all three hold; `problem` names the first that does not. `db`: a connection of its
     own inside one read snapshot (engine.reader()), SQLite or PostgreSQL, so a write committed during the
     scan cannot look like tampering."""
-    from flagops.audit_chain import signature_ok  # noqa: PLC0415
+    from flagops.audit_chain import signature_ok
 
     meta = _meta(db)
     walk = ChainWalk()
@@ -75,23 +97,29 @@ def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | No
     body = verification_json(chain)
     signature: dict[str, Any] = {"keyId": None, "ok": None, "signedFrom": _int(meta.get("signed_from"))}
     if public_raw is not None:
-        from flagops.audit_chain import key_id  # noqa: PLC0415
+        from flagops.audit_chain import key_id
 
         signature["keyId"] = key_id(public_raw)
         last = walk.last
-        signature["ok"] = last is None or signature_ok(public_raw, meta.get("instance", ""), last[0], last[13],
-                                                      meta.get("head_sig"))
+        signature["ok"] = last is None or signature_ok(
+            public_raw, meta.get("instance", ""), last[0], last[13], meta.get("head_sig")
+        )
     body["signature"] = signature
     states_checked, state_problem = (0, None)
     if chain.ok:
         states_checked, state_problem = walk.state_problem(
-            db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment"))
+            db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment")
+        )
     body["states"] = {"checked": states_checked, "ok": chain.ok and state_problem is None}
     if chain.ok and signature["ok"] is False:
-        body.update(ok=False, brokenAt=walk.last[0] if walk.last else None,
-                    problem=signing_problem or f"the audit head (entry {walk.last[0] if walk.last else 0}) is "
-                    f"not signed by this service's key {signature['keyId']}: the log was rewritten (its hashes "
-                    "recomputed) or the database was changed outside the service")
+        body.update(
+            ok=False,
+            brokenAt=walk.last[0] if walk.last else None,
+            problem=signing_problem
+            or f"the audit head (entry {walk.last[0] if walk.last else 0}) is "
+            f"not signed by this service's key {signature['keyId']}: the log was rewritten (its hashes "
+            "recomputed) or the database was changed outside the service",
+        )
     elif chain.ok and state_problem is not None:
         body.update(ok=False, problem=state_problem)
     return body
@@ -103,20 +131,32 @@ def export_bundle(db: Any, public_b64: str, key: str) -> dict[str, Any]:
     database can never bless it). `flagops audit-bundle verify FILE` checks it without the service."""
     meta = _meta(db)  # `db` is in one snapshot (engine.reader()): rows, states and head agree
     entries = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
-    states = [list(r) for r in db.execute("SELECT flag, environment, version, data FROM states "
-                                          "ORDER BY flag, environment")]
+    states = [
+        list(r) for r in db.execute("SELECT flag, environment, version, data FROM states ORDER BY flag, environment")
+    ]
     seq, _, digest = meta.get("head", "0:").partition(":")
-    return {"format": BUNDLE_FORMAT, "instance": meta.get("instance"),
-            "exportedAt": wire.iso(datetime.now(timezone.utc)), "columns": list(COLUMNS),
-            "head": {"sequence": int(seq or 0), "hash": digest or None, "signedFrom": _int(meta.get("signed_from"))},
-            "signature": {"algorithm": "ed25519", "keyId": key, "publicKey": public_b64,
-                          "value": meta.get("head_sig")},
-            "entries": entries, "states": states}
+    return {
+        "format": BUNDLE_FORMAT,
+        "instance": meta.get("instance"),
+        "exportedAt": wire.iso(datetime.now(UTC)),
+        "columns": list(COLUMNS),
+        "head": {"sequence": int(seq or 0), "hash": digest or None, "signedFrom": _int(meta.get("signed_from"))},
+        "signature": {"algorithm": "ed25519", "keyId": key, "publicKey": public_b64, "value": meta.get("head_sig")},
+        "entries": entries,
+        "states": states,
+    }
 
 
-def audit_query(*, flag: str | None, environment: str | None, since_sequence: int | None,
-                since_time: datetime | None, limit: int, environments: frozenset[str] | None,
-                time_sql: Callable[[str], str] = lambda expr: f"julianday({expr})") -> tuple[str, list[Any]]:
+def audit_query(
+    *,
+    flag: str | None,
+    environment: str | None,
+    since_sequence: int | None,
+    since_time: datetime | None,
+    limit: int,
+    environments: frozenset[str] | None,
+    time_sql: Callable[[str], str] = lambda expr: f"julianday({expr})",
+) -> tuple[str, list[Any]]:
     """SQL for GET /v1/audit, newest first; `environments` limits it to what the token may see (its
     environments, plus flag-wide entries such as creations)."""
     sql = "SELECT * FROM audit WHERE 1=1"

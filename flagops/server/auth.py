@@ -68,7 +68,7 @@ def parse_tokens(data: Any, source: str = "tokens") -> list[Principal]:
         elif isinstance(envs, list) and all(isinstance(e, str) for e in envs):
             allowed = frozenset(envs)
         else:
-            raise TokenFileError(f"{where} ({actor}): environments: expected a list of keys or \"*\"")
+            raise TokenFileError(f'{where} ({actor}): environments: expected a list of keys or "*"')
         principals.append(Principal(actor.strip(), frozenset(scopes), allowed, digest.lower()))
     return principals
 
@@ -102,8 +102,11 @@ class RateLimiter:
             if tokens < 1:
                 self._buckets[caller] = (tokens, now)
                 wait = math.ceil((1 - tokens) / self.rate)
-                raise Problem(429, f"rate limit of {self.rate:g} requests/s for this token exceeded; retry in "
-                              f"{wait}s", headers={"Retry-After": str(wait)})
+                raise Problem(
+                    429,
+                    f"rate limit of {self.rate:g} requests/s for this token exceeded; retry in {wait}s",
+                    headers={"Retry-After": str(wait)},
+                )
             self._buckets[caller] = (tokens - 1, now)
 
 
@@ -130,8 +133,12 @@ class FailedAuthThrottle:
             left = self._level(address, time.monotonic())
         if left < 1:
             wait = max(1, math.ceil((1 - left) / self.rate))
-            raise Problem(429, f"too many requests with an unknown token from this address; retry in {wait}s",
-                          field="Authorization", headers={"Retry-After": str(wait)})
+            raise Problem(
+                429,
+                f"too many requests with an unknown token from this address; retry in {wait}s",
+                field="Authorization",
+                headers={"Retry-After": str(wait)},
+            )
 
     def failed(self, address: str) -> None:
         if self.rate <= 0:
@@ -144,21 +151,30 @@ class FailedAuthThrottle:
 
 
 class Authenticator:
-    def __init__(self, principals: list[Principal], limiter: RateLimiter,
-                 failures: FailedAuthThrottle | None = None) -> None:
+    def __init__(
+        self, principals: list[Principal], limiter: RateLimiter, failures: FailedAuthThrottle | None = None
+    ) -> None:
         self.principals = principals
         self.limiter = limiter
         self.failures = failures or FailedAuthThrottle(0)
 
     def authenticate(self, authorization: str | None, address: str = "") -> Principal:
         if not authorization:
-            raise Problem(401, "missing Authorization header; send 'Authorization: Bearer <token>'",
-                          field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "missing Authorization header; send 'Authorization: Bearer <token>'",
+                field="Authorization",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Problem(401, "Authorization must be 'Bearer <token>'", field="Authorization",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "Authorization must be 'Bearer <token>'",
+                field="Authorization",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         self.failures.check(address)
         digest = hash_token(token)
         found: Principal | None = None
@@ -167,17 +183,25 @@ class Authenticator:
                 found = principal
         if found is None:
             self.failures.failed(address)
-            raise Problem(401, "unknown or revoked token", field="Authorization",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Problem(
+                401,
+                "unknown or revoked token",
+                field="Authorization",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         self.limiter.check(found.token_hash)
         return found
 
-    def require(self, authorization: str | None, scope: str, environment: str | None = None,
-                address: str = "") -> Principal:
+    def require(
+        self, authorization: str | None, scope: str, environment: str | None = None, address: str = ""
+    ) -> Principal:
         principal = self.authenticate(authorization, address)
         if scope not in principal.scopes:
             raise Problem(403, f"this token ({principal.actor}) lacks the {scope} scope", extra={"scope": scope})
         if environment is not None and not principal.may_touch(environment):
-            raise Problem(403, f"this token ({principal.actor}) may not access environment {environment[:60]!r}",
-                          field="environment")
+            raise Problem(
+                403,
+                f"this token ({principal.actor}) may not access environment {environment[:60]!r}",
+                field="environment",
+            )
         return principal

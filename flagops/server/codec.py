@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flagops.v1 import wire
 from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
 from flagops.server.limits import utc_time
+from flagops.v1 import wire
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
@@ -30,8 +30,24 @@ MAX_ITEM = 2000  # one tag, dashboard URL, variant key or description
 PATCH_FIELDS = {"enabled", "rollout", "rules", "defaultVariant", "changeReason", "ticket", "origin"}
 RESTORE_FIELDS = {"toVersion", "changeReason", "ticket", "origin"}
 ARCHIVE_FIELDS = {"changeReason", "ticket", "origin"}
-CREATE_FIELDS = {"key", "name", "description", "kind", "variants", "tags", "owner", "stage", "killSwitch",
-                 "riskLevel", "ticket", "sunsetAt", "dashboards", "environments", "changeReason", "origin"}
+CREATE_FIELDS = {
+    "key",
+    "name",
+    "description",
+    "kind",
+    "variants",
+    "tags",
+    "owner",
+    "stage",
+    "killSwitch",
+    "riskLevel",
+    "ticket",
+    "sunsetAt",
+    "dashboards",
+    "environments",
+    "changeReason",
+    "origin",
+}
 CREATE_STATE_FIELDS = {"enabled", "rollout", "rules", "defaultVariant", "offVariant"}
 
 
@@ -56,10 +72,19 @@ def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> d
     from audit.row_to_entry, which already cut stored values too deep to serve."""
     before, after = _visible_states(entry.before, visible), _visible_states(entry.after, visible)
     return {
-        "sequence": entry.sequence, "at": wire.iso(entry.at), "actor": entry.actor, "action": entry.action,
-        "flag": entry.flag_key, "environment": entry.environment, "reason": entry.reason,
-        "ticket": entry.ticket, "idempotencyKey": entry.idempotency_key, "before": before,
-        "after": after, "origin": wire.origin_to_json(entry.origin), "prevHash": entry.prev_hash,
+        "sequence": entry.sequence,
+        "at": wire.iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "flag": entry.flag_key,
+        "environment": entry.environment,
+        "reason": entry.reason,
+        "ticket": entry.ticket,
+        "idempotencyKey": entry.idempotency_key,
+        "before": before,
+        "after": after,
+        "origin": wire.origin_to_json(entry.origin),
+        "prevHash": entry.prev_hash,
         "hash": entry.hash,
     }
 
@@ -69,8 +94,12 @@ def _create_types(d: dict[str, Any]) -> None:
     client-side parser, is lenient: it would store `"killSwitch": "false"` as true)."""
     if "killSwitch" in d and not isinstance(d["killSwitch"], bool):
         raise ValueError("killSwitch: expected true or false")
-    for name, cap in (("name", MAX_NAME), ("description", MAX_DESCRIPTION), ("owner", MAX_OWNER),
-                      ("ticket", MAX_TICKET)):
+    for name, cap in (
+        ("name", MAX_NAME),
+        ("description", MAX_DESCRIPTION),
+        ("owner", MAX_OWNER),
+        ("ticket", MAX_TICKET),
+    ):
         value = d.get(name)
         if value is None:
             continue
@@ -169,8 +198,7 @@ def parse_archive(d: Any) -> tuple[str, str | None, ChangeOrigin | None]:
     return _reason(_object(d, ARCHIVE_FIELDS, "a DELETE body"))
 
 
-def parse_create(d: Any, environments: list[str], now: datetime
-                 ) -> tuple[Flag, str, str | None, ChangeOrigin | None]:
+def parse_create(d: Any, environments: list[str], now: datetime) -> tuple[Flag, str, str | None, ChangeOrigin | None]:
     d = _object(d, CREATE_FIELDS, "a new flag")
     key = d.get("key")
     if not isinstance(key, str) or not KEY_RE.match(key):
@@ -210,8 +238,14 @@ def parse_create(d: Any, environments: list[str], now: datetime
             if value not in keys:
                 raise ValueError(f"{where}{name}: expected one of {', '.join(keys)}")
         states[env] = FlagState(
-            environment=env, enabled=enabled, rollout=_rollout(raw.get("rollout", 100), f"{where}rollout"),
-            rules=_rules(raw.get("rules", []), set(keys), f"{where}rules"), default_variant=default_variant,
-            off_variant=off_variant, version=1, updated_at=now)
+            environment=env,
+            enabled=enabled,
+            rollout=_rollout(raw.get("rollout", 100), f"{where}rollout"),
+            rules=_rules(raw.get("rules", []), set(keys), f"{where}rules"),
+            default_variant=default_variant,
+            off_variant=off_variant,
+            version=1,
+            updated_at=now,
+        )
     flag = replace(base, variants=variants, states=states)
     return flag, reason, base.ticket, origin

@@ -51,34 +51,58 @@ class EmbeddedService:
 
 
 def _entry(actor: str, token: str, scopes: list[str]) -> dict[str, object]:
-    return {"actor": actor, "sha256": hashlib.sha256(token.encode()).hexdigest(), "scopes": scopes,
-            "environments": "*"}
+    return {"actor": actor, "sha256": hashlib.sha256(token.encode()).hexdigest(), "scopes": scopes, "environments": "*"}
 
 
-def start_embedded(db: Path | None = None, traffic: bool = True, *, timeout: float = 30.0,
-                   extra_args: list[str] | None = None) -> EmbeddedService:
+def start_embedded(
+    db: Path | None = None, traffic: bool = True, *, timeout: float = 30.0, extra_args: list[str] | None = None
+) -> EmbeddedService:
     """Start `python -m flagops.server --demo` on 127.0.0.1 with a free port; return once it serves."""
     workdir = tempfile.TemporaryDirectory(prefix="flagops-embedded-")
     root = Path(workdir.name)
     os.chmod(root, 0o700)
     admin, reader = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     tokens_file = root / "tokens.yaml"
-    tokens_file.write_text(yaml.safe_dump([
-        _entry("demo-admin", admin, ["flags:read", "flags:write", "audit:read", "metrics:write"]),
-        _entry("demo-reader", reader, ["flags:read", "audit:read"]),
-    ]))
+    tokens_file.write_text(
+        yaml.safe_dump(
+            [
+                _entry("demo-admin", admin, ["flags:read", "flags:write", "audit:read", "metrics:write"]),
+                _entry("demo-reader", reader, ["flags:read", "audit:read"]),
+            ]
+        )
+    )
     log_path = root / "service.log"
-    args = [sys.executable, "-m", "flagops.server", "--host", "127.0.0.1", "--port", "0", "--db",
-            str(db or root / "flags.db"), "--tokens", str(tokens_file), "--demo", "--no-access-log",
-            "--parent-pid", str(os.getpid())]
+    args = [
+        sys.executable,
+        "-m",
+        "flagops.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--db",
+        str(db or root / "flags.db"),
+        "--tokens",
+        str(tokens_file),
+        "--demo",
+        "--no-access-log",
+        "--parent-pid",
+        str(os.getpid()),
+    ]
     if not traffic:
         args.append("--no-traffic")
     if db is None:  # a throwaway database is signed with a throwaway key; a kept one with the user's key
         args += ["--signing-key", str(root / "audit-signing.key")]
     args += extra_args or []
     log = open(log_path, "wb")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    proc = subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

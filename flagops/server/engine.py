@@ -145,7 +145,7 @@ def is_postgres_url(db: str) -> bool:
 
 def open_engine(db: str | Path) -> Engine:
     if isinstance(db, str) and is_postgres_url(db):
-        from flagops.server.engine_pg import PostgresEngine  # noqa: PLC0415 - psycopg only when asked for
+        from flagops.server.engine_pg import PostgresEngine
 
         return PostgresEngine(db)
     return SQLiteEngine(Path(db))

@@ -128,8 +128,9 @@ class PostgresEngine:
     def _listen(self, on_change: Callable[[], None]) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True, application_name="flagops listen",
-                                     connect_timeout=10) as conn:
+                with psycopg.connect(
+                    self._url, autocommit=True, application_name="flagops listen", connect_timeout=10
+                ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     on_change()  # whatever was committed before LISTEN took effect
                     synced = time.monotonic()

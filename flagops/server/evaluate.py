@@ -77,10 +77,18 @@ def matches(rule: Rule, context: dict[str, Any]) -> bool:
     return False
 
 
-def evaluate(flag: Flag | None, environment: str, flag_key: str, context: dict[str, Any],
-             default_value: Any) -> dict[str, Any]:
-    decision: dict[str, Any] = {"flagKey": flag_key, "variant": None, "value": default_value, "reason": "default",
-                                "ruleId": None, "error": None, "ttlSeconds": 60}
+def evaluate(
+    flag: Flag | None, environment: str, flag_key: str, context: dict[str, Any], default_value: Any
+) -> dict[str, Any]:
+    decision: dict[str, Any] = {
+        "flagKey": flag_key,
+        "variant": None,
+        "value": default_value,
+        "reason": "default",
+        "ruleId": None,
+        "error": None,
+        "ttlSeconds": 60,
+    }
     state = flag.states.get(environment) if flag is not None else None
     if flag is None or state is None:
         decision.update(reason="error", error="FLAG_NOT_FOUND")
@@ -102,8 +110,10 @@ def evaluate(flag: Flag | None, environment: str, flag_key: str, context: dict[s
         return serve(state.off_variant, "rollout")
     key = next((str(context[k]) for k in TARGETING_KEYS if context.get(k) not in (None, "")), None)
     if key is None:
-        decision.update(reason="error", error="TARGETING_KEY_MISSING: a percentage rollout needs targetingKey, "
-                                               "userId or accountId in the context")
+        decision.update(
+            reason="error",
+            error="TARGETING_KEY_MISSING: a percentage rollout needs targetingKey, userId or accountId in the context",
+        )
         return decision
     position = bucket(flag.key, key)
     variant = state.default_variant if position < state.rollout else state.off_variant

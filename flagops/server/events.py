@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flagops.v1 import wire
 from flagops.model import AuditEntry, Flag
 from flagops.server.codec import flag_json
 from flagops.server.limits import bounded
+from flagops.v1 import wire
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,15 @@ def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
     """`flag` supplies the metadata; the state is the entry's `after`, so a replayed event shows the state
     as it was then, not as it is now. Restores travel as flag.updated (the data's `action` says which)."""
     kind = "flag.updated" if entry.action == "flag.restored" else entry.action
-    data: dict[str, Any] = {"flag": entry.flag_key, "environment": entry.environment, "actor": entry.actor,
-                            "reason": entry.reason, "action": entry.action, "sequence": entry.sequence,
-                            "at": wire.iso(entry.at)}
+    data: dict[str, Any] = {
+        "flag": entry.flag_key,
+        "environment": entry.environment,
+        "actor": entry.actor,
+        "reason": entry.reason,
+        "action": entry.action,
+        "sequence": entry.sequence,
+        "at": wire.iso(entry.at),
+    }
     if flag is not None:
         if entry.environment is not None and isinstance(entry.after, dict):
             state = {k: v for k, v in entry.after.items() if k != "restoredFrom"}

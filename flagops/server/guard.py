@@ -30,12 +30,17 @@ Message = dict[str, Any]
 
 class BodyTimeout(Problem):
     def __init__(self, seconds: float) -> None:
-        super().__init__(408, f"the request body did not arrive within {seconds:g} s", field="body",
-                         title="Request timeout", headers={"Connection": "close"})
+        super().__init__(
+            408,
+            f"the request body did not arrive within {seconds:g} s",
+            field="body",
+            title="Request timeout",
+            headers={"Connection": "close"},
+        )
 
 
 def _problem_bytes(problem: Problem) -> bytes:
-    import json  # noqa: PLC0415 - the error path only
+    import json
 
     return json.dumps(problem.to_json(), separators=(",", ":")).encode()
 
@@ -78,15 +83,16 @@ class RequestGuard:
 
         try:
             await self.app(scope, guarded_receive, tracking_send)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence for one request
+        except Exception as exc:
             if started:
                 return  # the app already answered (and logged it): its answer says Connection: close
             problem = exc if isinstance(exc, Problem) else Problem(500, "internal error; the service log has details")
             if not isinstance(exc, Problem):
                 log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             headers = [(b"content-type", PROBLEM_JSON.encode()), (b"connection", b"close")]
-            headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()
-                        if k.lower() != "connection"]
+            headers += [
+                (k.lower().encode(), v.encode()) for k, v in problem.headers.items() if k.lower() != "connection"
+            ]
             await send({"type": "http.response.start", "status": problem.status, "headers": headers})
             await send({"type": "http.response.body", "body": _problem_bytes(problem)})
 

@@ -70,8 +70,12 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     v = value.strip()
     if v == "*":
-        raise Problem(428, "If-Match: * is not accepted; send the version you last saw so a stale view never "
-                      "overwrites someone else's change", field="If-Match")
+        raise Problem(
+            428,
+            "If-Match: * is not accepted; send the version you last saw so a stale view never "
+            "overwrites someone else's change",
+            field="If-Match",
+        )
     if v.startswith("W/"):
         v = v[2:]
     v = v.strip('"')
@@ -95,6 +99,9 @@ def idempotency(request: Request, body: Any) -> Idem | None:
         return None
     if not _IDEM.match(key):
         raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key")
-    canonical = json.dumps([request.method, request.url.path, sorted(request.query_params.multi_items()), body],
-                           sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        [request.method, request.url.path, sorted(request.query_params.multi_items()), body],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return Idem(key, hashlib.sha256(canonical.encode()).hexdigest())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flagops.v1 import wire
@@ -36,7 +36,7 @@ def _field(path: list[str | int]) -> str:
     if last_key < 0:
         return "body"
     out = ""
-    for i, seg in enumerate(path[:last_key + 1]):
+    for i, seg in enumerate(path[: last_key + 1]):
         out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if i else seg)
     return out[:200]
 
@@ -58,7 +58,7 @@ def check_body(value: Any) -> None:
         node, depth, at = stack.pop()
         if depth > MAX_DEPTH:
             raise ValueError(f"{where(at)}: nested deeper than {MAX_DEPTH} levels")
-        for k, v in (node.items() if type(node) is dict else enumerate(node)):
+        for k, v in node.items() if type(node) is dict else enumerate(node):
             kind = type(v)  # exact types, as json.loads makes them (bool is not int here)
             if type(k) is str and not k.isascii() and not _encodable(k):
                 raise ValueError(f"{where(at)}: a key holds a lone surrogate (\\ud800-\\udfff), not text")
@@ -128,6 +128,6 @@ def utc_time(value: Any, field: str) -> datetime | None:
     if dt is None:
         return None
     try:
-        return dt.astimezone(timezone.utc)
+        return dt.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{field}: out of range (must fall within years 1-9999 in UTC)") from None

@@ -24,9 +24,9 @@ import uvicorn
 
 from flagops.server.app import Service, create_app
 from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
-from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.demo import INCIDENT_FLAG, demo_flags
 from flagops.server.engine import is_postgres_url
+from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.metrics import MetricsStore
 from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
@@ -63,7 +63,7 @@ class StartupError(Exception):
 
 
 def default_db() -> Path:
-    import platformdirs  # noqa: PLC0415 - only when no --db is given
+    import platformdirs
 
     path = platformdirs.user_data_path("flagops") / "flags.db"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +122,10 @@ def serve(opts: ServeOptions) -> None:
         principals = load_tokens(opts.tokens)
     else:  # a local service without a tokens file: fresh tokens, shown once, never stored in plain text
         admin, reader = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        principals = [Principal("demo-admin", ALL_SCOPES, None, hash_token(admin)),
-                      Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader))]
+        principals = [
+            Principal("demo-admin", ALL_SCOPES, None, hash_token(admin)),
+            Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader)),
+        ]
         printed_tokens = [("admin (all scopes)", admin), ("read-only", reader)]
     tmp: tempfile.TemporaryDirectory[str] | None = None
     db: Path | str | None = opts.db
@@ -169,8 +171,9 @@ def _stop_by_signal(signum: int, frame: Any) -> None:
     raise _StopSignal(signum)
 
 
-def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
-         printed_tokens: list[tuple[str, str]]) -> None:
+def _run(
+    opts: ServeOptions, db: Path | str, principals: list[Principal], printed_tokens: list[tuple[str, str]]
+) -> None:
     sock = _bind(opts.host, opts.port)
     try:
         store = Store(db)
@@ -183,8 +186,7 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
         store.close()
         raise StartupError(str(exc)) from None
     # replicas on one database must share the key: each one signs the heads it writes
-    signing_problem = store.seal(lambda engine: seal_on_start(engine, store.instance, signer,
-                                                             reseal=opts.reseal_audit))
+    signing_problem = store.seal(lambda engine: seal_on_start(engine, store.instance, signer, reseal=opts.reseal_audit))
     if signing_problem is None:
         store.sign_head = signer.sign
     if opts.demo and not store.flags():
@@ -195,8 +197,15 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
     broker = Broker(store, heartbeat=opts.heartbeat)
     store.on_commit = broker.notify_threadsafe
     auth = Authenticator(principals, RateLimiter(opts.rate_limit), FailedAuthThrottle(opts.auth_failures))
-    svc = Service(store=store, auth=auth, broker=broker, metrics=MetricsStore(), max_body=opts.max_body,
-                  signer=signer, signing_problem=signing_problem)
+    svc = Service(
+        store=store,
+        auth=auth,
+        broker=broker,
+        metrics=MetricsStore(),
+        max_body=opts.max_body,
+        signer=signer,
+        signing_problem=signing_problem,
+    )
     if opts.demo and opts.traffic:
         traffic = Traffic(svc, seed=opts.seed, step_seconds=opts.incident_step)
         svc.background.append(lambda _svc: traffic.run())
@@ -204,14 +213,19 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def ready() -> None:
-        lines = [f"flagops Flag API listening on {url}", f"  database: {store.db.description}",
-                 f"  API docs: {url}/docs", f"  audit signing key: {signer.key_id} ({signer.path})"]
+        lines = [
+            f"flagops Flag API listening on {url}",
+            f"  database: {store.db.description}",
+            f"  API docs: {url}/docs",
+            f"  audit signing key: {signer.key_id} ({signer.path})",
+        ]
         if signing_problem is not None:
-            lines.append(f"  WARNING: {signing_problem}; not signing new entries until restarted with "
-                         "--reseal-audit")
+            lines.append(f"  WARNING: {signing_problem}; not signing new entries until restarted with --reseal-audit")
         if opts.demo:
-            lines.append(f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
-                         + ("" if opts.traffic else "; traffic simulator off"))
+            lines.append(
+                f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
+                + ("" if opts.traffic else "; traffic simulator off")
+            )
         if opts.tokens is not None:
             actors = ", ".join(p.actor for p in principals[:6]) + (", ..." if len(principals) > 6 else "")
             lines.append(f"  auth: Bearer tokens from {opts.tokens} ({len(principals)}: {actors})")
@@ -222,9 +236,15 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
         print("\n".join(lines), flush=True)
 
     svc.on_ready = ready
-    config = uvicorn.Config(RequestGuard(create_app(svc), opts.body_timeout), log_level="info",
-                            access_log=opts.access_log, server_header=False, timeout_graceful_shutdown=3,
-                            lifespan="on", http=protocol_with_header_timeout(opts.header_timeout))
+    config = uvicorn.Config(
+        RequestGuard(create_app(svc), opts.body_timeout),
+        log_level="info",
+        access_log=opts.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+        http=protocol_with_header_timeout(opts.header_timeout),
+    )
     server = _Server(config)
     server.broker = broker
     if opts.parent_pid is not None:
@@ -236,7 +256,7 @@ def _run(opts: ServeOptions, db: Path | str, principals: list[Principal],
 
 
 def redacted(url: str) -> str:
-    from flagops.server.engine_pg import redacted as without_password  # noqa: PLC0415 - psycopg only for a URL
+    from flagops.server.engine_pg import redacted as without_password
 
     return without_password(url)
 

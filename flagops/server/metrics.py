@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime, timezone
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flagops.v1 import wire
@@ -34,8 +34,9 @@ class MetricsStore:
         self._error_totals: dict[tuple[str, str, str], int] = defaultdict(int)
         self._last_prune = 0.0
 
-    def record(self, flag: str, environment: str, at: float, evaluations: Mapping[str, int],
-               errors: int | Mapping[str, int]) -> None:
+    def record(
+        self, flag: str, environment: str, at: float, evaluations: Mapping[str, int], errors: int | Mapping[str, int]
+    ) -> None:
         bucket = int(at) // BASE_STEP * BASE_STEP
         slot = self._buckets[(flag, environment)].get(bucket)
         if slot is None:
@@ -44,7 +45,7 @@ class MetricsStore:
         for variant, n in evaluations.items():
             slot[0][variant] = slot[0].get(variant, 0) + n
             self._eval_totals[(flag, environment, variant)] += n
-        for variant, n in (errors.items() if isinstance(errors, Mapping) else (("", errors),)):
+        for variant, n in errors.items() if isinstance(errors, Mapping) else (("", errors),):
             if n:
                 slot[1][variant] = slot[1].get(variant, 0) + n
                 self._error_totals[(flag, environment, variant)] += n
@@ -60,7 +61,7 @@ class MetricsStore:
 
     def series(self, flag: str, environment: str, window: int, step: int, now: float | None = None) -> dict[str, Any]:
         """Zero-filled points from `now - window` to `now`, `step` seconds each (a multiple of 10)."""
-        now = datetime.now(timezone.utc).timestamp() if now is None else now
+        now = datetime.now(UTC).timestamp() if now is None else now
         end = int(now) // step * step + step  # the current, partial step is the last point
         start = end - math.ceil(window / step) * step
         buckets = self._buckets.get((flag, environment), {})
@@ -75,25 +76,43 @@ class MetricsStore:
                         evals[variant] = evals.get(variant, 0) + n
                     for variant, n in slot[1].items():
                         errors[variant] = errors.get(variant, 0) + n
-            points.append({"at": wire.iso(datetime.fromtimestamp(t, timezone.utc)), "evaluations": evals,
-                           "errors": sum(errors.values()),
-                           "errorsByVariant": {v: n for v, n in errors.items() if v}})
-        return {"flag": flag, "environment": environment, "step": step, "window": window, "hasErrors": True,
-                "points": points}
+            points.append(
+                {
+                    "at": wire.iso(datetime.fromtimestamp(t, UTC)),
+                    "evaluations": evals,
+                    "errors": sum(errors.values()),
+                    "errorsByVariant": {v: n for v, n in errors.items() if v},
+                }
+            )
+        return {
+            "flag": flag,
+            "environment": environment,
+            "step": step,
+            "window": window,
+            "hasErrors": True,
+            "points": points,
+        }
 
-    def prometheus(self, gauges: list[tuple[str, str, dict[str, str], float]],
-                   environments: frozenset[str] | None = None) -> str:
+    def prometheus(
+        self, gauges: list[tuple[str, str, dict[str, str], float]], environments: frozenset[str] | None = None
+    ) -> str:
         """Text exposition 0.0.4: counters since start plus the service's `gauges` (name, help, labels, value);
         with `environments`, only their series (what a token limited to them may see)."""
-        lines = ["# HELP flagops_flag_evaluations_total Flag evaluations reported, by variant.",
-                 "# TYPE flagops_flag_evaluations_total counter"]
+        lines = [
+            "# HELP flagops_flag_evaluations_total Flag evaluations reported, by variant.",
+            "# TYPE flagops_flag_evaluations_total counter",
+        ]
         for (flag, env, variant), n in sorted(self._eval_totals.items()):
             if environments is not None and env not in environments:
                 continue
-            lines.append(f'flagops_flag_evaluations_total{{flag="{_label(flag)}",environment="{_label(env)}",'
-                         f'variant="{_label(variant)}"}} {n}')
-        lines += ["# HELP flagops_flag_errors_total Errors reported by code paths behind a flag, by variant.",
-                  "# TYPE flagops_flag_errors_total counter"]
+            lines.append(
+                f'flagops_flag_evaluations_total{{flag="{_label(flag)}",environment="{_label(env)}",'
+                f'variant="{_label(variant)}"}} {n}'
+            )
+        lines += [
+            "# HELP flagops_flag_errors_total Errors reported by code paths behind a flag, by variant.",
+            "# TYPE flagops_flag_errors_total counter",
+        ]
         for (flag, env, variant), n in sorted(self._error_totals.items()):
             if environments is not None and env not in environments:
                 continue
@@ -109,8 +128,9 @@ class MetricsStore:
         return "\n".join(lines) + "\n"
 
 
-def parse_ingest(d: Any, known_flags: set[str], environments: set[str], now: float
-                 ) -> tuple[str, float, list[tuple[str, dict[str, int], int | dict[str, int]]]]:
+def parse_ingest(
+    d: Any, known_flags: set[str], environments: set[str], now: float
+) -> tuple[str, float, list[tuple[str, dict[str, int], int | dict[str, int]]]]:
     """Validate a POST /v1/metrics body completely before anything is recorded (no partial writes)."""
     if not isinstance(d, dict):
         raise ValueError("body: expected a JSON object {environment, at?, counts: [...]}")
@@ -136,14 +156,21 @@ def parse_ingest(d: Any, known_flags: set[str], environments: set[str], now: flo
         if not isinstance(flag, str) or flag not in known_flags:
             raise ValueError(f"{where}.flag: not a known flag")
         evals = c.get("evaluations", {})
-        if not isinstance(evals, dict) or len(evals) > 100 or not all(
+        if (
+            not isinstance(evals, dict)
+            or len(evals) > 100
+            or not all(
                 isinstance(k, str) and 0 < len(k) <= 100 and type(v) is int and 0 <= v <= 10**9
-                for k, v in evals.items()):
+                for k, v in evals.items()
+            )
+        ):
             raise ValueError(f"{where}.evaluations: expected {{variant: count}} with counts 0-1000000000")
         errors = c.get("errors", 0)
         if isinstance(errors, dict):
-            if len(errors) > 100 or not all(isinstance(k, str) and 0 < len(k) <= 100 and type(v) is int
-                                            and 0 <= v <= 10**9 for k, v in errors.items()):
+            if len(errors) > 100 or not all(
+                isinstance(k, str) and 0 < len(k) <= 100 and type(v) is int and 0 <= v <= 10**9
+                for k, v in errors.items()
+            ):
                 raise ValueError(f"{where}.errors: expected {{variant: count}} with counts 0-1000000000")
         elif type(errors) is not int or not 0 <= errors <= 10**9:
             raise ValueError(f"{where}.errors: expected an integer 0-1000000000, or {{variant: count}}")

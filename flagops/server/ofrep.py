@@ -60,7 +60,7 @@ def parse_context(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise OfrepError(400, PARSE_ERROR, "the request body must be a JSON object like {\"context\": {...}}")
+        raise OfrepError(400, PARSE_ERROR, 'the request body must be a JSON object like {"context": {...}}')
     context = body.get("context", {})
     if context is None:
         return {}
@@ -111,14 +111,21 @@ def answer(flag: Flag, environment: str, decision: dict[str, Any]) -> Answer:
         failure = OfrepError(status, code, details.strip() or code)
         return Answer(failure.body(key), failure)
     state = flag.states[environment]
-    metadata: dict[str, Any] = {"environment": environment, "version": state.version,
-                                "flagopsReason": decision["reason"]}
+    metadata: dict[str, Any] = {
+        "environment": environment,
+        "version": state.version,
+        "flagopsReason": decision["reason"],
+    }
     if decision.get("ruleId"):
         metadata["ruleId"] = decision["ruleId"]
     if "bucketing" in decision:
         metadata["bucket"] = decision["bucketing"]["bucket"]
-    body: dict[str, Any] = {"key": key, "reason": _reason(decision, flag, environment),
-                            "variant": decision["variant"], "metadata": metadata}
+    body: dict[str, Any] = {
+        "key": key,
+        "reason": _reason(decision, flag, environment),
+        "variant": decision["variant"],
+        "metadata": metadata,
+    }
     if decision["value"] is not None:
         body["value"] = decision["value"]
     return Answer(body)

@@ -29,9 +29,17 @@ _TITLES = {
 
 
 class Problem(Exception):
-    def __init__(self, status: int, detail: str, *, field: str | None = None, title: str | None = None,
-                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
-                 type_: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        type_: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -42,8 +50,7 @@ class Problem(Exception):
         self.type = type_ or f"https://flagops.dev/problems/{self.title.lower().replace(' ', '-')}"
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status,
-                                "detail": self.detail}
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail}
         if self.field is not None:
             body["field"] = self.field
         body.update(self.extra)

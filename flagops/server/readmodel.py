@@ -114,13 +114,14 @@ class ReadModel:
                 return env_list.body
             if env_list is None or env_list.order is not self.order:
                 order = self.order
-                env_list = _EnvList(order, {k: i for i, k in enumerate(order)},
-                                    [None] * ((len(order) + CHUNK - 1) // CHUNK))
+                env_list = _EnvList(
+                    order, {k: i for i, k in enumerate(order)}, [None] * ((len(order) + CHUNK - 1) // CHUNK)
+                )
                 self._lists[environment] = env_list
             env_json = json.dumps(environment, ensure_ascii=False)
             for i, chunk in enumerate(env_list.chunks):
                 if chunk is None:
-                    keys = env_list.order[i * CHUNK:(i + 1) * CHUNK]
+                    keys = env_list.order[i * CHUNK : (i + 1) * CHUNK]
                     env_list.chunks[i] = ",".join(self._entry(k, environment, env_json) for k in keys).encode()
             parts = [b'{"environment":%s,"version":%d,"flags":[' % (env_json.encode(), version)]
             for chunk in env_list.chunks:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Header, Query, Request
@@ -35,8 +35,12 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     store = svc.store
 
     @app.get("/v1/flags", tags=["flags"])
-    async def list_flags(request: Request, environment: str = ENV_QUERY, _: Any = BEARER,
-                         if_none: str | None = Header(None, alias="If-None-Match")) -> Response:
+    async def list_flags(
+        request: Request,
+        environment: str = ENV_QUERY,
+        _: Any = BEARER,
+        if_none: str | None = Header(None, alias="If-None-Match"),
+    ) -> Response:
         """All live (not archived) flags with `environment`'s state. ETag changes with any change there."""
         svc.require(request, "flags:read", environment)
         store.environment(environment)
@@ -49,8 +53,13 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/v1/flags/{key}", tags=["flags"])
-    async def get_flag(request: Request, key: str, environment: str | None = Query(None, max_length=100),
-                       _: Any = BEARER, if_none: str | None = Header(None, alias="If-None-Match")) -> Response:
+    async def get_flag(
+        request: Request,
+        key: str,
+        environment: str | None = Query(None, max_length=100),
+        _: Any = BEARER,
+        if_none: str | None = Header(None, alias="If-None-Match"),
+    ) -> Response:
         """One flag. With `environment`, that state only and `ETag` = its version; without, every state."""
         principal = svc.require(request, "flags:read", environment)
         flag = store.flag(key)
@@ -69,9 +78,14 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         return json_response(body, headers=headers)
 
     @app.patch("/v1/flags/{key}", tags=["flags"], openapi_extra=openapi.body(openapi.PATCH))
-    async def patch_flag(request: Request, key: str, environment: str = ENV_QUERY, _: Any = BEARER,
-                         if_match: str | None = Header(None, alias="If-Match"),
-                         idem_key: str | None = Header(None, alias="Idempotency-Key")) -> Response:
+    async def patch_flag(
+        request: Request,
+        key: str,
+        environment: str = ENV_QUERY,
+        _: Any = BEARER,
+        if_match: str | None = Header(None, alias="If-Match"),
+        idem_key: str | None = Header(None, alias="Idempotency-Key"),
+    ) -> Response:
         """Change one environment's state. If-Match and changeReason are required."""
         principal = svc.require(request, "flags:write", environment)
         store.environment(environment)
@@ -82,15 +96,29 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             change, reason, ticket, origin = codec.parse_patch(raw, flag)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        result = await run_in_threadpool(store.patch, key, environment, change, if_match=parse_if_match(if_match),
-                                         actor=principal.actor, reason=reason, ticket=ticket, origin=origin,
-                                         idem=idem)
+        result = await run_in_threadpool(
+            store.patch,
+            key,
+            environment,
+            change,
+            if_match=parse_if_match(if_match),
+            actor=principal.actor,
+            reason=reason,
+            ticket=ticket,
+            origin=origin,
+            idem=idem,
+        )
         return _written(result)
 
     @app.post("/v1/flags/{key}/restore", tags=["flags"], openapi_extra=openapi.body(openapi.RESTORE))
-    async def restore_flag(request: Request, key: str, environment: str = ENV_QUERY, _: Any = BEARER,
-                           if_match: str | None = Header(None, alias="If-Match"),
-                           idem_key: str | None = Header(None, alias="Idempotency-Key")) -> Response:
+    async def restore_flag(
+        request: Request,
+        key: str,
+        environment: str = ENV_QUERY,
+        _: Any = BEARER,
+        if_match: str | None = Header(None, alias="If-Match"),
+        idem_key: str | None = Header(None, alias="Idempotency-Key"),
+    ) -> Response:
         """Roll back: make a new version equal to `toVersion`."""
         principal = svc.require(request, "flags:write", environment)
         store.environment(environment)
@@ -100,32 +128,48 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             to_version, reason, ticket, origin = codec.parse_restore(raw)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        result = await run_in_threadpool(store.restore, key, environment, to_version,
-                                         if_match=parse_if_match(if_match), actor=principal.actor, reason=reason,
-                                         ticket=ticket, origin=origin, idem=idem)
+        result = await run_in_threadpool(
+            store.restore,
+            key,
+            environment,
+            to_version,
+            if_match=parse_if_match(if_match),
+            actor=principal.actor,
+            reason=reason,
+            ticket=ticket,
+            origin=origin,
+            idem=idem,
+        )
         return _written(result)
 
     @app.post("/v1/flags", tags=["flags"], status_code=201, openapi_extra=openapi.body(openapi.CREATE))
-    async def create_flag(request: Request, _: Any = BEARER,
-                          idem_key: str | None = Header(None, alias="Idempotency-Key")) -> Response:
+    async def create_flag(
+        request: Request, _: Any = BEARER, idem_key: str | None = Header(None, alias="Idempotency-Key")
+    ) -> Response:
         """Create a flag (metadata and initial states; unnamed environments start off)."""
         principal = svc.require(request, "flags:write")
         _all_environments(svc, principal.environments, "create flags")
         raw = await read_json(request, svc.max_body)
         idem = idempotency(request, raw)
         try:
-            flag, reason, _ticket, origin = codec.parse_create(raw, [e.key for e in store.environments],
-                                                               datetime.now(timezone.utc))
+            flag, reason, _ticket, origin = codec.parse_create(
+                raw, [e.key for e in store.environments], datetime.now(UTC)
+            )
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        result = await run_in_threadpool(store.create, flag, actor=principal.actor, reason=reason, origin=origin,
-                                         idem=idem)
+        result = await run_in_threadpool(
+            store.create, flag, actor=principal.actor, reason=reason, origin=origin, idem=idem
+        )
         return _written(result, location=f"/v1/flags/{flag.key}")
 
     @app.delete("/v1/flags/{key}", tags=["flags"], openapi_extra=openapi.body(openapi.ARCHIVE, required=False))
-    async def archive_flag(request: Request, key: str, _: Any = BEARER,
-                           change_reason: str | None = Query(None, alias="changeReason", max_length=1000),
-                           idem_key: str | None = Header(None, alias="Idempotency-Key")) -> Response:
+    async def archive_flag(
+        request: Request,
+        key: str,
+        _: Any = BEARER,
+        change_reason: str | None = Query(None, alias="changeReason", max_length=1000),
+        idem_key: str | None = Header(None, alias="Idempotency-Key"),
+    ) -> Response:
         """Archive a flag (it leaves the lists; its audit history stays). Reason in the body or ?changeReason=."""
         principal = svc.require(request, "flags:write")
         _all_environments(svc, principal.environments, "archive flags")
@@ -137,8 +181,9 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             reason, ticket, origin = codec.parse_archive(raw)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        result = await run_in_threadpool(store.archive, key, actor=principal.actor, reason=reason, ticket=ticket,
-                                         origin=origin, idem=idem)
+        result = await run_in_threadpool(
+            store.archive, key, actor=principal.actor, reason=reason, ticket=ticket, origin=origin, idem=idem
+        )
         return _written(result)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Header, Query, Request
@@ -30,8 +30,12 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     store = svc.store
 
     @app.get("/v1/stream", tags=["live"], response_class=StreamingResponse)
-    async def stream(request: Request, environment: str | None = Query(None, max_length=100), _: Any = BEARER,
-                     last_event_id: str | None = Header(None, alias="Last-Event-ID")) -> Response:
+    async def stream(
+        request: Request,
+        environment: str | None = Query(None, max_length=100),
+        _: Any = BEARER,
+        last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+    ) -> Response:
         """Server-Sent Events (flag.updated, flag.created, flag.archived); `id:` is the audit sequence."""
         principal = svc.require(request, "flags:read", environment)
         if environment is not None:
@@ -39,20 +43,28 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         last: int | None = None
         if last_event_id is not None and last_event_id.strip():
             if not _SEQ.match(last_event_id.strip()):
-                raise Problem(400, "Last-Event-ID must be an event id (an audit sequence number)",
-                              field="Last-Event-ID")
+                raise Problem(
+                    400, "Last-Event-ID must be an event id (an audit sequence number)", field="Last-Event-ID"
+                )
             last = int(last_event_id)
         envs = frozenset({environment}) if environment is not None else principal.environments
-        return StreamingResponse(svc.broker.events(envs, last, principal.environments),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            svc.broker.events(envs, last, principal.environments),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/v1/audit", tags=["audit"])
-    async def audit(request: Request, _: Any = BEARER, flag: str | None = Query(None, max_length=200),
-                    environment: str | None = Query(None, max_length=100),
-                    since: str | None = Query(None, max_length=60,
-                                              description="An audit sequence (entries after it) or an ISO time"),
-                    limit: int = Query(100, ge=1, le=1000)) -> Response:
+    async def audit(
+        request: Request,
+        _: Any = BEARER,
+        flag: str | None = Query(None, max_length=200),
+        environment: str | None = Query(None, max_length=100),
+        since: str | None = Query(
+            None, max_length=60, description="An audit sequence (entries after it) or an ISO time"
+        ),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> Response:
         """Who changed what, when and why; newest first."""
         principal = svc.require(request, "audit:read", environment)
         if environment is not None:
@@ -66,8 +78,15 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                     since_time = utc_time(since, "since")
                 except ValueError as exc:
                     raise invalid(f"{exc} (or give an audit sequence number)") from None
-        entries = await run_in_threadpool(store.audit, flag=flag, environment=environment, since_sequence=since_seq,
-                                          since_time=since_time, limit=limit, environments=principal.environments)
+        entries = await run_in_threadpool(
+            store.audit,
+            flag=flag,
+            environment=environment,
+            since_sequence=since_seq,
+            since_time=since_time,
+            limit=limit,
+            environments=principal.environments,
+        )
         return json_response({"entries": [audit_to_json(e, principal.environments) for e in entries]})
 
     @app.get("/v1/audit/verify", tags=["audit"])
@@ -92,25 +111,28 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         """Report evaluation and error counts (all validated before any is recorded)."""
         principal = svc.require(request, "metrics:write")
         raw = await read_json(request, svc.max_body)
-        now = datetime.now(timezone.utc).timestamp()
+        now = datetime.now(UTC).timestamp()
         try:
-            env, at, counts = parse_ingest(raw, {f.key for f in store.flags()},
-                                           {e.key for e in store.environments}, now)
+            env, at, counts = parse_ingest(
+                raw, {f.key for f in store.flags()}, {e.key for e in store.environments}, now
+            )
         except ValueError as exc:
             raise invalid(str(exc)) from None
         if not principal.may_touch(env):
-            raise Problem(403, f"this token ({principal.actor}) may not report metrics for {env}",
-                          field="environment")
+            raise Problem(403, f"this token ({principal.actor}) may not report metrics for {env}", field="environment")
         for flag_key, evaluations, errors in counts:
             svc.metrics.record(flag_key, env, at, evaluations, errors)
         return json_response({"accepted": len(counts)}, 202)
 
     @app.get("/v1/metrics/flags", tags=["metrics"])
-    async def series_many(request: Request, environment: str = Query(..., max_length=100), _: Any = BEARER,
-                          flag: list[str] | None = Query(None, description="flag keys (repeat); default: all live"),
-                          window: int = Query(300, ge=BASE_STEP, le=RETENTION, description="seconds"),
-                          step: int = Query(30, ge=BASE_STEP, le=RETENTION,
-                                            description="seconds; a multiple of 10")) -> Response:
+    async def series_many(
+        request: Request,
+        environment: str = Query(..., max_length=100),
+        _: Any = BEARER,
+        flag: list[str] | None = Query(None, description="flag keys (repeat); default: all live"),
+        window: int = Query(300, ge=BASE_STEP, le=RETENTION, description="seconds"),
+        step: int = Query(30, ge=BASE_STEP, le=RETENTION, description="seconds; a multiple of 10"),
+    ) -> Response:
         """The series of many flags in one request (a dashboard's worth), same shape as the single one."""
         svc.require(request, "flags:read", environment)
         store.environment(environment)
@@ -124,10 +146,14 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         return json_response({"series": [svc.metrics.series(k, environment, window, step) for k in keys]})
 
     @app.get("/v1/metrics/flags/{key}", tags=["metrics"])
-    async def series(request: Request, key: str, environment: str = Query(..., max_length=100), _: Any = BEARER,
-                     window: int = Query(900, ge=BASE_STEP, le=RETENTION, description="seconds"),
-                     step: int = Query(BASE_STEP, ge=BASE_STEP, le=RETENTION,
-                                       description="seconds; a multiple of 10")) -> Response:
+    async def series(
+        request: Request,
+        key: str,
+        environment: str = Query(..., max_length=100),
+        _: Any = BEARER,
+        window: int = Query(900, ge=BASE_STEP, le=RETENTION, description="seconds"),
+        step: int = Query(BASE_STEP, ge=BASE_STEP, le=RETENTION, description="seconds; a multiple of 10"),
+    ) -> Response:
         """Evaluations per variant and errors of one flag, as a zero-filled time series."""
         svc.require(request, "flags:read", environment)
         store.environment(environment)
@@ -141,17 +167,21 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         principal = svc.require(request, "flags:read")
         gauges: list[tuple[str, str, dict[str, str], float]] = [
             ("flagops_stream_subscribers", "Open /v1/stream connections.", {}, len(svc.broker.subscribers)),
-            ("flagops_audit_sequence", "Sequence of the newest audit entry.", {}, store.head_sequence)]
+            ("flagops_audit_sequence", "Sequence of the newest audit entry.", {}, store.head_sequence),
+        ]
         for env in store.environments:
             if not principal.may_touch(env.key):
                 continue
             flags = store.flags()
             on = sum(1 for f in flags if (s := f.states.get(env.key)) is not None and s.enabled)
             gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "on"}, on))
-            gauges.append(("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "off"},
-                           len(flags) - on))
-        return Response(svc.metrics.prometheus(gauges, principal.environments),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+            gauges.append(
+                ("flagops_flags", "Live flags by state.", {"environment": env.key, "state": "off"}, len(flags) - on)
+            )
+        return Response(
+            svc.metrics.prometheus(gauges, principal.environments),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
 
     @app.post("/v1/evaluate", tags=["evaluate"], openapi_extra=openapi.body(openapi.EVALUATE))
     async def evaluate_batch(request: Request, _: Any = BEARER) -> Response:
@@ -164,10 +194,11 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             raise invalid(str(exc)) from None
         store.environment(env)
         if not principal.may_touch(env):
-            raise Problem(403, f"this token ({principal.actor}) may not access environment {env[:60]!r}",
-                          field="environment")
+            raise Problem(
+                403, f"this token ({principal.actor}) may not access environment {env[:60]!r}", field="environment"
+            )
         decisions = []
-        now = datetime.now(timezone.utc).timestamp()
+        now = datetime.now(UTC).timestamp()
         for flag_key, context, default in requests:
             flag = store.live_flag(flag_key)
             decision = evaluate(flag, env, flag_key, context, default)
@@ -175,16 +206,13 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             if flag is not None:
                 variant = decision["variant"]
                 svc.metrics.record(flag_key, env, now, {variant: 1} if variant else {}, 0)
-        return json_response({"requestId": f"r-{uuid.uuid4().hex[:16]}", "environment": env,
-                              "decisions": decisions})
+        return json_response({"requestId": f"r-{uuid.uuid4().hex[:16]}", "environment": env, "decisions": decisions})
 
 
 def _whole_log(svc: Service, principal: Principal, what: str) -> None:
     """Verifying and exporting read every environment's history: only tokens for every environment."""
-    if principal.environments is not None and not all(e.key in principal.environments
-                                                        for e in svc.store.environments):
-        raise Problem(403, f"only tokens for every environment may {what} the whole audit log",
-                      field="environment")
+    if principal.environments is not None and not all(e.key in principal.environments for e in svc.store.environments):
+        raise Problem(403, f"only tokens for every environment may {what} the whole audit log", field="environment")
 
 
 def _check_step(window: int, step: int) -> None:

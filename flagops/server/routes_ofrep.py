@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Header, Request
@@ -22,8 +22,17 @@ from starlette.responses import Response
 from flagops.server import openapi_ofrep
 from flagops.server.evaluate import evaluate
 from flagops.server.http import BEARER, if_none_match, json_response, read_json
-from flagops.server.ofrep import (ENVIRONMENT_HEADER, FLAG_NOT_FOUND, GENERAL, PARSE_ERROR, BulkAnswers, OfrepError,
-                                  answer, context_fingerprint, parse_context)
+from flagops.server.ofrep import (
+    ENVIRONMENT_HEADER,
+    FLAG_NOT_FOUND,
+    GENERAL,
+    PARSE_ERROR,
+    BulkAnswers,
+    OfrepError,
+    answer,
+    context_fingerprint,
+    parse_context,
+)
 from flagops.server.problems import Problem
 
 if TYPE_CHECKING:
@@ -32,8 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("flagops.server")
 # above this many flags a bulk answer is computed off the event loop, so streams and kills are not held up
 _THREAD_THRESHOLD = 1000
-_ENV_HEADER = Header(None, alias=ENVIRONMENT_HEADER,
-                     description="Environment to evaluate in; optional when the token allows exactly one.")
+_ENV_HEADER = Header(
+    None,
+    alias=ENVIRONMENT_HEADER,
+    description="Environment to evaluate in; optional when the token allows exactly one.",
+)
 
 
 def _error_response(error: OfrepError, key: str | None = None) -> Response:
@@ -63,8 +75,11 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             allowed = sorted(principal.environments) if principal.environments is not None else None
             if allowed is None or len(allowed) != 1:
                 names = ", ".join(allowed if allowed is not None else (e.key for e in store.environments))
-                raise OfrepError(400, GENERAL, f"which environment? Send the {ENVIRONMENT_HEADER} header "
-                                               f"(this token may use: {names})")
+                raise OfrepError(
+                    400,
+                    GENERAL,
+                    f"which environment? Send the {ENVIRONMENT_HEADER} header (this token may use: {names})",
+                )
             env = allowed[0]
         try:
             store.environment(env)
@@ -94,7 +109,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         decision = evaluate(flag, env, key, context, None)
         result = answer(flag, env, decision)
         if decision["variant"]:  # an evaluation a client acted on: counted as /v1/evaluate counts it
-            svc.metrics.record(key, env, datetime.now(timezone.utc).timestamp(), {decision["variant"]: 1}, 0)
+            svc.metrics.record(key, env, datetime.now(UTC).timestamp(), {decision["variant"]: 1}, 0)
         if result.error is not None:
             raise result.error
         return json_response(result.body)
@@ -115,17 +130,22 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             body = bulk_answers.body(flags, env, context, version)
         return Response(body, media_type="application/json", headers=headers)
 
-    @app.post("/ofrep/v1/evaluate/flags/{key}", tags=["ofrep"], response_class=Response,
-              openapi_extra=openapi_ofrep.SINGLE)
-    async def ofrep_single(request: Request, key: str, _: Any = BEARER,
-                           environment: str | None = _ENV_HEADER) -> Response:
+    @app.post(
+        "/ofrep/v1/evaluate/flags/{key}", tags=["ofrep"], response_class=Response, openapi_extra=openapi_ofrep.SINGLE
+    )
+    async def ofrep_single(
+        request: Request, key: str, _: Any = BEARER, environment: str | None = _ENV_HEADER
+    ) -> Response:
         """OFREP single flag evaluation (the OpenFeature server-side providers call it per evaluation)."""
         return await _answering(lambda: single(request, key, environment), key)
 
-    @app.post("/ofrep/v1/evaluate/flags", tags=["ofrep"], response_class=Response,
-              openapi_extra=openapi_ofrep.BULK)
-    async def ofrep_bulk(request: Request, _: Any = BEARER, environment: str | None = _ENV_HEADER,
-                         if_none: str | None = Header(None, alias="If-None-Match")) -> Response:
+    @app.post("/ofrep/v1/evaluate/flags", tags=["ofrep"], response_class=Response, openapi_extra=openapi_ofrep.BULK)
+    async def ofrep_bulk(
+        request: Request,
+        _: Any = BEARER,
+        environment: str | None = _ENV_HEADER,
+        if_none: str | None = Header(None, alias="If-None-Match"),
+    ) -> Response:
         """OFREP bulk evaluation of every live flag (the client-side providers poll it with If-None-Match)."""
         return await _answering(lambda: bulk(request, environment), None)
 
@@ -138,8 +158,6 @@ async def _answering(handler: Callable[[], Awaitable[Response]], key: str | None
         return _error_response(exc, key)
     except Problem as exc:
         return _error_response(_from_problem(exc), key)
-    except Exception:  # noqa: BLE001 - logged with the route only (headers carry the token)
+    except Exception:
         log.exception("OFREP evaluation failed (flag %s)", (key or "*")[:100])
         return _error_response(OfrepError(500, GENERAL, "internal error; the service log has details"), key)
-
-

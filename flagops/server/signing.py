@@ -34,15 +34,14 @@ class SigningKeyError(Exception):
 
 
 def default_key_path() -> Path:
-    import platformdirs  # noqa: PLC0415
+    import platformdirs
 
     return platformdirs.user_config_path("flagops") / KEY_FILE
 
 
 def _create(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # EXCL: never overwrite a key
@@ -60,8 +59,10 @@ def _read(path: Path) -> Ed25519PrivateKey:
     try:
         mode = path.stat().st_mode
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SigningKeyError(f"the audit signing key {path} is accessible by others "
-                                  f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}")
+            raise SigningKeyError(
+                f"the audit signing key {path} is accessible by others "
+                f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise SigningKeyError(f"cannot read the audit signing key {path}: {exc.strerror or exc}") from None
@@ -137,17 +138,21 @@ def _seal(db: Engine, instance: str, signer: Signer, *, reseal: bool) -> str | N
             _set_meta(db, "signed_from", "0")
         return None
     if signed_from is None and signature is None:  # a database from before signing: sign what is there
-        log.warning("audit entries 1-%d were written before the audit head was signed; signing them now "
-                    "with %s", sequence, signer.key_id)
+        log.warning(
+            "audit entries 1-%d were written before the audit head was signed; signing them now with %s",
+            sequence,
+            signer.key_id,
+        )
         problem = None
     elif signer.verifies(instance, sequence, digest, signature):
         return None
     else:
-        problem = (f"the audit head (entry {sequence}) is not signed by this service's key {signer.key_id}: "
-                   "the database was changed outside the service, or the key was replaced")
+        problem = (
+            f"the audit head (entry {sequence}) is not signed by this service's key {signer.key_id}: "
+            "the database was changed outside the service, or the key was replaced"
+        )
         if not reseal:
-            log.error("%s; new entries will not be signed until the service is started with --reseal-audit",
-                      problem)
+            log.error("%s; new entries will not be signed until the service is started with --reseal-audit", problem)
             return problem
         log.warning("%s; resealing it (--reseal-audit)", problem)
     _set_meta(db, "head_sig", signer.sign(instance, sequence, digest))

@@ -21,11 +21,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flagops.v1 import wire
 from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
@@ -34,9 +33,13 @@ from flagops.server.events import Event, make_event
 from flagops.server.limits import MAX_STORED_DEPTH, load_bounded, stored_json
 from flagops.server.problems import Problem
 from flagops.server.readmodel import Published, ReadModel
+from flagops.v1 import wire
 
-DEFAULT_ENVIRONMENTS = (Environment("dev", "Development"), Environment("staging", "Staging"),
-                        Environment("prod", "Production", protected=True))
+DEFAULT_ENVIRONMENTS = (
+    Environment("dev", "Development"),
+    Environment("staging", "Staging"),
+    Environment("prod", "Production", protected=True),
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class WriteResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -118,14 +121,17 @@ class Store:
                 row = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
                 if row is None:
                     self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
-                    self.db.executemany("INSERT INTO environments VALUES (?,?,?,?,0)",
-                                        [(e.key, e.name, int(e.protected), i)
-                                         for i, e in enumerate(DEFAULT_ENVIRONMENTS)])
+                    self.db.executemany(
+                        "INSERT INTO environments VALUES (?,?,?,?,0)",
+                        [(e.key, e.name, int(e.protected), i) for i, e in enumerate(DEFAULT_ENVIRONMENTS)],
+                    )
                 self.instance = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()[0]
                 # Idempotency-Keys are remembered for a day: long enough for any retry, short enough to stay small
                 cutoff = wire.iso(_now() - timedelta(days=1))
-                self.db.execute(f"DELETE FROM idempotency WHERE {self.db.time_sql('created_at')} < "
-                                f"{self.db.time_sql('?')}", (cutoff,))
+                self.db.execute(
+                    f"DELETE FROM idempotency WHERE {self.db.time_sql('created_at')} < {self.db.time_sql('?')}",
+                    (cutoff,),
+                )
                 self.db.commit()
             except BaseException:
                 self.db.rollback()
@@ -140,8 +146,10 @@ class Store:
         envs = self.db.execute("SELECT key, name, protected, version FROM environments ORDER BY position").fetchall()
         self.environments = [Environment(k, n, bool(p)) for k, n, p, _ in envs]
         self._env_keys = {e.key for e in self.environments}
-        live, archived = _parse_flags(self.db.execute("SELECT key, meta, archived FROM flags").fetchall(),
-                                      self.db.execute("SELECT flag, environment, data FROM states"))
+        live, archived = _parse_flags(
+            self.db.execute("SELECT key, meta, archived FROM flags").fetchall(),
+            self.db.execute("SELECT flag, environment, data FROM states"),
+        )
         if live and not all(_published(p.flag) == p for p in (live[0], live[-1])):
             # written by a version of flagops whose JSON differs from this one's: serve this one's
             live = [_published(p.flag) for p in live]
@@ -154,8 +162,9 @@ class Store:
     def _catch_up(self) -> bool:
         """Inside a transaction (holding the store lock): take in what other processes committed after our
         head — their audit entries and the flags they touched. False when there was nothing."""
-        rows = self.db.execute("SELECT * FROM audit WHERE sequence>? ORDER BY sequence",
-                               (self.head_sequence,)).fetchall()
+        rows = self.db.execute(
+            "SELECT * FROM audit WHERE sequence>? ORDER BY sequence", (self.head_sequence,)
+        ).fetchall()
         if not rows:
             return False
         entries = [row_to_entry(r) for r in rows]
@@ -176,10 +185,10 @@ class Store:
 
     def _read_flags(self, keys: list[str]) -> tuple[list[Published], list[Flag]]:
         marks = ",".join("?" * len(keys))
-        return _parse_flags(self.db.execute(f"SELECT key, meta, archived FROM flags WHERE key IN ({marks})",
-                                            keys).fetchall(),
-                            self.db.execute(f"SELECT flag, environment, data FROM states WHERE flag IN ({marks})",
-                                            keys))
+        return _parse_flags(
+            self.db.execute(f"SELECT key, meta, archived FROM flags WHERE key IN ({marks})", keys).fetchall(),
+            self.db.execute(f"SELECT flag, environment, data FROM states WHERE flag IN ({marks})", keys),
+        )
 
     def sync(self) -> None:
         """Catch up with commits of other replicas (the engine's listener calls this on each announcement)."""
@@ -233,39 +242,80 @@ class Store:
     def _replay(self, actor: str, idem: Idem | None) -> WriteResult | None:
         if idem is None:
             return None
-        row = self.db.execute("SELECT fingerprint, status, body, etag FROM idempotency WHERE actor=? AND key=?",
-                              (actor, idem.key)).fetchone()
+        row = self.db.execute(
+            "SELECT fingerprint, status, body, etag FROM idempotency WHERE actor=? AND key=?", (actor, idem.key)
+        ).fetchone()
         if row is None:
             return None
         if row[0] != idem.fingerprint:
-            raise Problem(422, "Idempotency-Key was already used with a different request; use a new key "
-                          "for a new change", field="Idempotency-Key", title="Idempotency key reused")
+            raise Problem(
+                422,
+                "Idempotency-Key was already used with a different request; use a new key for a new change",
+                field="Idempotency-Key",
+                title="Idempotency key reused",
+            )
         return WriteResult(status=row[1], body=stored_json(row[2]), etag=row[3], replayed=True)
 
     def _check_version(self, state: FlagState, if_match: int | None, key: str) -> None:
         if if_match is None:
-            raise Problem(428, "If-Match is required: send the version you last saw (the ETag) so a stale "
-                          "view never overwrites someone else's change", field="If-Match")
+            raise Problem(
+                428,
+                "If-Match is required: send the version you last saw (the ETag) so a stale "
+                "view never overwrites someone else's change",
+                field="If-Match",
+            )
         if if_match != state.version:
-            raise Problem(412, f"{key} in {state.environment} changed: you sent If-Match {if_match}, the current "
-                          f"version is {state.version}; review the current state and retry",
-                          field="If-Match",
-                          extra={"currentVersion": state.version, "current": _state_data(state)})
+            raise Problem(
+                412,
+                f"{key} in {state.environment} changed: you sent If-Match {if_match}, the current "
+                f"version is {state.version}; review the current state and retry",
+                field="If-Match",
+                extra={"currentVersion": state.version, "current": _state_data(state)},
+            )
 
-    def _audit(self, *, at: datetime, actor: str, action: str, flag: str, environment: str | None, reason: str,
-               ticket: str | None, idem: Idem | None, before: Any, after: Any,
-               origin: ChangeOrigin | None) -> AuditEntry:
+    def _audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        flag: str,
+        environment: str | None,
+        reason: str,
+        ticket: str | None,
+        idem: Idem | None,
+        before: Any,
+        after: Any,
+        origin: ChangeOrigin | None,
+    ) -> AuditEntry:
         seq = self.head_sequence + 1 if not self._pending else self._pending[-1].sequence + 1
         prev = self._head_hash if not self._pending else (self._pending[-1].hash or GENESIS)
-        columns = (seq, wire.iso(at), actor, action, flag, environment, reason, ticket, idem.key if idem else None,
-                   _dumps(before), _dumps(after), _dumps(wire.origin_to_json(origin)), prev)
+        columns = (
+            seq,
+            wire.iso(at),
+            actor,
+            action,
+            flag,
+            environment,
+            reason,
+            ticket,
+            idem.key if idem else None,
+            _dumps(before),
+            _dumps(after),
+            _dumps(wire.origin_to_json(origin)),
+            prev,
+        )
         digest = entry_hash(columns)
         self.db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*columns, digest))
-        self.db.execute("INSERT INTO meta VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-                        (f"{seq}:{digest}",))
+        self.db.execute(
+            "INSERT INTO meta VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            (f"{seq}:{digest}",),
+        )
         if self.sign_head is not None:  # the anchor outside the database: see flagops/audit_chain.py
-            self.db.execute("INSERT INTO meta VALUES ('head_sig', ?) ON CONFLICT (key) DO UPDATE SET "
-                            "value=excluded.value", (self.sign_head(self.instance, seq, digest),))
+            self.db.execute(
+                "INSERT INTO meta VALUES ('head_sig', ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (self.sign_head(self.instance, seq, digest),),
+            )
         entry = row_to_entry((*columns, digest))
         self._pending.append(entry)
         return entry
@@ -276,11 +326,14 @@ class Store:
 
     def _remember(self, actor: str, idem: Idem | None, result: WriteResult, at: datetime) -> None:
         if idem is not None:
-            self.db.execute("INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)", (
-                actor, idem.key, idem.fingerprint, result.status, _dumps(result.body), result.etag, wire.iso(at)))
+            self.db.execute(
+                "INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)",
+                (actor, idem.key, idem.fingerprint, result.status, _dumps(result.body), result.etag, wire.iso(at)),
+            )
 
-    def _commit(self, entries: list[AuditEntry], changed: list[Published], archived: list[Flag],
-                envs: list[str]) -> None:
+    def _commit(
+        self, entries: list[AuditEntry], changed: list[Published], archived: list[Flag], envs: list[str]
+    ) -> None:
         """COMMIT (durable), then publish the new state to memory: content first, versions last."""
         if entries:
             self.db.announce(entries[-1].sequence)
@@ -308,40 +361,93 @@ class Store:
             finally:
                 self._pending = []
 
-    def patch(self, key: str, environment: str, change: StateChange, *, if_match: int | None, actor: str,
-              reason: str, ticket: str | None = None, origin: ChangeOrigin | None = None,
-              idem: Idem | None = None) -> WriteResult:
+    def patch(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange,
+        *,
+        if_match: int | None,
+        actor: str,
+        reason: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+        idem: Idem | None = None,
+    ) -> WriteResult:
         def run() -> WriteResult:
             current = self._replay_or_current(actor, idem, key, environment, if_match)
             if isinstance(current, WriteResult):
                 return current
             flag, state = current
-            return self._apply_state(flag, state, state.with_changes(change), action="flag.updated",
-                                     actor=actor, reason=reason, ticket=ticket, origin=origin, idem=idem)
+            return self._apply_state(
+                flag,
+                state,
+                state.with_changes(change),
+                action="flag.updated",
+                actor=actor,
+                reason=reason,
+                ticket=ticket,
+                origin=origin,
+                idem=idem,
+            )
+
         return self._write(run)
 
-    def restore(self, key: str, environment: str, to_version: int, *, if_match: int | None, actor: str,
-                reason: str, ticket: str | None = None, origin: ChangeOrigin | None = None,
-                idem: Idem | None = None) -> WriteResult:
+    def restore(
+        self,
+        key: str,
+        environment: str,
+        to_version: int,
+        *,
+        if_match: int | None,
+        actor: str,
+        reason: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+        idem: Idem | None = None,
+    ) -> WriteResult:
         def run() -> WriteResult:
             current = self._replay_or_current(actor, idem, key, environment, if_match)
             if isinstance(current, WriteResult):
                 return current
             flag, state = current
-            row = self.db.execute("SELECT data FROM state_history WHERE flag=? AND environment=? AND version=?",
-                                  (key, environment, to_version)).fetchone()
+            row = self.db.execute(
+                "SELECT data FROM state_history WHERE flag=? AND environment=? AND version=?",
+                (key, environment, to_version),
+            ).fetchone()
             if row is None:
-                raise Problem(422, f"toVersion: {key} in {environment} has no version {to_version} "
-                              f"(current: {state.version})", field="toVersion")
+                raise Problem(
+                    422,
+                    f"toVersion: {key} in {environment} has no version {to_version} (current: {state.version})",
+                    field="toVersion",
+                )
             old = wire.state_from_json(environment, json.loads(row[0]))
-            target = replace(state, enabled=old.enabled, rollout=old.rollout, rules=old.rules,
-                             default_variant=old.default_variant, off_variant=old.off_variant)
-            return self._apply_state(flag, state, target, action="flag.restored", actor=actor, reason=reason,
-                                     ticket=ticket, origin=origin, idem=idem, restored_from=to_version)
+            target = replace(
+                state,
+                enabled=old.enabled,
+                rollout=old.rollout,
+                rules=old.rules,
+                default_variant=old.default_variant,
+                off_variant=old.off_variant,
+            )
+            return self._apply_state(
+                flag,
+                state,
+                target,
+                action="flag.restored",
+                actor=actor,
+                reason=reason,
+                ticket=ticket,
+                origin=origin,
+                idem=idem,
+                restored_from=to_version,
+            )
+
         return self._write(run)
 
-    def _replay_or_current(self, actor: str, idem: Idem | None, key: str, environment: str,
-                           if_match: int | None) -> WriteResult | tuple[Flag, FlagState]:
+    def _replay_or_current(
+        self, actor: str, idem: Idem | None, key: str, environment: str, if_match: int | None
+    ) -> WriteResult | tuple[Flag, FlagState]:
         """Inside a write transaction: the stored response of a replayed Idempotency-Key, or the flag and
         its state in `environment` after checking If-Match (raises a Problem for unknown or stale)."""
         replay = self._replay(actor, idem)
@@ -354,9 +460,20 @@ class Store:
         self._check_version(state, if_match, key)
         return flag, state
 
-    def _apply_state(self, flag: Flag, state: FlagState, target: FlagState, *, action: str, actor: str,
-                     reason: str, ticket: str | None, origin: ChangeOrigin | None, idem: Idem | None,
-                     restored_from: int | None = None) -> WriteResult:
+    def _apply_state(
+        self,
+        flag: Flag,
+        state: FlagState,
+        target: FlagState,
+        *,
+        action: str,
+        actor: str,
+        reason: str,
+        ticket: str | None,
+        origin: ChangeOrigin | None,
+        idem: Idem | None,
+        restored_from: int | None = None,
+    ) -> WriteResult:
         env = state.environment
         if target == state:  # nothing would change: no new version, no audit entry, say so
             result = WriteResult(200, {**flag_json(flag, env), "noop": True}, f'"{state.version}"')
@@ -367,15 +484,31 @@ class Store:
         new_state = replace(target, version=state.version + 1, updated_at=now, updated_by=actor)
         data = _state_data(new_state)
         text = _dumps(data)
-        updated = self.db.execute("UPDATE states SET version=?, data=? WHERE flag=? AND environment=? AND version=?",
-                                  (new_state.version, text, flag.key, env, state.version))
+        updated = self.db.execute(
+            "UPDATE states SET version=?, data=? WHERE flag=? AND environment=? AND version=?",
+            (new_state.version, text, flag.key, env, state.version),
+        )
         if updated.rowcount != 1:  # the database, not memory, has the last word on the version
-            raise Problem(412, f"{flag.key} in {env} was changed by another writer; review the current state "
-                          "and retry", field="If-Match")
+            raise Problem(
+                412,
+                f"{flag.key} in {env} was changed by another writer; review the current state and retry",
+                field="If-Match",
+            )
         self.db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, new_state.version, text))
         after = dict(data, restoredFrom=restored_from) if restored_from is not None else data
-        entry = self._audit(at=now, actor=actor, action=action, flag=flag.key, environment=env, reason=reason,
-                            ticket=ticket, idem=idem, before=_state_data(state), after=after, origin=origin)
+        entry = self._audit(
+            at=now,
+            actor=actor,
+            action=action,
+            flag=flag.key,
+            environment=env,
+            reason=reason,
+            ticket=ticket,
+            idem=idem,
+            before=_state_data(state),
+            after=after,
+            origin=origin,
+        )
         self._bump([env])
         new_flag = replace(flag, states={**flag.states, env: new_state})
         result = WriteResult(200, flag_json(new_flag, env), f'"{new_state.version}"', sequence=entry.sequence)
@@ -383,28 +516,35 @@ class Store:
         self._commit([entry], [Published(new_flag, None, {env: text})], [], [env])
         return result
 
-    def create(self, flag: Flag, *, actor: str, reason: str, origin: ChangeOrigin | None = None,
-               idem: Idem | None = None) -> WriteResult:
+    def create(
+        self, flag: Flag, *, actor: str, reason: str, origin: ChangeOrigin | None = None, idem: Idem | None = None
+    ) -> WriteResult:
         def run() -> WriteResult:
             replay = self._replay(actor, idem)
             if replay is not None:
                 self.db.rollback()
                 return replay
             if flag.key in self.model.flags or flag.key in self.model.archived:
-                raise Problem(409, f"a flag with key {flag.key!r} already exists"
-                              + (" (archived)" if flag.key in self.model.archived else ""), field="key")
+                raise Problem(
+                    409,
+                    f"a flag with key {flag.key!r} already exists"
+                    + (" (archived)" if flag.key in self.model.archived else ""),
+                    field="key",
+                )
             entry, published = self._insert_flag(flag, actor, reason, origin, idem)
             result = WriteResult(201, flag_json(published.flag), None, sequence=entry.sequence)
             self._remember(actor, idem, result, entry.at)
             self._commit([entry], [published], [], [e.key for e in self.environments])
             return result
+
         return self._write(run)
 
     def _stamped(self, flag: Flag, actor: str) -> Flag:
         return replace(flag, states={k: replace(s, updated_by=actor) for k, s in flag.states.items()})
 
-    def _insert_flag(self, flag: Flag, actor: str, reason: str, origin: ChangeOrigin | None,
-                     idem: Idem | None) -> tuple[AuditEntry, Published]:
+    def _insert_flag(
+        self, flag: Flag, actor: str, reason: str, origin: ChangeOrigin | None, idem: Idem | None
+    ) -> tuple[AuditEntry, Published]:
         published = _published(self._stamped(flag, actor))
         flag = published.flag
         self.db.execute("INSERT INTO flags VALUES (?,?,0)", (flag.key, published.meta_text))
@@ -413,16 +553,30 @@ class Store:
             self.db.execute("INSERT INTO states VALUES (?,?,?,?)", (flag.key, env, state.version, data))
             self.db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, state.version, data))
         self._bump([e.key for e in self.environments])
-        entry = self._audit(at=flag.created_at or _now(), actor=actor, action="flag.created", flag=flag.key,
-                            environment=None, reason=reason, ticket=flag.ticket, idem=idem, before=None,
-                            after=flag_json(flag), origin=origin)
+        entry = self._audit(
+            at=flag.created_at or _now(),
+            actor=actor,
+            action="flag.created",
+            flag=flag.key,
+            environment=None,
+            reason=reason,
+            ticket=flag.ticket,
+            idem=idem,
+            before=None,
+            after=flag_json(flag),
+            origin=origin,
+        )
         return entry, published
 
     def seed(self, flags: list[Flag], actor: str, reason: str) -> None:
         """Bulk-create (the demo data) in one transaction."""
+
         def run() -> WriteResult:
-            entries = [self._insert_flag(f, actor, reason, None, None)[0] for f in flags
-                       if not (f.key in self.model.flags or f.key in self.model.archived)]
+            entries = [
+                self._insert_flag(f, actor, reason, None, None)[0]
+                for f in flags
+                if not (f.key in self.model.flags or f.key in self.model.archived)
+            ]
             if entries:
                 self.db.announce(entries[-1].sequence)
             self.db.commit()
@@ -430,10 +584,19 @@ class Store:
             if entries and self.on_commit is not None:
                 self.on_commit()
             return WriteResult(201, {}, None)
+
         self._write(run)
 
-    def archive(self, key: str, *, actor: str, reason: str, ticket: str | None = None,
-                origin: ChangeOrigin | None = None, idem: Idem | None = None) -> WriteResult:
+    def archive(
+        self,
+        key: str,
+        *,
+        actor: str,
+        reason: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+        idem: Idem | None = None,
+    ) -> WriteResult:
         def run() -> WriteResult:
             replay = self._replay(actor, idem)
             if replay is not None:
@@ -443,25 +606,49 @@ class Store:
             archived = replace(flag, archived=True)
             self.db.execute("UPDATE flags SET archived=1, meta=? WHERE key=?", (_meta_text(archived), key))
             now = _now()
-            entry = self._audit(at=now, actor=actor, action="flag.archived", flag=key, environment=None,
-                                reason=reason, ticket=ticket, idem=idem, before=flag_json(flag),
-                                after={"archived": True}, origin=origin)
+            entry = self._audit(
+                at=now,
+                actor=actor,
+                action="flag.archived",
+                flag=key,
+                environment=None,
+                reason=reason,
+                ticket=ticket,
+                idem=idem,
+                before=flag_json(flag),
+                after={"archived": True},
+                origin=origin,
+            )
             envs = [e.key for e in self.environments]
             self._bump(envs)
             result = WriteResult(200, flag_json(archived), None, sequence=entry.sequence)
             self._remember(actor, idem, result, now)
             self._commit([entry], [], [archived], envs)
             return result
+
         return self._write(run)
 
     # --- audit and events ------------------------------------------------------------------------
 
-    def audit(self, *, flag: str | None = None, environment: str | None = None, since_sequence: int | None = None,
-              since_time: datetime | None = None, limit: int = 100,
-              environments: frozenset[str] | None = None) -> list[AuditEntry]:
-        sql, args = audit_query(flag=flag, environment=environment, since_sequence=since_sequence,
-                                since_time=since_time, limit=limit, environments=environments,
-                                time_sql=self.db.time_sql)
+    def audit(
+        self,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        since_sequence: int | None = None,
+        since_time: datetime | None = None,
+        limit: int = 100,
+        environments: frozenset[str] | None = None,
+    ) -> list[AuditEntry]:
+        sql, args = audit_query(
+            flag=flag,
+            environment=environment,
+            since_sequence=since_sequence,
+            since_time=since_time,
+            limit=limit,
+            environments=environments,
+            time_sql=self.db.time_sql,
+        )
         with self._lock:
             rows = self.db.execute(sql, args).fetchall()
         return [row_to_entry(r) for r in rows]
@@ -487,12 +674,13 @@ class Store:
         recent = list(self._recent)
         if recent and recent[0].id <= sequence + 1:
             start = max(0, sequence + 1 - recent[0].id)  # ids in _recent are consecutive
-            return recent[start:start + 10000]
+            return recent[start : start + 10000]
         if sequence >= self.head_sequence:
             return []
         with self._lock:
-            rows = self.db.execute("SELECT * FROM audit WHERE sequence>? ORDER BY sequence LIMIT 10000",
-                                   (sequence,)).fetchall()
+            rows = self.db.execute(
+                "SELECT * FROM audit WHERE sequence>? ORDER BY sequence LIMIT 10000", (sequence,)
+            ).fetchall()
         return [self.event(row_to_entry(r)) for r in rows]
 
     def event(self, entry: AuditEntry) -> Event:

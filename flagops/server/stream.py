@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flagops.server.events import Event
 from flagops.server.store import Store
@@ -69,8 +69,9 @@ class Broker:
             sub.queue.put_nowait(None)
         self.subscribers.clear()
 
-    async def events(self, environments: frozenset[str] | None, last_event_id: int | None,
-                     visible: frozenset[str] | None = None) -> AsyncIterator[bytes]:
+    async def events(
+        self, environments: frozenset[str] | None, last_event_id: int | None, visible: frozenset[str] | None = None
+    ) -> AsyncIterator[bytes]:
         sub = Subscriber(environments, visible)
         self.subscribers.add(sub)  # before the backlog read: nothing committed from here on can be missed
         try:
@@ -79,8 +80,11 @@ class Broker:
             if last_event_id is not None and last_event_id > head:
                 # an id from another database (the service was reset): say so, then go on from here, so the
                 # changes this log numbers below the client's id are not skipped as "already seen"
-                detail = {"head": head, "detail": f"Last-Event-ID {last_event_id} is ahead of this service's "
-                                                  f"log (newest {head}); refetch the flags"}
+                detail = {
+                    "head": head,
+                    "detail": f"Last-Event-ID {last_event_id} is ahead of this service's "
+                    f"log (newest {head}); refetch the flags",
+                }
                 yield f"event: stream.reset\ndata: {json.dumps(detail)}\n\n".encode()
                 last_event_id = head
             last = last_event_id if last_event_id is not None else head
@@ -97,7 +101,7 @@ class Broker:
                 try:
                     item = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
                 except TimeoutError:
-                    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                    now = datetime.now(UTC).isoformat(timespec="seconds")
                     yield f": heartbeat {now} head={self.store.head_sequence}\n\n".encode()
                     continue
                 if item is None:

@@ -44,8 +44,7 @@ def incident_error_rate(rollout: float) -> float:
 Recorder = Callable[[str, str, float, dict[str, int], dict[str, int]], None]  # MetricsStore.record
 
 
-def simulate_step(record: Recorder, flags: list[Flag], env: str, at: float, seconds: float,
-                  rng: random.Random) -> None:
+def simulate_step(record: Recorder, flags: list[Flag], env: str, at: float, seconds: float, rng: random.Random) -> None:
     for flag in flags:
         state = flag.states.get(env)
         if state is None:
@@ -96,10 +95,16 @@ class Traffic:
         step = RAMP.index(nxt) + 1
         try:
             await run_in_threadpool(
-                self.svc.store.patch, INCIDENT_FLAG, "prod", StateChange(rollout=nxt), if_match=state.version,
-                actor=BOT, reason=f"progressive rollout step {step}/{len(RAMP)}: {state.rollout:g}% -> {nxt:g}% "
-                                  "(automated deploy pipeline, error budget check skipped)",
-                ticket="DEPLOY-4821")
+                self.svc.store.patch,
+                INCIDENT_FLAG,
+                "prod",
+                StateChange(rollout=nxt),
+                if_match=state.version,
+                actor=BOT,
+                reason=f"progressive rollout step {step}/{len(RAMP)}: {state.rollout:g}% -> {nxt:g}% "
+                "(automated deploy pipeline, error budget check skipped)",
+                ticket="DEPLOY-4821",
+            )
         except Problem:
             return False  # someone changed it first: the bot backs off, like a real pipeline should
         return True

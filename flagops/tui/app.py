@@ -29,7 +29,7 @@ from flagops.ops import AppliedChange, Ops
 from flagops.probe import probe_for
 from flagops.tui.live import LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS, ConsolePalette
-from flagops.tui.screens.action_modal import ActionModal, ActionKind
+from flagops.tui.screens.action_modal import ActionKind, ActionModal
 from flagops.tui.screens.flags_screen import FlagsScreen
 from flagops.tui.themes import install_themes
 from flagops.tui.widgets.flag_table import printable
@@ -83,8 +83,12 @@ class FlagOpsApp(App[None]):
         self.profile = profile
         self.backend = backend
         self.readonly = profile.readonly if readonly is None else (readonly or profile.readonly)
-        self.ops = ops or Ops(backend, readonly=self.readonly, min_reason_length=profile.min_reason_length,
-                              probe=probe_for(profile, warm=True))
+        self.ops = ops or Ops(
+            backend,
+            readonly=self.readonly,
+            min_reason_length=profile.min_reason_length,
+            probe=probe_for(profile, warm=True),
+        )
         self.environment = environment or profile.environment or ""
         self.environments: list[Environment] = []
         self.store = LiveFlags(backend, self.environment)
@@ -111,29 +115,37 @@ class FlagOpsApp(App[None]):
             except (Unauthorized, Forbidden) as exc:
                 # retrying cannot fix a token the service refuses: say so once and stay put
                 self.store.fail(exc.message)
-                self.notify(printable(exc.message, 300), title="Not authorized", severity="error",
-                            timeout=30, markup=False)
+                self.notify(
+                    printable(exc.message, 300), title="Not authorized", severity="error", timeout=30, markup=False
+                )
                 return
             except FlagOpsError as exc:
                 attempt += 1
                 self.store.connect_failed(attempt, exc.message)
                 if attempt == 1:
-                    self.notify(printable(exc.message, 300), title="Cannot reach the flag service",
-                                severity="error", timeout=8, markup=False)
+                    self.notify(
+                        printable(exc.message, 300),
+                        title="Cannot reach the flag service",
+                        severity="error",
+                        timeout=8,
+                        markup=False,
+                    )
                 await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
         keys = [env.key for env in self.environments]
         if self.environment not in keys:
             if self.environment:
-                self.notify(f"No environment {printable(self.environment, 40)!r}; showing {keys[0]!r}.",
-                            severity="warning", markup=False)
+                self.notify(
+                    f"No environment {printable(self.environment, 40)!r}; showing {keys[0]!r}.",
+                    severity="warning",
+                    markup=False,
+                )
             self.environment = keys[0] if keys else self.environment
         self.store.environment = self.environment
         self._start_live()
 
     def _start_live(self) -> None:
         self.run_worker(self.store.run(), name="live", group="live", exclusive=True, exit_on_error=False)
-        self.run_worker(self.store.run_metrics(), name="metrics", group="metrics", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(self.store.run_metrics(), name="metrics", group="metrics", exclusive=True, exit_on_error=False)
 
     def current_environment(self) -> Environment | None:
         for env in self.environments:
@@ -143,8 +155,7 @@ class FlagOpsApp(App[None]):
 
     def switch_environment(self, environment: str) -> None:
         """Show another environment: stop following the old one, load and follow the new one."""
-        self.run_worker(self._switch(environment), name="switch", group="switch", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(self._switch(environment), name="switch", group="switch", exclusive=True, exit_on_error=False)
 
     async def _switch(self, environment: str) -> None:
         self.workers.cancel_group(self, "live")
@@ -157,7 +168,7 @@ class FlagOpsApp(App[None]):
         # the console owns the backend it was given: close its connections on the loop that made them
         try:
             await self.backend.aclose()
-        except Exception:  # noqa: BLE001 - closing while quitting must not turn an exit into a traceback
+        except Exception:
             pass
 
     # -- the surface other screens use --------------------------------------------------------------------

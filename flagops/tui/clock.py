@@ -6,13 +6,13 @@ Every change time on screen goes through `when`: a time alone for today, a date 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flagops import timefmt
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def when(at: datetime | None, *, seconds: bool = True) -> str:

@@ -23,12 +23,12 @@ import gc
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 from flagops import timefmt
 from flagops.backends.base import FlagBackend
-from flagops.errors import FlagOpsError, Forbidden, NotFound, Unauthorized
+from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeEvent, Flag
 from flagops.search import FlagIndex
@@ -345,10 +345,10 @@ class LiveFlags:
                 except (Unauthorized, Forbidden) as exc:
                     self.fail(exc.message)
                     return
-                except Exception as exc:  # noqa: BLE001 - any failure means "not connected"; shown, retried
+                except Exception as exc:
                     attempts += 1
                     message = exc.message if isinstance(exc, FlagOpsError) else type(exc).__name__
-                    since = self._heard_at_wall or datetime.now(timezone.utc)
+                    since = self._heard_at_wall or datetime.now(UTC)
                     stale = attempts >= self.STALE_AFTER_ATTEMPTS or self._silent_for() >= self.stale_after
                     link = Link.STALE if stale else Link.RECONNECTING
                     self._set_connection(ConnectionState(link, attempts, since, error=message))
@@ -363,7 +363,7 @@ class LiveFlags:
     def _heard(self) -> None:
         """The service just answered: the data is current as of now."""
         self._heard_at = asyncio.get_running_loop().time()
-        self._heard_at_wall = datetime.now(timezone.utc)
+        self._heard_at_wall = datetime.now(UTC)
 
     def _silent_for(self) -> float:
         if self._heard_at is None:
@@ -393,7 +393,7 @@ class LiveFlags:
 
     def fail(self, message: str) -> None:
         """Stop claiming anything about freshness: the service refuses us (shown in the header)."""
-        self._set_connection(ConnectionState(Link.FAILED, stale_since=datetime.now(timezone.utc), error=message))
+        self._set_connection(ConnectionState(Link.FAILED, stale_since=datetime.now(UTC), error=message))
 
     async def _follow_stream(self) -> None:
         """Apply stream events; a probe task checks the service is still there (the stream may be quiet)."""
@@ -421,7 +421,7 @@ class LiveFlags:
             if aclose is not None:
                 try:
                     await aclose()
-                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
+                except Exception:
                     pass
 
     async def _probe(self) -> None:
@@ -438,7 +438,7 @@ class LiveFlags:
                 # the HTTP client's own timeouts and retries take far longer than an on-call person
                 # should look at data they believe is live
                 await asyncio.wait_for(self.backend.environments(), self.probe_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise FlagOpsError(f"The flag service did not answer within {self.probe_timeout:g} s.") from None
             self._heard()
 
@@ -481,7 +481,7 @@ class LiveFlags:
             self._metrics_wakeup.clear()
             try:
                 await asyncio.wait_for(self._metrics_wakeup.wait(), timeout=self.metrics_interval / 3)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _is_due(self, key: str, now: float) -> bool:
@@ -512,8 +512,8 @@ class LiveFlags:
         variants = {k: [v.key for v in f.variants] for k in keys if (f := self.flags.get(k)) is not None}
         try:
             found = await metrics_source(self.backend).series_many(
-                keys, environment, window_seconds=self.metrics_window, step_seconds=self.metrics_step,
-                variants=variants)
+                keys, environment, window_seconds=self.metrics_window, step_seconds=self.metrics_step, variants=variants
+            )
         except FlagOpsError:
             return  # the source's health says so; the last numbers stay, and faces mark them
         changed: set[str] = set()
@@ -528,7 +528,9 @@ class LiveFlags:
             old = self.metrics.get(key)
             self.metrics[key] = fresh
             if old is None or (old.error_rate, old.trend, old.evaluations_per_minute) != (
-                fresh.error_rate, fresh.trend, fresh.evaluations_per_minute
+                fresh.error_rate,
+                fresh.trend,
+                fresh.evaluations_per_minute,
             ):
                 changed.add(key)
         self._emit_flags(changed)

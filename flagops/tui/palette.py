@@ -35,6 +35,8 @@ class ConsolePalette(CommandPalette):
 
     def on_mount(self) -> None:
         self.query_one(SearchIcon).icon = PROMPT
+
+
 CONTEXT_BOOST = 0.05
 
 
@@ -92,8 +94,12 @@ class FlagsProvider(Provider):
                     continue
                 score = name_score * 0.8
             found += 1
-            yield Hit(score, Content.assemble("open flag ", display), partial(open_flag, self.app, flag.key),
-                      text=f"open flag {label}")
+            yield Hit(
+                score,
+                Content.assemble("open flag ", display),
+                partial(open_flag, self.app, flag.key),
+                text=f"open flag {label}",
+            )
         goto = getattr(self.app, "goto_flag", None)
         typed = query.strip()
         if not found and goto is not None and len(typed) >= 3:
@@ -122,21 +128,26 @@ class ActionsProvider(Provider):
 
         screen = self.screen
         here = getattr(screen, "DESTINATION", "")
-        for name, what in (("dashboard", "Flags ranked by error rate and recent change, live change feed"),
-                           ("timeline", "Every flag change of the last hours: who, why, error rate after"),
-                           ("runbooks", "Every runbook: plan, run, undo")):
+        for name, what in (
+            ("dashboard", "Flags ranked by error rate and recent change, live change feed"),
+            ("timeline", "Every flag change of the last hours: who, why, error rate after"),
+            ("runbooks", "Every runbook: plan, run, undo"),
+        ):
             if name != here:
                 yield f"open {name}", partial(go_to, app, name), what
         goto = getattr(app, "goto_flag", None)
         if goto is not None:
-            yield "go to flag by key", goto, "Type a key; a mistyped one gets \"did you mean\""
+            yield "go to flag by key", goto, 'Type a key; a mistyped one gets "did you mean"'
         yield "show keys", partial(app.push_screen, HelpScreen(screen)), "Every key on this screen"
         switch = getattr(app, "switch_environment", None)
         if switch is not None:
             for env in host.environments:
                 if env.key != host.environment:
-                    yield f"switch to environment {plain(env.key, 40)}", partial(switch, env.key), \
-                        "protected" if env.protected else "Show this environment's flags"
+                    yield (
+                        f"switch to environment {plain(env.key, 40)}",
+                        partial(switch, env.key),
+                        "protected" if env.protected else "Show this environment's flags",
+                    )
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():
@@ -175,5 +186,8 @@ class ThemesProvider(Provider):
 
 
 PALETTE_PROVIDERS: set[type[Provider] | Callable[[], type[Provider]]] = {
-    FlagsProvider, ActionsProvider, ThemesProvider, RunbooksProvider,
+    FlagsProvider,
+    ActionsProvider,
+    ThemesProvider,
+    RunbooksProvider,
 }

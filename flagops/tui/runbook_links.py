@@ -38,6 +38,6 @@ def runbooks_touching(catalog: Any | None, flag: Flag, environment: str) -> list
         return None
     try:
         touching = catalog.touching(flag, environment)
-    except Exception:  # noqa: BLE001 - a runbook that cannot be matched must not break the detail screen
+    except Exception:
         return []
     return [RunbookLink(rb.id, rb.title, str(rb.path)) for rb in touching]

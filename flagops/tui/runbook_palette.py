@@ -34,15 +34,21 @@ class RunbooksProvider(Provider):
         profile = getattr(self.app, "profile", None)
         dirs = default_dirs(getattr(profile, "runbooks_dir", None))
         catalog = await asyncio.to_thread(load_catalog, [Path(d) for d in dirs])
-        self.entries = [(f"runbook: {plain(rb.id, 64)}  {plain(rb.title, 60)}", rb.id)
-                        for rb in sorted(catalog.runbooks.values(), key=lambda rb: rb.id)]
+        self.entries = [
+            (f"runbook: {plain(rb.id, 64)}  {plain(rb.title, 60)}", rb.id)
+            for rb in sorted(catalog.runbooks.values(), key=lambda rb: rb.id)
+        ]
 
     def _commands(self) -> list[tuple[str, str | None]]:
         return [("runbooks", None), *self.entries]
 
     async def discover(self) -> Hits:
-        yield DiscoveryHit(Content("runbooks"), partial(open_runbooks, self.app), text="runbooks",
-                           help="Every runbook: plan, run, undo")
+        yield DiscoveryHit(
+            Content("runbooks"),
+            partial(open_runbooks, self.app),
+            text="runbooks",
+            help="Every runbook: plan, run, undo",
+        )
 
     async def search(self, query: str) -> Hits:
         from flagops.tui.palette import safe_highlight
@@ -51,5 +57,10 @@ class RunbooksProvider(Provider):
         for text, ident in self._commands():
             score, display = safe_highlight(text, query, matcher)
             if score > 0:
-                yield Hit(score, display, partial(open_runbooks, self.app, ident), text=text,
-                          help=HELP if ident else "Every runbook: plan, run, undo")
+                yield Hit(
+                    score,
+                    display,
+                    partial(open_runbooks, self.app, ident),
+                    text=text,
+                    help=HELP if ident else "Every runbook: plan, run, undo",
+                )

@@ -18,7 +18,7 @@ def plain(value: object, limit: int | None = None, *, note: bool = True) -> str:
     saying how long it really was, unless `note=False` for tight columns)."""
     text = "" if value is None else str(value)
     if limit is not None and len(text) > limit:
-        text = f"{text[:limit]}… ({len(text):,} chars)" if note else f"{text[:max(0, limit - 1)]}…"
+        text = f"{text[:limit]}… ({len(text):,} chars)" if note else f"{text[: max(0, limit - 1)]}…"
     return inert(text)
 
 

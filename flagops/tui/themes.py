@@ -39,8 +39,19 @@ from flagops.tui.safe_text import plain
 
 DEFAULT_THEME = "incident-dark"
 FALLBACK_THEME = "textual-dark"  # built into Textual, always there
-COLOR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground",
-                "background", "surface", "panel", "boost")
+COLOR_FIELDS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 MAX_THEME_FILE_BYTES = 64 * 1024
 
 
@@ -66,8 +77,9 @@ class _ThemeHost(Protocol):
 
     def get_theme(self, theme_name: str) -> Theme | None: ...
 
-    def notify(self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ...,
-               markup: bool = ...) -> None: ...
+    def notify(
+        self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ..., markup: bool = ...
+    ) -> None: ...
 
 
 def shipped_theme_dir() -> Path:
@@ -84,7 +96,7 @@ def user_theme_dir() -> Path:
 
 def _check_color(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ThemeError(f"{where}: expected a colour string such as \"#ff6b35\" or \"ansi_red\"")
+        raise ThemeError(f'{where}: expected a colour string such as "#ff6b35" or "ansi_red"')
     try:
         Color.parse(value.strip())
     except ColorParseError:
@@ -92,8 +104,26 @@ def _check_color(value: Any, where: str) -> str:
     return value.strip()
 
 
-TEXT_STYLE_WORDS = frozenset({"none", "not", "bold", "b", "italic", "i", "reverse", "underline", "u",
-                              "strike", "s", "dim", "d", "blink", "overline", "o"})
+TEXT_STYLE_WORDS = frozenset(
+    {
+        "none",
+        "not",
+        "bold",
+        "b",
+        "italic",
+        "i",
+        "reverse",
+        "underline",
+        "u",
+        "strike",
+        "s",
+        "dim",
+        "d",
+        "blink",
+        "overline",
+        "o",
+    }
+)
 
 
 def _check_variable(name: str, value: Any, where: str) -> str:
@@ -105,7 +135,7 @@ def _check_variable(name: str, value: Any, where: str) -> str:
     words = value.split()
     if name.endswith("-style") or name.endswith("-style-hover"):
         if not all(w in TEXT_STYLE_WORDS for w in words):
-            raise ThemeError(f"{where}: expected a text style such as \"bold\" or \"none\", not {value[:40]!r}")
+            raise ThemeError(f'{where}: expected a text style such as "bold" or "none", not {value[:40]!r}')
         return " ".join(words)
     if len(words) == 2 and re.fullmatch(r"\d{1,3}%", words[1]):
         if words[0] == "auto":
@@ -136,8 +166,10 @@ def parse_theme(data: Any, where: str = "theme") -> Theme:
         raise ThemeError(f"{where}: colors: expected a mapping of colour names to colours")
     unknown = set(colors) - set(COLOR_FIELDS)
     if unknown:
-        raise ThemeError(f"{where}: colors: unknown colour(s): {', '.join(sorted(map(str, unknown)))[:80]} "
-                         f"(known: {', '.join(COLOR_FIELDS)})")
+        raise ThemeError(
+            f"{where}: colors: unknown colour(s): {', '.join(sorted(map(str, unknown)))[:80]} "
+            f"(known: {', '.join(COLOR_FIELDS)})"
+        )
     if "primary" not in colors:
         raise ThemeError(f"{where}: colors.primary: required")
     checked = {key: _check_color(value, f"{where}: colors.{key}") for key, value in colors.items()}
@@ -168,7 +200,7 @@ def parse_theme(data: Any, where: str = "theme") -> Theme:
     )
     try:  # the same work Textual does when the theme is applied: fail here, not mid-render
         theme.to_color_system().generate()
-    except Exception as exc:  # noqa: BLE001 - any failure means "unusable theme", reported as such
+    except Exception as exc:
         raise ThemeError(f"{where}: Textual cannot use this theme: {exc}") from None
     return theme
 
@@ -195,7 +227,7 @@ def load_theme_file(path: Path) -> Theme:
 def load_themes(dirs: Iterable[Path] | None = None) -> ThemeCatalog:
     """Load every *.yaml / *.yml in `dirs` (default: shipped, then user). Never raises."""
     catalog = ThemeCatalog()
-    for folder in (dirs if dirs is not None else (shipped_theme_dir(), user_theme_dir())):
+    for folder in dirs if dirs is not None else (shipped_theme_dir(), user_theme_dir()):
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
@@ -224,8 +256,13 @@ def install_themes(app: _ThemeHost, wanted: str | None, dirs: Iterable[Path] | N
     if app.get_theme(choice) is None:
         fallback = DEFAULT_THEME if app.get_theme(DEFAULT_THEME) is not None else FALLBACK_THEME
         if wanted:
-            app.notify(f"No theme named {plain(wanted, 60)!r}; using {fallback}.", title="Theme not found",
-                       severity="warning", timeout=10, markup=False)
+            app.notify(
+                f"No theme named {plain(wanted, 60)!r}; using {fallback}.",
+                title="Theme not found",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
         choice = fallback
     app.theme = choice
     return choice

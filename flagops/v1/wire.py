@@ -34,7 +34,7 @@ parsed by `flagops.v1.flag_list`, one flag at a time and with repeated values sh
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flagops.model import (
@@ -55,8 +55,21 @@ from flagops.model import (
 )
 
 RULE_OPS = frozenset(
-    {"in", "not_in", "eq", "neq", "starts_with", "ends_with", "contains", "gt", "gte", "lt", "lte",
-     "semver_gte", "semver_lt"}
+    {
+        "in",
+        "not_in",
+        "eq",
+        "neq",
+        "starts_with",
+        "ends_with",
+        "contains",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "semver_gte",
+        "semver_lt",
+    }
 )
 
 
@@ -93,8 +106,8 @@ def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(value: Any, field: str = "time") -> datetime | None:
@@ -106,7 +119,7 @@ def parse_time(value: Any, field: str = "time") -> datetime | None:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"{field}: not an ISO 8601 time: {value[:40]!r}") from exc
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _str(d: dict[str, Any], key: str, default: str | None = None, *, where: str = "") -> str:
@@ -134,8 +147,13 @@ def _str_list(d: dict[str, Any], key: str, *, where: str = "") -> tuple[str, ...
 
 
 def rule_to_json(rule: Rule) -> dict[str, Any]:
-    return {"id": rule.id, "attribute": rule.attribute, "op": rule.op, "values": list(rule.values),
-            "variant": rule.variant}
+    return {
+        "id": rule.id,
+        "attribute": rule.attribute,
+        "op": rule.op,
+        "values": list(rule.values),
+        "variant": rule.variant,
+    }
 
 
 def rule_from_json(d: Any, where: str = "rules[]", *, share: Sharing = AS_PARSED) -> Rule:
@@ -240,8 +258,13 @@ def flag_from_json(d: Any, *, share: Sharing = AS_PARSED) -> Flag:
     for i, v in enumerate(variants_raw):
         if not isinstance(v, dict):
             raise ValueError(f"variants[{i}]: expected an object")
-        variants.append(Variant(key=one(_str(v, "key", where=f"variants[{i}].")), value=v.get("value"),
-                                description=one(_str(v, "description", "", where=f"variants[{i}]."))))
+        variants.append(
+            Variant(
+                key=one(_str(v, "key", where=f"variants[{i}].")),
+                value=v.get("value"),
+                description=one(_str(v, "description", "", where=f"variants[{i}].")),
+            )
+        )
     envs = d.get("environments", {})
     if not isinstance(envs, dict):
         raise ValueError("environments: expected an object")
@@ -268,8 +291,9 @@ def flag_from_json(d: Any, *, share: Sharing = AS_PARSED) -> Flag:
 def environment_from_json(d: Any) -> Environment:
     if not isinstance(d, dict):
         raise ValueError("environment: expected an object")
-    return Environment(key=_str(d, "key"), name=_str(d, "name", d.get("key")),
-                       protected=bool(d.get("protected", False)))
+    return Environment(
+        key=_str(d, "key"), name=_str(d, "name", d.get("key")), protected=bool(d.get("protected", False))
+    )
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -289,13 +313,15 @@ def origin_from_json(d: Any) -> ChangeOrigin | None:
     step = d.get("step")
     if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
         raise ValueError("origin.step: expected an integer")
-    return ChangeOrigin(runbook=_opt_str(d, "runbook", where="origin."),
-                        run_id=_opt_str(d, "runId", where="origin."), step=step,
-                        tool=_str(d, "tool", "flagops", where="origin."))
+    return ChangeOrigin(
+        runbook=_opt_str(d, "runbook", where="origin."),
+        run_id=_opt_str(d, "runId", where="origin."),
+        step=step,
+        tool=_str(d, "tool", "flagops", where="origin."),
+    )
 
 
-def patch_body(change: StateChange, reason: str, ticket: str | None,
-               origin: ChangeOrigin | None) -> dict[str, Any]:
+def patch_body(change: StateChange, reason: str, ticket: str | None, origin: ChangeOrigin | None) -> dict[str, Any]:
     body: dict[str, Any] = {"changeReason": reason}
     if change.enabled is not None:
         body["enabled"] = change.enabled
@@ -350,12 +376,22 @@ def metrics_from_json(d: Any) -> MetricSeries:
         assert at is not None
         evals = p.get("evaluations", {})
         by_variant = p.get("errorsByVariant") or {}  # absent from services older than per-variant errors
-        points.append(MetricPoint(at=at, evaluations={str(k): int(v) for k, v in evals.items()},
-                                  errors=int(p.get("errors", 0)),
-                                  errors_by_variant={str(k): int(v) for k, v in by_variant.items()}))
-    return MetricSeries(flag_key=_str(d, "flag"), environment=_str(d, "environment"),
-                        step_seconds=int(d.get("step", 10)), points=tuple(points),
-                        has_errors=bool(d.get("hasErrors", True)), errors_split=split)
+        points.append(
+            MetricPoint(
+                at=at,
+                evaluations={str(k): int(v) for k, v in evals.items()},
+                errors=int(p.get("errors", 0)),
+                errors_by_variant={str(k): int(v) for k, v in by_variant.items()},
+            )
+        )
+    return MetricSeries(
+        flag_key=_str(d, "flag"),
+        environment=_str(d, "environment"),
+        step_seconds=int(d.get("step", 10)),
+        points=tuple(points),
+        has_errors=bool(d.get("hasErrors", True)),
+        errors_split=split,
+    )
 
 
 def event_from_json(event_id: int, event_type: str, d: Any) -> ChangeEvent:

@@ -26,8 +26,13 @@ class Result:
 def cli_env(home: Path, url: str | None = None, token: str | None = None, **extra: str) -> dict[str, str]:
     """A clean environment: no inherited FLAGOPS_* or keyring settings, XDG dirs under `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLAGOPS_", "PYTHON_KEYRING", "XDG_"))}
-    env.update(XDG_CONFIG_HOME=str(home / "config"), XDG_STATE_HOME=str(home / "state"),
-               XDG_DATA_HOME=str(home / "data"), HOME=str(home), PYTHONPATH=str(ROOT))
+    env.update(
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_DATA_HOME=str(home / "data"),
+        HOME=str(home),
+        PYTHONPATH=str(ROOT),
+    )
     if url:
         env["FLAGOPS_URL"] = url
     if token:
@@ -37,8 +42,9 @@ def cli_env(home: Path, url: str | None = None, token: str | None = None, **extr
 
 
 def flagops(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 60) -> Result:
-    proc = subprocess.run([sys.executable, "-m", "flagops", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flagops", *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningService
+
 from core.clitools import FlagPicker, cli_env
 
 

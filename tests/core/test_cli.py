@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import RunningService, start_service
+
 from core.clitools import FlagPicker, Result, cli_env, flagops
 from core.proxy import FaultProxy, ProxyRequest, Reply, problem
-
 from flagops.errors import ExitCode
 
 REASON = "INC-7 checkout errors spiking"
@@ -19,7 +19,8 @@ REASON = "INC-7 checkout errors spiking"
 def _state(service: RunningService, key: str, environment: str) -> dict[str, object]:
     with service.client() as client:
         state: dict[str, object] = client.get(f"/v1/flags/{key}", params={"environment": environment}).json()[
-            "environments"][environment]
+            "environments"
+        ][environment]
         return state
 
 
@@ -65,8 +66,9 @@ def test_profile_from_config_file(service: RunningService, tmp_path: Path) -> No
     assert "lab (from" in info.out and str(config) in info.out and service.admin_token not in info.both
 
 
-def test_status_shows_every_environment_and_the_last_change(service: RunningService, env: dict[str, str],
-                                                            picker: FlagPicker) -> None:
+def test_status_shows_every_environment_and_the_last_change(
+    service: RunningService, env: dict[str, str], picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True, env="staging")
     assert flagops(["rollout", key, "40", "--env", "staging", "--reason", REASON, "--yes"], env).code == 0
     data = json.loads(flagops(["status", key, "--json"], env).out)
@@ -77,7 +79,7 @@ def test_status_shows_every_environment_and_the_last_change(service: RunningServ
     assert created["action"] == "flag.created" and created["actor"] == "demo-seed"
     assert data["status"]["prod"]["errorRate"] is not None
     table = flagops(["status", key], env)
-    assert table.code == 0 and "ERRORS 5M" in table.out and f"alice-admin, " in table.out and "40%" in table.out
+    assert table.code == 0 and "ERRORS 5M" in table.out and "alice-admin, " in table.out and "40%" in table.out
     scoped = flagops(["status", key, "--json"], {**env, "FLAGOPS_TOKEN": service.writer_dev_token})  # no audit:read
     assert scoped.code == 0 and json.loads(scoped.out)["status"]["dev"]["lastChange"] is None
     missing = flagops(["status", "no-such-flag"], env)
@@ -104,19 +106,21 @@ def test_audit_lists_filters_and_verifies(service: RunningService, env: dict[str
 # --- writes -------------------------------------------------------------------------------------
 
 
-def test_kill_requires_yes_without_a_terminal(service: RunningService, env: dict[str, str],
-                                              picker: FlagPicker) -> None:
+def test_kill_requires_yes_without_a_terminal(service: RunningService, env: dict[str, str], picker: FlagPicker) -> None:
     key = picker.take(enabled=True)
     result = flagops(["kill", key, "--env", "dev", "--reason", REASON], env)
     assert result.code == ExitCode.REFUSED and "--yes" in result.err
     assert _state(service, key, "dev")["enabled"] is True
 
 
-def test_kill_then_kill_again_is_a_noop(service: RunningService, env: dict[str, str], picker: FlagPicker,
-                                       tmp_path: Path) -> None:
+def test_kill_then_kill_again_is_a_noop(
+    service: RunningService, env: dict[str, str], picker: FlagPicker, tmp_path: Path
+) -> None:
     key = picker.take(enabled=True)
     first = flagops(["kill", key, "--env", "dev", "--reason", REASON, "--yes"], env)
-    assert first.code == 0 and first.out.startswith(f"Killed {key} in dev: on 100% -> off") and "served after" in first.out
+    assert (
+        first.code == 0 and first.out.startswith(f"Killed {key} in dev: on 100% -> off") and "served after" in first.out
+    )
     log = (tmp_path / "state" / "flagops" / "flagops.log").read_text()
     assert f"kill {key} in dev: on 100% -> off: version" in log and REASON in log
     assert service.admin_token not in log
@@ -146,8 +150,20 @@ def test_rollout_and_rollback(service: RunningService, env: dict[str, str], pick
     data = json.loads(back.out)
     assert back.code == 0 and data["toVersion"] == original["version"]
     assert _state(service, key, "staging")["rollout"] == original["rollout"]
-    explicit = flagops(["rollback", key, "--env", "staging", "--to-version", str(original["version"]), "--reason",
-                        "explicit version", "--yes"], env)
+    explicit = flagops(
+        [
+            "rollback",
+            key,
+            "--env",
+            "staging",
+            "--to-version",
+            str(original["version"]),
+            "--reason",
+            "explicit version",
+            "--yes",
+        ],
+        env,
+    )
     assert explicit.code == 0 and "nothing to change" in explicit.out
     bad = flagops(["rollout", key, "140", "--env", "staging", "--reason", REASON, "--yes"], env)
     assert bad.code == ExitCode.USAGE
@@ -162,8 +178,9 @@ def test_rollout_and_rollback(service: RunningService, env: dict[str, str], pick
     ],
     ids=["short-reason", "no-reason", "readonly"],
 )
-def test_safety_rules_refuse(service: RunningService, env: dict[str, str], picker: FlagPicker, args: list[str],
-                             code: int, needle: str) -> None:
+def test_safety_rules_refuse(
+    service: RunningService, env: dict[str, str], picker: FlagPicker, args: list[str], code: int, needle: str
+) -> None:
     key = picker.take(enabled=True)
     prefix = ["--readonly"] if needle == "Read-only" else []
     extra = args if "--env" in args else [*args, "--env", "dev"]
@@ -184,8 +201,7 @@ def test_unknown_flag_is_not_found(env: dict[str, str]) -> None:
     _clean(result)
 
 
-def test_forbidden_environment_for_a_scoped_token(service: RunningService, tmp_path: Path,
-                                                  picker: FlagPicker) -> None:
+def test_forbidden_environment_for_a_scoped_token(service: RunningService, tmp_path: Path, picker: FlagPicker) -> None:
     key = picker.take(enabled=True, env="prod")
     env = cli_env(tmp_path, url=service.url, token=service.writer_dev_token)
     result = flagops(["kill", key, "--env", "prod", "--reason", REASON, "--yes"], env)
@@ -197,8 +213,11 @@ def test_forbidden_environment_for_a_scoped_token(service: RunningService, tmp_p
 
 def test_service_down(tmp_path: Path) -> None:
     env = cli_env(tmp_path, url="http://127.0.0.1:9", token="some-token-value")
-    for args in (["kill", "x", "--env", "prod", "--reason", REASON, "--yes"], ["flags", "--env", "dev"],
-                 ["status", "x"]):
+    for args in (
+        ["kill", "x", "--env", "prod", "--reason", REASON, "--yes"],
+        ["flags", "--env", "dev"],
+        ["status", "x"],
+    ):
         result = flagops(args, env)
         assert result.code == ExitCode.UNAVAILABLE and "cannot connect to the flag service" in result.err
         _clean(result)
@@ -217,8 +236,9 @@ def test_wrong_token_is_reported_without_printing_it(service: RunningService, tm
 def test_a_429_storm_is_honoured(tmp_path: Path) -> None:
     svc = start_service(tmp_path / "svc", extra_args=["--rate-limit", "1"])
     try:
-        key = httpx.get(f"{svc.url}/v1/flags", params={"environment": "dev"}, headers=svc.headers()).json()[
-            "flags"][0]["key"]
+        key = httpx.get(f"{svc.url}/v1/flags", params={"environment": "dev"}, headers=svc.headers()).json()["flags"][0][
+            "key"
+        ]
         with FaultProxy(svc.url) as proxy:  # a plain pass-through that counts what the CLI got
             env = cli_env(tmp_path, url=proxy.url, token=svc.admin_token)
             results = [flagops(["status", key, "--json"], env) for _ in range(2)]  # 2 x 5 requests at 1/s
@@ -247,8 +267,9 @@ def test_500_then_success_applies_once(service: RunningService, tmp_path: Path, 
     assert sum(1 for e in _audit(service, key) if e["idempotencyKey"] == keys[0]) == 1
 
 
-def test_stale_version_is_a_conflict_with_the_fresh_state(service: RunningService, tmp_path: Path,
-                                                          picker: FlagPicker) -> None:
+def test_stale_version_is_a_conflict_with_the_fresh_state(
+    service: RunningService, tmp_path: Path, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True, env="staging")
 
     def colleague_first(request: ProxyRequest) -> Reply | None:
@@ -256,9 +277,12 @@ def test_stale_version_is_a_conflict_with_the_fresh_state(service: RunningServic
             # another engineer's change lands between our plan and our write
             state = _state(service, key, "staging")
             with service.client() as client:
-                client.patch(f"/v1/flags/{key}", params={"environment": "staging"},
-                             json={"rollout": 7, "changeReason": "colleague ramps down"},
-                             headers={"If-Match": f'"{state["version"]}"'}).raise_for_status()
+                client.patch(
+                    f"/v1/flags/{key}",
+                    params={"environment": "staging"},
+                    json={"rollout": 7, "changeReason": "colleague ramps down"},
+                    headers={"If-Match": f'"{state["version"]}"'},
+                ).raise_for_status()
         return None
 
     with FaultProxy(service.url, colleague_first) as proxy:

@@ -7,14 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import RunningService
+
 from core.clitools import cli_env, flagops
 from core.proxy import FaultProxy, ProxyRequest, Reply, problem
-
 from flagops.cli.output import clean
 from flagops.tui.safe_text import plain
 
-HOSTILE = {"\u202e": "\\u202e", "\u2066": "\\u2066", "\u2069": "\\u2069", "\u200b": "\\u200b",
-           "\u200d": "\\u200d", "\u2028": "\\u2028", "\u2029": "\\u2029", "\x1b": "\\x1b"}
+HOSTILE = {
+    "\u202e": "\\u202e",
+    "\u2066": "\\u2066",
+    "\u2069": "\\u2069",
+    "\u200b": "\\u200b",
+    "\u200d": "\\u200d",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+    "\x1b": "\\x1b",
+}
 NAME = "pay" + "".join(HOSTILE) + "ment"
 
 
@@ -27,8 +35,15 @@ def test_clean_and_the_console_escape_the_same_characters() -> None:
 
 def test_cli_prints_hostile_names_escaped(service: RunningService, tmp_path: Path) -> None:
     with service.client() as c:
-        created = c.post("/v1/flags", json={"key": "cli-hostile-name", "name": NAME, "owner": "\u202eevil",
-                                            "changeReason": "escaping regression test"})
+        created = c.post(
+            "/v1/flags",
+            json={
+                "key": "cli-hostile-name",
+                "name": NAME,
+                "owner": "\u202eevil",
+                "changeReason": "escaping regression test",
+            },
+        )
         assert created.status_code == 201, created.text
     env = cli_env(tmp_path, url=service.url, token=service.admin_token)
     for args in (["flags", "--env", "dev", "--search", "cli-hostile"], ["status", "cli-hostile-name", "--env", "dev"]):
@@ -41,6 +56,7 @@ def test_cli_prints_hostile_names_escaped(service: RunningService, tmp_path: Pat
 
 def test_cli_errors_from_a_hostile_service_are_escaped(service: RunningService, tmp_path: Path) -> None:
     """A service (or anything in between) that puts terminal controls into a problem's detail."""
+
     def hostile(request: ProxyRequest) -> Reply | None:
         if request.path.startswith("/v1/flags/"):
             return problem(422, "\x1b]0;pwned\x07 bad \u202eevil\u202c\u200b input")

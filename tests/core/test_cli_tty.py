@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import RunningService
-from core.clitools import FlagPicker, cli_env
 
+from core.clitools import FlagPicker, cli_env
 from flagops.errors import ExitCode
 
 REASON = "INC-9 payment errors after deploy"
@@ -34,8 +34,9 @@ class Terminal:
         columns, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = {**env, "COLUMNS": str(columns), "LINES": str(rows), "TERM": "screen"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "flagops", *args], stdin=slave, stdout=slave,
-                                     stderr=slave, env=env, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flagops", *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+        )
         os.close(slave)
         self.screen = ""
 
@@ -75,7 +76,8 @@ def _enabled(service: RunningService, key: str, env: str) -> bool:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_protected_environment_wants_the_flag_key_typed_and_asks_again_after_a_typo(
-        service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]) -> None:
+    service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]
+) -> None:
     key = picker.take(enabled=True, env="prod")
     env = cli_env(tmp_path, url=service.url, token=service.admin_token)
     wrong = Terminal(["kill", key, "--env", "prod", "--reason", REASON], env, size)
@@ -100,15 +102,18 @@ def test_protected_environment_wants_the_flag_key_typed_and_asks_again_after_a_t
 
 def test_an_empty_typed_key_declines_at_once(service: RunningService, tmp_path: Path, picker: FlagPicker) -> None:
     key = picker.take(enabled=True, env="prod")
-    term = Terminal(["kill", key, "--env", "prod", "--reason", REASON], cli_env(tmp_path, url=service.url,
-                                                                                token=service.admin_token))
+    term = Terminal(
+        ["kill", key, "--env", "prod", "--reason", REASON],
+        cli_env(tmp_path, url=service.url, token=service.admin_token),
+    )
     term.expect("Type the flag key to confirm")
     term.type("\r")
     assert term.finish() == ExitCode.REFUSED and "Try again" not in term.screen and _enabled(service, key, "prod")
 
 
-def test_unprotected_environment_asks_yes_no_and_prompts_for_a_reason(service: RunningService, tmp_path: Path,
-                                                                      picker: FlagPicker) -> None:
+def test_unprotected_environment_asks_yes_no_and_prompts_for_a_reason(
+    service: RunningService, tmp_path: Path, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True)
     env = cli_env(tmp_path, url=service.url, token=service.admin_token)
     declined = Terminal(["kill", key, "--env", "dev"], env)
@@ -131,22 +136,33 @@ def test_hidden_prompt_login(service: RunningService, tmp_path: Path) -> None:
     term.type(service.admin_token + "\r")
     assert term.finish() == 0 and "Token stored" in term.screen
     assert service.admin_token not in term.screen  # hidden input is not echoed
-    proc = subprocess.run([sys.executable, "-m", "flagops", "flags", "--env", "dev", "--limit", "1"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flagops", "flags", "--env", "dev", "--limit", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and "KEY" in proc.stdout  # the stored token works
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_timeline_on_a_terminal_is_plain_text_and_says_a_fresh_change_is_too_recent(
-        service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]) -> None:
+    service: RunningService, tmp_path: Path, picker: FlagPicker, size: tuple[int, int]
+) -> None:
     key = picker.take(enabled=True, env="staging")
     env = cli_env(tmp_path, url=service.url, token=service.admin_token)
     reason = "ramp 5% -> 10% after <b>canary</b> looked fine"
     with service.client() as client:
-        version = client.get(f"/v1/flags/{key}", params={"environment": "staging"}).json()["environments"][
-            "staging"]["version"]
-        r = client.patch(f"/v1/flags/{key}", params={"environment": "staging"}, headers={"If-Match": f'"{version}"'},
-                         json={"changeReason": reason, "rollout": 10})
+        version = client.get(f"/v1/flags/{key}", params={"environment": "staging"}).json()["environments"]["staging"][
+            "version"
+        ]
+        r = client.patch(
+            f"/v1/flags/{key}",
+            params={"environment": "staging"},
+            headers={"If-Match": f'"{version}"'},
+            json={"changeReason": reason, "rollout": 10},
+        )
         assert r.status_code == 200, r.text
     term = Terminal(["timeline", "--since", "10m", "--env", "staging"], env, size)
     assert term.finish() == 0, term.screen

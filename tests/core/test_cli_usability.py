@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningService
-from core.clitools import FlagPicker, cli_env, flagops
 
+from core.clitools import FlagPicker, cli_env, flagops
 from flagops.errors import ExitCode
 
 REASON = "INC-15 usability checks on the CLI"
@@ -25,8 +25,9 @@ def _rollout(service: RunningService, key: str, environment: str) -> float:
 
 
 @pytest.mark.parametrize("typed, expected", [("5%", 5.0), ("5", 5.0), ("5.5%", 5.5), (" 12.5 % ", 12.5)])
-def test_rollout_takes_a_percentage_as_people_type_it(service: RunningService, env: dict[str, str],
-                                                      picker: FlagPicker, typed: str, expected: float) -> None:
+def test_rollout_takes_a_percentage_as_people_type_it(
+    service: RunningService, env: dict[str, str], picker: FlagPicker, typed: str, expected: float
+) -> None:
     key = picker.take(enabled=True)
     result = flagops(["rollout", key, typed, "--env", "dev", "--reason", REASON, "--yes"], env)
     assert result.code == 0, result.both
@@ -39,8 +40,9 @@ def test_rollout_refuses_what_is_no_percentage(env: dict[str, str], typed: str) 
     assert result.code == ExitCode.USAGE and "PERCENT" in result.err and "Traceback" not in result.both
 
 
-def test_flagops_env_selects_the_environment_and_an_explicit_env_wins(service: RunningService, env: dict[str, str],
-                                                                     picker: FlagPicker) -> None:
+def test_flagops_env_selects_the_environment_and_an_explicit_env_wins(
+    service: RunningService, env: dict[str, str], picker: FlagPicker
+) -> None:
     staged = {**env, "FLAGOPS_ENV": "staging"}
     listed = json.loads(flagops(["flags", "--limit", "1", "--json"], staged).out)
     assert listed["environment"] == "staging"
@@ -64,18 +66,23 @@ def test_rollback_to_a_version_that_does_not_exist_is_not_found(env: dict[str, s
     assert missing.code == ExitCode.NOT_FOUND, missing.both  # README: 4 = "version to roll back to"
     assert "no version 99" in missing.err
     current = json.loads(flagops(["status", key, "--env", "dev", "--json"], env).out)["environments"]["dev"]
-    same = flagops(["rollback", key, "--env", "dev", "--to-version", str(current["version"]), "--reason", REASON,
-                    "--yes"], env)
+    same = flagops(
+        ["rollback", key, "--env", "dev", "--to-version", str(current["version"]), "--reason", REASON, "--yes"], env
+    )
     assert same.code == ExitCode.INVALID and "is the current version" in same.err
 
 
-@pytest.mark.parametrize("args", [
-    ["status", "chekout-new-flow"],
-    ["kill", "chekout-new-flow", "--env", "dev", "--reason", REASON, "--yes"],
-    ["rollout", "chekout-new-flow", "5%", "--env", "dev", "--reason", REASON, "--yes"],
-    ["rollback", "chekout-new-flow", "--env", "dev", "--reason", REASON, "--yes"],
-    ["audit", "chekout-new-flow"],
-], ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "chekout-new-flow"],
+        ["kill", "chekout-new-flow", "--env", "dev", "--reason", REASON, "--yes"],
+        ["rollout", "chekout-new-flow", "5%", "--env", "dev", "--reason", REASON, "--yes"],
+        ["rollback", "chekout-new-flow", "--env", "dev", "--reason", REASON, "--yes"],
+        ["audit", "chekout-new-flow"],
+    ],
+    ids=lambda a: a[0],
+)
 def test_an_unknown_flag_key_gets_did_you_mean(env: dict[str, str], args: list[str]) -> None:
     result = flagops(args, env)
     assert result.code == ExitCode.NOT_FOUND, result.both
@@ -106,13 +113,13 @@ def test_a_one_shot_command_does_not_talk_about_waiting_for_the_circuit_breaker(
     assert result.code == ExitCode.UNAVAILABLE, result.both
     assert "cannot connect" in result.err
     assert "waits" not in result.err and "in a row" not in result.err, result.err
-    as_json = json.loads(flagops(["kill", "some-flag", "--env", "dev", "--reason", REASON, "--yes", "--json"],
-                                 env).out)
+    as_json = json.loads(flagops(["kill", "some-flag", "--env", "dev", "--reason", REASON, "--yes", "--json"], env).out)
     assert "waits" not in as_json["message"] and as_json["exitCode"] == ExitCode.UNAVAILABLE
 
 
-def test_audit_shows_a_creation_and_the_same_numbers_as_status(service: RunningService, env: dict[str, str],
-                                                               picker: FlagPicker) -> None:
+def test_audit_shows_a_creation_and_the_same_numbers_as_status(
+    service: RunningService, env: dict[str, str], picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True, env="staging")
     assert flagops(["rollout", key, "12.5", "--env", "staging", "--reason", REASON, "--yes"], env).code == 0
     audit = flagops(["audit", key], env)
@@ -135,8 +142,9 @@ def test_a_change_days_old_shows_a_date(env: dict[str, str], picker: FlagPicker)
     key = picker.take(enabled=True)  # never changed in the demo: its last change is its creation, days ago
     status = flagops(["status", key, "--env", "prod"], env)
     assert status.code == 0, status.both
-    assert re.search(r"demo-seed, ([A-Z][a-z]{2} \d{2}|\d{4}-\d{2}-\d{2}) \d{2}:\d{2} \(\d+d ago\)", status.out), \
+    assert re.search(r"demo-seed, ([A-Z][a-z]{2} \d{2}|\d{4}-\d{2}-\d{2}) \d{2}:\d{2} \(\d+d ago\)", status.out), (
         status.out
+    )
     audit = flagops(["audit", key], env)
     created = next(line for line in audit.out.splitlines() if " created " in line)
     assert re.search(r"^\d+\s+([A-Z][a-z]{2} \d{2}|\d{4}-\d{2}-\d{2}) \d{2}:\d{2}:\d{2}\s+\d+d ago", created), created

@@ -39,7 +39,11 @@ def test_default_profile_and_fields(config: Path) -> None:
     config.write_text(GOOD)
     profile = load_profile()
     assert (profile.name, profile.url, profile.environment, profile.min_reason_length) == (
-        "main", "https://flags.example.com", "prod", 12)
+        "main",
+        "https://flags.example.com",
+        "prod",
+        12,
+    )
     assert profile.keys == {"kill": "k"} and profile.verify_tls and not profile.readonly
     assert profile.source == str(config)
 
@@ -76,9 +80,18 @@ def test_missing_override_file_is_named(config: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("profiles:\n  main:\n    url: https://x\n    readonly: maybe\n", r":4: profiles\.main\.readonly: expected true or false"),
-        ("profiles:\n  main:\n    url: https://x\n    min_reason_length: true\n", r":4: profiles\.main\.min_reason_length"),
-        ("profiles:\n  main:\n    url: https://x\n    backend: launchdarkly\n", r":4: profiles\.main\.backend: expected one of flagapi, unleash"),
+        (
+            "profiles:\n  main:\n    url: https://x\n    readonly: maybe\n",
+            r":4: profiles\.main\.readonly: expected true or false",
+        ),
+        (
+            "profiles:\n  main:\n    url: https://x\n    min_reason_length: true\n",
+            r":4: profiles\.main\.min_reason_length",
+        ),
+        (
+            "profiles:\n  main:\n    url: https://x\n    backend: launchdarkly\n",
+            r":4: profiles\.main\.backend: expected one of flagapi, unleash",
+        ),
         ("profiles:\n  main:\n    url: ftp://x\n", r":3: profiles\.main\.url"),
         ("profiles:\n  main:\n    url: https://x\n    colour: red\n", r":4: profiles\.main\.colour: unknown field"),
         ("profiles:\n  main:\n    environment: prod\n", r":3: profiles\.main: missing field url"),
@@ -137,7 +150,12 @@ profiles:
 def test_a_prometheus_section_parses(config: Path) -> None:
     config.write_text(PROM)
     m = load_profile().metrics
-    assert (m.source, m.url, m.flag_label, m.variant_label) == ("prometheus", "http://prometheus:9090", "feature_flag", "v")
+    assert (m.source, m.url, m.flag_label, m.variant_label) == (
+        "prometheus",
+        "http://prometheus:9090",
+        "feature_flag",
+        "v",
+    )
     assert (m.min_range, m.timeout, m.token_env) == (120.0, 3.0, "PROM_TOKEN")
 
 
@@ -150,15 +168,25 @@ BASE = "profiles:\n  p:\n    url: https://flags.example.com\n    metrics:\n"
 PROM_HEAD = "      source: prometheus\n      url: http://p:9090\n"  # lines 5 and 6
 
 
-@pytest.mark.parametrize(("body", "line", "message"), [
-    ("      source: graphite\n", 5, "metrics.source: expected one of backend, v1, prometheus"),
-    (PROM_HEAD + "      evaluations: 'rate(x{flag=\"{flag}\"}[1m])'\n", 7,
-     "metrics.evaluations: use {flag} as a regex match"),
-    (PROM_HEAD + "      errors: 'rate(x{job=\"{job}\"}[1m])'\n", 7, "metrics.errors: unknown placeholder {job}"),
-    (PROM_HEAD + "      min_range: soon\n", 7, "metrics.min_range: expected a duration"),
-    (PROM_HEAD + "      token_env: hunter2-secret!\n", 7, "metrics.token_env: expected an environment variable name"),
-    (PROM_HEAD + "      colour: red\n", 7, "metrics.colour: unknown field"),
-])
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        ("      source: graphite\n", 5, "metrics.source: expected one of backend, v1, prometheus"),
+        (
+            PROM_HEAD + "      evaluations: 'rate(x{flag=\"{flag}\"}[1m])'\n",
+            7,
+            "metrics.evaluations: use {flag} as a regex match",
+        ),
+        (PROM_HEAD + "      errors: 'rate(x{job=\"{job}\"}[1m])'\n", 7, "metrics.errors: unknown placeholder {job}"),
+        (PROM_HEAD + "      min_range: soon\n", 7, "metrics.min_range: expected a duration"),
+        (
+            PROM_HEAD + "      token_env: hunter2-secret!\n",
+            7,
+            "metrics.token_env: expected an environment variable name",
+        ),
+        (PROM_HEAD + "      colour: red\n", 7, "metrics.colour: unknown field"),
+    ],
+)
 def test_bad_fields_name_the_line(config: Path, body: str, line: int, message: str) -> None:
     config.write_text(BASE + body)
     with pytest.raises(ConfigError) as info:

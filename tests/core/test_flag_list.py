@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import RunningService
-from core.proxy import FaultProxy, ProxyRequest, Reply
 
+from core.proxy import FaultProxy, ProxyRequest, Reply
 from flagops.backends.flagapi import FlagApiBackend
 from flagops.backends.http import RetryPolicy
 from flagops.errors import Invalid
@@ -25,23 +25,24 @@ async def test_list_matches_each_flag_read_alone(service: RunningService) -> Non
         assert backend._flag_cache["prod"][1] == flags
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"<html><body>502 Bad Gateway</body></html>", r"did not answer with JSON \(HTTP 200\)"),
-    (b'{"environment": "prod", "flags": [{"key": "a"', r"did not answer with JSON \(HTTP 200\)"),
-    (b"\xff\xfe\xfa not text", r"did not answer with JSON \(HTTP 200\)"),
-    (b'{"environment": "prod"}', r"cannot read \(flags: missing\)"),
-    (b'{"flags": [{"key": "a"}, {"key": "b", "tags": "x"}]}', r"cannot read \(flags\[1\]: tags: expected a list"),
-])
-async def test_a_body_that_is_not_a_flag_list_is_invalid(service: RunningService, body: bytes,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html><body>502 Bad Gateway</body></html>", r"did not answer with JSON \(HTTP 200\)"),
+        (b'{"environment": "prod", "flags": [{"key": "a"', r"did not answer with JSON \(HTTP 200\)"),
+        (b"\xff\xfe\xfa not text", r"did not answer with JSON \(HTTP 200\)"),
+        (b'{"environment": "prod"}', r"cannot read \(flags: missing\)"),
+        (b'{"flags": [{"key": "a"}, {"key": "b", "tags": "x"}]}', r"cannot read \(flags\[1\]: tags: expected a list"),
+    ],
+)
+async def test_a_body_that_is_not_a_flag_list_is_invalid(service: RunningService, body: bytes, message: str) -> None:
     def replace_list(request: ProxyRequest) -> Reply | None:
         if request.path.startswith("/v1/flags?"):
             return 200, {"Content-Type": "application/json"}, body
         return None
 
     with FaultProxy(service.url, replace_list) as proxy:
-        async with FlagApiBackend(proxy.url, Secret(service.read_token),
-                                  policy=RetryPolicy(attempts=1)) as backend:
+        async with FlagApiBackend(proxy.url, Secret(service.read_token), policy=RetryPolicy(attempts=1)) as backend:
             with pytest.raises(Invalid, match=message) as info:
                 await backend.list_flags("prod")
     assert "list flags in prod" in info.value.message and service.read_token not in str(info.value)

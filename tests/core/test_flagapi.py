@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import RunningService, start_service
+
 from core.clitools import FlagPicker
 from core.proxy import FaultProxy, ProxyRequest, Reply, problem
-
 from flagops.backends.flagapi import FlagApiBackend
 from flagops.backends.http import CircuitBreaker, RetryPolicy
 from flagops.errors import Forbidden, Invalid, RateLimited, Unauthorized, Unavailable
@@ -88,8 +88,9 @@ async def test_a_429_storm_is_honoured(tmp_path: Path) -> None:
     assert elapsed >= 1.0  # ... and was waited out per Retry-After, not hammered through
 
 
-async def test_lost_500_is_retried_with_the_same_key_and_applied_once(service: RunningService,
-                                                                     picker: FlagPicker) -> None:
+async def test_lost_500_is_retried_with_the_same_key_and_applied_once(
+    service: RunningService, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True)
     lost: list[str] = []
 
@@ -138,8 +139,12 @@ async def watched(fresh_service: RunningService) -> AsyncIterator[tuple[RunningS
 def _patch(svc: RunningService, key: str, env: str, rollout: float) -> int:
     with svc.client() as client:
         version = client.get(f"/v1/flags/{key}", params={"environment": env}).json()["environments"][env]["version"]
-        r = client.patch(f"/v1/flags/{key}", params={"environment": env}, json={"rollout": rollout,
-                         "changeReason": "stream test change"}, headers={"If-Match": f'"{version}"'})
+        r = client.patch(
+            f"/v1/flags/{key}",
+            params={"environment": env},
+            json={"rollout": rollout, "changeReason": "stream test change"},
+            headers={"If-Match": f'"{version}"'},
+        )
         assert r.status_code == 200, r.text
         entries = client.get("/v1/audit", params={"flag": key, "limit": 1}).json()["entries"]
         return int(entries[0]["sequence"])
@@ -164,8 +169,9 @@ async def test_stream_delivers_and_resumes_after_last_event_id(watched: tuple[Ru
         task.cancel()
 
 
-async def test_stream_reconnects_after_the_service_restarts(watched: tuple[RunningService, FlagApiBackend],
-                                                           tmp_path: Path) -> None:
+async def test_stream_reconnects_after_the_service_restarts(
+    watched: tuple[RunningService, FlagApiBackend], tmp_path: Path
+) -> None:
     svc, backend = watched
     key = (await backend.list_flags("dev"))[1].key
     events: asyncio.Queue[ChangeEvent] = asyncio.Queue()
@@ -178,10 +184,19 @@ async def test_stream_reconnects_after_the_service_restarts(watched: tuple[Runni
         assert (await asyncio.wait_for(events.get(), 10)).id == seq
         svc.stop()
         await _wait_state(backend, "reconnecting")
-        tokens = {"admin": svc.admin_token, "read": svc.read_token, "writer_dev": svc.writer_dev_token,
-                  "metrics": svc.metrics_token}
-        restarted = start_service(tmp_path / "again", db_path=svc.db_path, tokens_file=svc.tokens_file,
-                                  tokens=tokens, extra_args=["--port", str(port)])
+        tokens = {
+            "admin": svc.admin_token,
+            "read": svc.read_token,
+            "writer_dev": svc.writer_dev_token,
+            "metrics": svc.metrics_token,
+        }
+        restarted = start_service(
+            tmp_path / "again",
+            db_path=svc.db_path,
+            tokens_file=svc.tokens_file,
+            tokens=tokens,
+            extra_args=["--port", str(port)],
+        )
         assert restarted.url == svc.url
         missed = _patch(restarted, key, "dev", 22)  # possibly before the watcher is back: Last-Event-ID covers it
         event = await asyncio.wait_for(events.get(), 20)
@@ -200,8 +215,14 @@ async def test_events_carry_flag_state(watched: tuple[RunningService, FlagApiBac
     task = asyncio.create_task(_collect(backend, "dev", None, events))
     try:
         await _wait_state(backend, "live")
-        await backend.update_state(key, "dev", StateChange(enabled=False), expected_version=(
-            await backend.get_flag(key, "dev")).states["dev"].version, reason=REASON, idempotency_key="ev-1")
+        await backend.update_state(
+            key,
+            "dev",
+            StateChange(enabled=False),
+            expected_version=(await backend.get_flag(key, "dev")).states["dev"].version,
+            reason=REASON,
+            idempotency_key="ev-1",
+        )
         event = await asyncio.wait_for(events.get(), 10)
         assert event.flag_key == key and event.flag is not None and event.flag.states["dev"].enabled is False
     finally:
@@ -228,15 +249,25 @@ async def test_invalid_write_names_the_field(service: RunningService, picker: Fl
     try:
         version = (await backend.get_flag(key, "dev")).states["dev"].version
         with pytest.raises(Invalid, match="rollout"):
-            await backend.update_state(key, "dev", StateChange(rollout=150), expected_version=version,
-                                       reason=REASON, idempotency_key="invalid-1")
+            await backend.update_state(
+                key,
+                "dev",
+                StateChange(rollout=150),
+                expected_version=version,
+                reason=REASON,
+                idempotency_key="invalid-1",
+            )
     finally:
         await backend.aclose()
 
 
 async def test_circuit_breaker_fails_fast_after_repeated_failures() -> None:
-    backend = FlagApiBackend("http://127.0.0.1:9", Secret("t"), policy=RetryPolicy(attempts=5, base_delay=0.01),
-                             breaker=CircuitBreaker(threshold=5, cooldown=30))
+    backend = FlagApiBackend(
+        "http://127.0.0.1:9",
+        Secret("t"),
+        policy=RetryPolicy(attempts=5, base_delay=0.01),
+        breaker=CircuitBreaker(threshold=5, cooldown=30),
+    )
     try:
         with pytest.raises(Unavailable):
             await backend.environments()

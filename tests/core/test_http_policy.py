@@ -4,8 +4,8 @@ and that nothing that holds the token shows it in a repr."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -51,7 +51,7 @@ def test_breaker_opens_after_threshold_and_half_opens_after_cooldown() -> None:
 
 def test_retry_after_seconds_and_http_date() -> None:
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     value = retry_after_seconds(httpx.Response(429, headers={"Retry-After": format_datetime(later, usegmt=True)}))
     assert value is not None and 25 <= value <= 31
     assert retry_after_seconds(httpx.Response(429)) is None
@@ -63,9 +63,17 @@ async def test_no_repr_shows_the_token() -> None:
     backend = FlagApiBackend("http://127.0.0.1:9", secret)
     client = ResilientClient("http://127.0.0.1:9", secret)
     try:
-        texts = [repr(secret), str(secret), repr(backend), repr(client), repr(BearerAuth(secret)),
-                 repr(backend._client.http), repr(backend._client.http.auth), repr(vars(backend)),
-                 repr(vars(backend._client))]
+        texts = [
+            repr(secret),
+            str(secret),
+            repr(backend),
+            repr(client),
+            repr(BearerAuth(secret)),
+            repr(backend._client.http),
+            repr(backend._client.http.auth),
+            repr(vars(backend)),
+            repr(vars(backend._client)),
+        ]
         assert all(TOKEN not in t for t in texts), texts
     finally:
         await backend.aclose()

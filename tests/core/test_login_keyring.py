@@ -11,8 +11,8 @@ from pathlib import Path
 
 from conftest import RunningService
 
-from flagops.errors import ExitCode
 from core.clitools import cli_env, flagops
+from flagops.errors import ExitCode
 
 FAIL_BACKEND = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 PLAINTEXT_BACKEND = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
@@ -76,13 +76,16 @@ def test_login_checks_the_token_and_does_not_store_a_wrong_one(service: RunningS
     assert good.code == 0 and service.read_token not in good.both
     listed = flagops(["flags", "--env", "dev", "--limit", "2", "--json"], env)  # the keyring token is used
     assert listed.code == 0 and len(json.loads(listed.out)["flags"]) == 2
-    on = [f["key"] for f in json.loads(flagops(["flags", "--env", "dev", "--search", "state:on", "--json"], env).out)[
-        "flags"]]
+    on = [
+        f["key"]
+        for f in json.loads(flagops(["flags", "--env", "dev", "--search", "state:on", "--json"], env).out)["flags"]
+    ]
     refused = flagops(["kill", on[-1], "--env", "dev", "--reason", "read token cannot write", "--yes"], env)
     assert refused.code == ExitCode.AUTH and "403" in refused.err and service.read_token not in refused.both
 
 
 # --- keyrings.alt is installed (the test extra puts it in this venv), but nobody chose it -------------------
+
 
 def _plaintext_file(home: Path) -> Path:
     return home / "data" / "python_keyring" / "keyring_pass.cfg"
@@ -161,8 +164,9 @@ def test_a_secure_backend_is_used_alone_never_chained_with_the_plaintext_one(tmp
     import sys
 
     env = cli_env(tmp_path)
-    proc = subprocess.run([sys.executable, "-c", SECURE_BACKEND_PROBE], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", SECURE_BACKEND_PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["keyringAlone"] == "ChainerBackend"  # keyring would chain the plaintext file behind it

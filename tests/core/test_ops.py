@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from conftest import RunningService
-from core.clitools import FlagPicker
 
+from core.clitools import FlagPicker
 from flagops.backends.flagapi import FlagApiBackend
 from flagops.errors import Conflict, Invalid, NotFound, Refused
 from flagops.model import StateChange
@@ -36,8 +36,9 @@ def _audit(service: RunningService, key: str) -> list[dict[str, object]]:
         return entries
 
 
-async def test_kill_plans_applies_and_confirms(service: RunningService, backend: FlagApiBackend,
-                                               picker: FlagPicker) -> None:
+async def test_kill_plans_applies_and_confirms(
+    service: RunningService, backend: FlagApiBackend, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True)
     ops = Ops(backend)
     plan = await ops.plan_kill(key, "dev")
@@ -53,8 +54,9 @@ async def test_kill_plans_applies_and_confirms(service: RunningService, backend:
     assert entries[0]["idempotencyKey"] == applied.idempotency_key
 
 
-async def test_kill_of_an_off_flag_is_a_noop_without_a_write(service: RunningService, backend: FlagApiBackend,
-                                                            picker: FlagPicker) -> None:
+async def test_kill_of_an_off_flag_is_a_noop_without_a_write(
+    service: RunningService, backend: FlagApiBackend, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=False)
     before = len(_audit(service, key))
     ops = Ops(backend)
@@ -69,8 +71,14 @@ async def test_stale_plan_is_a_conflict_with_the_fresh_state(backend: FlagApiBac
     ops = Ops(backend)
     plan = await ops.plan_rollout(key, "staging", 100)
     # someone else changes the flag after we planned
-    await backend.update_state(key, "staging", StateChange(rollout=3), expected_version=plan.before.version,
-                               reason="a colleague got there first", idempotency_key="colleague-1")
+    await backend.update_state(
+        key,
+        "staging",
+        StateChange(rollout=3),
+        expected_version=plan.before.version,
+        reason="a colleague got there first",
+        idempotency_key="colleague-1",
+    )
     with pytest.raises(Conflict) as info:
         await ops.apply(plan, reason=REASON)
     fresh = info.value.fresh
@@ -116,8 +124,9 @@ async def test_unknown_flag_and_environment(backend: FlagApiBackend) -> None:
         await Ops(backend).plan_kill("no-such-flag", "moon")
 
 
-async def test_same_idempotency_key_applies_once(service: RunningService, backend: FlagApiBackend,
-                                                 picker: FlagPicker) -> None:
+async def test_same_idempotency_key_applies_once(
+    service: RunningService, backend: FlagApiBackend, picker: FlagPicker
+) -> None:
     key = picker.take(enabled=True)
     ops = Ops(backend)
     plan = await ops.plan_kill(key, "dev")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from core.clitools import cli_env
 
 LISTEN = re.compile(r"(?:listening on|running at) (http://127\.0\.0\.1:\d+)")
@@ -23,8 +24,13 @@ LISTEN = re.compile(r"(?:listening on|running at) (http://127\.0\.0\.1:\d+)")
 def _start(args: list[str], tmp: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {**cli_env(tmp / "home"), "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
     handle = open(log, "wb")  # noqa: SIM115 - the child writes to it
-    proc = subprocess.Popen([sys.executable, "-m", "flagops", *args], stdout=handle, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flagops", *args],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     handle.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -42,11 +48,15 @@ def _left(tmp: Path, prefix: str) -> list[Path]:
     return sorted(tmp.glob(prefix + "*"))
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)],
-                         ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "sig, code", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
 def test_serve_demo_removes_its_temporary_database_on_a_signal(tmp_path: Path, sig: int, code: int) -> None:
-    proc, url = _start(["serve", "--demo", "--no-traffic", "--port", "0", "--no-access-log",
-                        "--parent-pid", str(os.getpid())], tmp_path, tmp_path / "serve.log")
+    proc, url = _start(
+        ["serve", "--demo", "--no-traffic", "--port", "0", "--no-access-log", "--parent-pid", str(os.getpid())],
+        tmp_path,
+        tmp_path / "serve.log",
+    )
     assert _left(tmp_path, "flagops-demo-"), "the demo database is expected in a temporary directory"
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     proc.send_signal(sig)
@@ -56,8 +66,22 @@ def test_serve_demo_removes_its_temporary_database_on_a_signal(tmp_path: Path, s
 
 def test_serve_with_a_database_of_its_own_keeps_it(tmp_path: Path) -> None:
     db = tmp_path / "keep.db"
-    proc, _url = _start(["serve", "--demo", "--no-traffic", "--port", "0", "--db", str(db), "--no-access-log",
-                         "--parent-pid", str(os.getpid())], tmp_path, tmp_path / "serve.log")
+    proc, _url = _start(
+        [
+            "serve",
+            "--demo",
+            "--no-traffic",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--no-access-log",
+            "--parent-pid",
+            str(os.getpid()),
+        ],
+        tmp_path,
+        tmp_path / "serve.log",
+    )
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
     assert db.exists()

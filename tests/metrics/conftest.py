@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-
 from conftest import RunningService, start_service
 
 from .prometheus_harness import RunningPrometheus, start_prometheus
@@ -26,8 +25,12 @@ class Stack:
 def set_rollout(service: RunningService, key: str, env: str, rollout: float, reason: str) -> None:
     with service.client() as client:
         version = client.get(f"/v1/flags/{key}", params={"environment": env}).json()["environments"][env]["version"]
-        response = client.patch(f"/v1/flags/{key}", params={"environment": env},
-                                headers={"If-Match": f'"{version}"'}, json={"rollout": rollout, "changeReason": reason})
+        response = client.patch(
+            f"/v1/flags/{key}",
+            params={"environment": env},
+            headers={"If-Match": f'"{version}"'},
+            json={"rollout": rollout, "changeReason": reason},
+        )
         assert response.status_code == 200, response.text
 
 
@@ -51,6 +54,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def v1_series(service: RunningService, key: str, env: str, window: int, step: int = 10) -> dict[str, object]:
     with httpx.Client(base_url=service.url, headers=service.headers(), timeout=10) as client:
-        data: dict[str, object] = client.get(f"/v1/metrics/flags/{key}",
-                                             params={"environment": env, "window": window, "step": step}).json()
+        data: dict[str, object] = client.get(
+            f"/v1/metrics/flags/{key}", params={"environment": env, "window": window, "step": step}
+        ).json()
         return data

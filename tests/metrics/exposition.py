@@ -16,8 +16,9 @@ Counter = tuple[str, dict[str, str], float]  # metric name, labels, increase per
 
 
 def _labels(labels: dict[str, str]) -> str:
-    inner = ",".join(f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                     for k, v in labels.items())
+    inner = ",".join(
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"' for k, v in labels.items()
+    )
     return "{" + inner + "}"
 
 
@@ -28,7 +29,7 @@ class CounterApp:
         app = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body = app.exposition().encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")

@@ -71,19 +71,35 @@ def start_prometheus(workdir: Path, targets: list[tuple[str, str]], *, timeout: 
         token_file.write_text(token)
         token_file.chmod(0o600)
         parts = urlparse(url)
-        jobs.append({"job_name": f"flagops-{i}", "scrape_interval": "1s", "scrape_timeout": "900ms",
-                     "metrics_path": "/metrics", "scheme": parts.scheme,
-                     "authorization": {"credentials_file": str(token_file)},
-                     "static_configs": [{"targets": [parts.netloc]}]})
+        jobs.append(
+            {
+                "job_name": f"flagops-{i}",
+                "scrape_interval": "1s",
+                "scrape_timeout": "900ms",
+                "metrics_path": "/metrics",
+                "scheme": parts.scheme,
+                "authorization": {"credentials_file": str(token_file)},
+                "static_configs": [{"targets": [parts.netloc]}],
+            }
+        )
     config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                                      "scrape_configs": jobs}))
+    config.write_text(
+        yaml.safe_dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": jobs})
+    )
     port = free_port()
     log = workdir / "prometheus.log"
     process = subprocess.Popen(
-        [BINARY, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        [
+            BINARY,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     running = RunningPrometheus(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

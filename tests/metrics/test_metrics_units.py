@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,22 +16,31 @@ from flagops.runbooks.loader import RunbookError, loads
 
 def test_rendering_escapes_keys_for_regex_and_string() -> None:
     keys = ["a.b", 'we"ird\\key', "x|y"]
-    query = render(DEFAULT_ERRORS, flags="|".join(regex_literal(k) for k in keys), environment='pr"od',
-                   range_seconds=60)
+    query = render(
+        DEFAULT_ERRORS, flags="|".join(regex_literal(k) for k in keys), environment='pr"od', range_seconds=60
+    )
     assert 'environment="pr\\"od"' in query and "[60s]" in query
     assert 'flag=~"a\\\\.b|we\\"ird\\\\\\\\key|x\\\\|y"' in query
-    by_variant = render('sum(rate(x{d=~"{variant}", e="{variant}"}[1m]))', flags=".+", environment="p",
-                        range_seconds=10, variant="v.1")
+    by_variant = render(
+        'sum(rate(x{d=~"{variant}", e="{variant}"}[1m]))', flags=".+", environment="p", range_seconds=10, variant="v.1"
+    )
     assert by_variant == 'sum(rate(x{d=~"v\\\\.1", e="v.1"}[1m]))'
     assert template_problem('sum(rate(x{flag =~ "{flag}"}[{range}]))') is None
     assert parse_duration("500ms") == 0.5 and parse_duration("2h") == 7200 and parse_duration(0) is None
 
 
 def test_treatment_and_control_from_a_series() -> None:
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    series = MetricSeries("f", "prod", 10, (
-        MetricPoint(at, {"on": 100, "off": 300}, 9, {"on": 8, "off": 1}),
-        MetricPoint(at, {"on": 100, "off": 300}, 9, {"on": 8, "off": 1})), errors_split=True)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    series = MetricSeries(
+        "f",
+        "prod",
+        10,
+        (
+            MetricPoint(at, {"on": 100, "off": 300}, 9, {"on": 8, "off": 1}),
+            MetricPoint(at, {"on": 100, "off": 300}, 9, {"on": 8, "off": 1}),
+        ),
+        errors_split=True,
+    )
     assert variant_rates(series) == [VariantRate("off", 600, 2), VariantRate("on", 200, 16)]
     state = FlagState("prod", True, 25, "on", "off", 3)
     pair = arms(series, state)
@@ -60,8 +69,10 @@ def test_runbook_forms_are_checked() -> None:
     text = str(info.value)
     assert "takes exactly one of: above, below, above_control_by, below_control_by" in text
     assert "needs error_rate_above (percent) or treatment_above_control_by (points), or both" in text
-    ok = loads(RUNBOOK.replace("    below: 1\n", "").replace("      window: 30s", "      treatment_above_control_by: 1"),
-               "arms.yaml")
+    ok = loads(
+        RUNBOOK.replace("    below: 1\n", "").replace("      window: 30s", "      treatment_above_control_by: 1"),
+        "arms.yaml",
+    )
     assert ok.steps[0].condition is not None and ok.steps[0].condition.above_control_by == 2.0
     assert ok.steps[1].guard is not None and "treatment > control + 1" in ok.steps[1].guard.describe()
 
@@ -71,11 +82,17 @@ def test_the_timeline_splits_the_after_rate_by_variant() -> None:
 
     from flagops.timeline import rate_around
 
-    now = datetime.fromtimestamp(int(datetime.now(timezone.utc).timestamp()) // 10 * 10, timezone.utc)
+    now = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) // 10 * 10, UTC)
     change = now - timedelta(seconds=60)  # on a bucket boundary: the buckets before it are all "before"
-    points = tuple(MetricPoint(change + timedelta(seconds=s), {"on": 100, "off": 100},
-                               (10 if s >= 0 else 0) + 1, {"on": 10 if s >= 0 else 0, "off": 1})
-                   for s in range(-120, 60, 10))
+    points = tuple(
+        MetricPoint(
+            change + timedelta(seconds=s),
+            {"on": 100, "off": 100},
+            (10 if s >= 0 else 0) + 1,
+            {"on": 10 if s >= 0 else 0, "off": 1},
+        )
+        for s in range(-120, 60, 10)
+    )
     around = rate_around(MetricSeries("f", "prod", 10, points, errors_split=True), change, now)
     assert around.after_by_variant == {"off": 0.01, "on": 0.1}
     assert around.before is not None and around.before < 0.01 < (around.after or 0)

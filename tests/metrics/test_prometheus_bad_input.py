@@ -36,16 +36,22 @@ async def read(src: PrometheusMetrics) -> Any:
 
 async def test_a_promql_error_names_the_template(stack: Stack) -> None:
     src = source(stack.prometheus.url, evaluations=DEFAULT_EVALUATIONS + ")")
-    with pytest.raises(MetricsUnavailable, match=r"Prometheus rejected the evaluations query \(bad_data: .*"
-                                                 r"fix the profile's metrics.evaluations template"):
+    with pytest.raises(
+        MetricsUnavailable,
+        match=r"Prometheus rejected the evaluations query \(bad_data: .*"
+        r"fix the profile's metrics.evaluations template",
+    ):
         await read(src)
     label = src.health.label() or ""
     assert label.startswith("metrics source failing since") and "rejected the evaluations query" in label
 
 
 async def test_an_empty_result_says_nothing_matched(stack: Stack) -> None:
-    src = source(stack.prometheus.url, evaluations=DEFAULT_EVALUATIONS.replace("flagops_flag_evaluations_total", "nope"),
-                 errors=DEFAULT_ERRORS.replace("flagops_flag_errors_total", "nope"))
+    src = source(
+        stack.prometheus.url,
+        evaluations=DEFAULT_EVALUATIONS.replace("flagops_flag_evaluations_total", "nope"),
+        errors=DEFAULT_ERRORS.replace("flagops_flag_errors_total", "nope"),
+    )
     series = await read(src)
     assert series.evaluations == 0 and "no series for checkout-new-flow in prod" in (series.note or "")
 
@@ -81,10 +87,21 @@ def silent_port() -> Iterator[int]:
 async def test_a_slow_prometheus_never_holds_up_a_kill(stack: Stack, silent_port: int) -> None:
     with stack.service.client() as client:
         key = "metrics-kill-" + socket.gethostname()[:8].lower().replace("_", "-")
-        client.post("/v1/flags", json={"key": key, "name": key, "changeReason": "kill under a hung Prometheus",
-                                       "environments": {"prod": {"enabled": True, "rollout": 100}}})
-    profile = Profile(name="hung", url=stack.service.url, environment="prod", metrics=MetricsSettings(
-        source="prometheus", url=f"http://127.0.0.1:{silent_port}", timeout=10))
+        client.post(
+            "/v1/flags",
+            json={
+                "key": key,
+                "name": key,
+                "changeReason": "kill under a hung Prometheus",
+                "environments": {"prod": {"enabled": True, "rollout": 100}},
+            },
+        )
+    profile = Profile(
+        name="hung",
+        url=stack.service.url,
+        environment="prod",
+        metrics=MetricsSettings(source="prometheus", url=f"http://127.0.0.1:{silent_port}", timeout=10),
+    )
     backend = open_backend(profile, Secret(stack.service.admin_token))
     try:
         ops = Ops(backend)

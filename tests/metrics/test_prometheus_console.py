@@ -23,8 +23,9 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def console(stack: Stack, prometheus_url: str | None = None, **metrics: Any) -> FlagOpsApp:
-    settings = MetricsSettings(source="prometheus", url=prometheus_url or stack.prometheus.url, min_range=5,
-                               timeout=2, **metrics)
+    settings = MetricsSettings(
+        source="prometheus", url=prometheus_url or stack.prometheus.url, min_range=5, timeout=2, **metrics
+    )
     profile = Profile(name="prom", url=stack.service.url, environment="prod", metrics=settings)
     return FlagOpsApp(profile, open_backend(profile, Secret(stack.service.admin_token)), environment="prod")
 
@@ -51,8 +52,11 @@ async def test_detail_splits_the_error_rate_by_variant(stack: Stack) -> None:
         await until(pilot, lambda: app.store.loaded, what="flags")
         app.open_flag(INCIDENT)
         await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None)
-        await until(pilot, lambda: len(app.screen.query(ErrorRow)) == 2 and "treatment" in text(app, "#chart-compare"),
-                    what="error rows per variant")
+        await until(
+            pilot,
+            lambda: len(app.screen.query(ErrorRow)) == 2 and "treatment" in text(app, "#chart-compare"),
+            what="error rows per variant",
+        )
         labels = [row.label for row in app.screen.query(ErrorRow)]
         assert labels == ["errors off", "errors on"]  # busiest first: at 25 % most traffic is off
         compare = text(app, "#chart-compare")
@@ -82,8 +86,11 @@ async def test_unreachable_prometheus_is_said_on_screen(stack: Stack) -> None:
         await until(pilot, lambda: app.store.loaded)
         app.open_flag(INCIDENT)
         await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen))
-        await until(pilot, lambda: "metrics source unreachable since" in text(app, "#chart-summary"),
-                    what="the unreachable state")
+        await until(
+            pilot,
+            lambda: "metrics source unreachable since" in text(app, "#chart-summary"),
+            what="the unreachable state",
+        )
         assert "is unreachable" in text(app, "#chart-summary")
         await pilot.press("escape")
         app.push_screen(DashboardScreen())

@@ -86,7 +86,9 @@ async def test_one_batch_answers_for_every_flag(stack: Stack) -> None:
     assert sum(1 for s in found.values() if s.evaluations > 0) > len(keys) * 0.8
 
 
-def flagops_cli(args: list[str], tmp_path: Path, config: dict[str, Any], token: str) -> subprocess.CompletedProcess[str]:
+def flagops_cli(
+    args: list[str], tmp_path: Path, config: dict[str, Any], token: str
+) -> subprocess.CompletedProcess[str]:
     import os
 
     import yaml
@@ -94,15 +96,32 @@ def flagops_cli(args: list[str], tmp_path: Path, config: dict[str, Any], token: 
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGOPS_")}
-    env.update(FLAGOPS_CONFIG=str(path), FLAGOPS_TOKEN=token, FLAGOPS_STATE_DIR=str(tmp_path / "state"),
-               XDG_STATE_HOME=str(tmp_path / "state"))
-    return subprocess.run([sys.executable, "-m", "flagops", *args], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    env.update(
+        FLAGOPS_CONFIG=str(path),
+        FLAGOPS_TOKEN=token,
+        FLAGOPS_STATE_DIR=str(tmp_path / "state"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "flagops", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_status_reads_error_rates_through_prometheus(stack: Stack, tmp_path: Path) -> None:
-    config = {"profiles": {"prom": {"url": stack.service.url, "environment": "prod", "metrics": {
-        "source": "prometheus", "url": stack.prometheus.url, "min_range": "5s"}}}}
+    config = {
+        "profiles": {
+            "prom": {
+                "url": stack.service.url,
+                "environment": "prod",
+                "metrics": {"source": "prometheus", "url": stack.prometheus.url, "min_range": "5s"},
+            }
+        }
+    }
     result = flagops_cli(["status", INCIDENT, "--env", "prod", "--json"], tmp_path, config, stack.service.admin_token)
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)["status"]["prod"]
@@ -146,12 +165,19 @@ async def test_runbook_check_and_guarded_rollout_compare_treatment_with_control(
     backend = open_backend(profile(stack), Secret(stack.service.admin_token))
     try:
         ops = Ops(backend)
-        log = await start_run(ops, loads(CHECK, "arms-check.yaml"), {},
-                              reason="INC-9 is the new path failing?", store=RunStore(tmp_path))
+        log = await start_run(
+            ops, loads(CHECK, "arms-check.yaml"), {}, reason="INC-9 is the new path failing?", store=RunStore(tmp_path)
+        )
         assert log.status == "done", log.message
         assert "treatment on" in log.steps[0].message and "vs control off" in log.steps[0].message
-        log = await start_run(ops, loads(GUARDED, "arms-guard.yaml"), {},
-                              reason="INC-9 guarded rollout test", store=RunStore(tmp_path), confirm=None)
+        log = await start_run(
+            ops,
+            loads(GUARDED, "arms-guard.yaml"),
+            {},
+            reason="INC-9 guarded rollout test",
+            store=RunStore(tmp_path),
+            confirm=None,
+        )
         assert log.status == "failed", log.message
         assert "guard breached at 30%" in log.steps[0].message and "above control" in log.steps[0].message
         flag = await backend.get_flag(INCIDENT, "prod")

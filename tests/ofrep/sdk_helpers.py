@@ -6,18 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from conftest import RunningService
 from openfeature import api
 from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.flag_evaluation import FlagEvaluationDetails
 
-from conftest import RunningService
-
 # contexts that exercise every path: plain bucketing, each demo rule, the stand-in keys, no key at all
-CONTEXTS: list[dict[str, Any]] = [
-    {"targetingKey": f"user-{i}"} for i in range(12)
-] + [
+CONTEXTS: list[dict[str, Any]] = [{"targetingKey": f"user-{i}"} for i in range(12)] + [
     {"targetingKey": "staff-1", "email": "ana@example.com"},
     {"targetingKey": "corp-9", "plan": "enterprise"},
     {"targetingKey": "eu-3", "region": "EU"},
@@ -32,8 +29,9 @@ CONTEXTS: list[dict[str, Any]] = [
 def sdk_client(service: RunningService, environment: str, token: str | None = None) -> OpenFeatureClient:
     """An OpenFeature client on its own domain, backed by the OFREP provider (the way an app wires it)."""
     bearer = token or service.read_token
-    provider = OFREPProvider(service.url, headers_factory=lambda: {"Authorization": f"Bearer {bearer}",
-                                                                   "X-Flagops-Environment": environment})
+    provider = OFREPProvider(
+        service.url, headers_factory=lambda: {"Authorization": f"Bearer {bearer}", "X-Flagops-Environment": environment}
+    )
     domain = f"flagops-test-{uuid.uuid4().hex[:8]}"
     api.set_provider(provider, domain=domain)
     return api.get_client(domain=domain)
@@ -59,14 +57,15 @@ def sdk_details(client: OpenFeatureClient, flag: dict[str, Any], ctx: dict[str, 
     return client.get_integer_details(flag["key"], -1, context)
 
 
-def v1_decisions(service: RunningService, environment: str, keys: list[str],
-                 contexts: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+def v1_decisions(
+    service: RunningService, environment: str, keys: list[str], contexts: list[dict[str, Any]]
+) -> dict[tuple[str, int], dict[str, Any]]:
     """(flag key, context index) -> the /v1/evaluate decision."""
     requests = [{"flagKey": k, "context": c} for i, c in enumerate(contexts) for k in keys]
     out: dict[tuple[str, int], dict[str, Any]] = {}
     with service.client() as http:
         for start in range(0, len(requests), 1000):
-            chunk = requests[start:start + 1000]
+            chunk = requests[start : start + 1000]
             r = http.post("/v1/evaluate", json={"environment": environment, "requests": chunk})
             assert r.status_code == 200, r.text
             for offset, decision in enumerate(r.json()["decisions"]):

@@ -18,14 +18,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import RunningService
 from core.clitools import cli_env, flagops
+
 from ofrep.sdk_helpers import CONTEXTS, kill_time, v1_decisions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,16 +38,27 @@ def node_dir() -> Path:
     directory = Path(os.environ.get("FLAGOPS_OFREP_NODE_DIR") or REPO / ".cache" / "ofrep-node")
     if shutil.which("node") is None:
         pytest.fail("node is not installed (apt-get install nodejs npm; tests/run does)", pytrace=False)
-    done = subprocess.run(["bash", str(Path(__file__).with_name("node") / "install.sh")], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "FLAGOPS_OFREP_NODE_DIR": str(directory)})
+    done = subprocess.run(
+        ["bash", str(Path(__file__).with_name("node") / "install.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FLAGOPS_OFREP_NODE_DIR": str(directory)},
+    )
     if done.returncode != 0:
         pytest.fail(f"installing the OpenFeature Node SDKs failed:\n{done.stderr[-2000:]}", pytrace=False)
     return directory
 
 
 def node_job(node_dir: Path, job: dict[str, Any]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(["node", str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OFREP_NODE_DIR": str(node_dir)})
+    proc = subprocess.Popen(
+        ["node", str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OFREP_NODE_DIR": str(node_dir)},
+    )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
@@ -76,12 +87,24 @@ def test_server_sdk_same_variants_as_v1_evaluate(service: RunningService, node_d
     with service.client() as http:
         flags = http.get("/v1/flags", params={"environment": "prod"}).json()["flags"]
     sample = [f for f in flags if f["environments"]["prod"]["enabled"]][:20] + [
-        f for f in flags if f["environments"]["prod"]["rules"]][:6]
+        f for f in flags if f["environments"]["prod"]["rules"]
+    ][:6]
     expected = v1_decisions(service, "prod", [f["key"] for f in sample], CONTEXTS)
-    pairs = [{"key": f["key"], "kind": kind_of(f), "context": ctx, "index": i}
-             for f in sample for i, ctx in enumerate(CONTEXTS)]
-    proc = node_job(node_dir, {"mode": "server-evaluate", "url": service.url, "token": service.read_token,
-                               "environment": "prod", "pairs": pairs})
+    pairs = [
+        {"key": f["key"], "kind": kind_of(f), "context": ctx, "index": i}
+        for f in sample
+        for i, ctx in enumerate(CONTEXTS)
+    ]
+    proc = node_job(
+        node_dir,
+        {
+            "mode": "server-evaluate",
+            "url": service.url,
+            "token": service.read_token,
+            "environment": "prod",
+            "pairs": pairs,
+        },
+    )
     results = read_line(proc, timeout=120)["results"]
     proc.wait(timeout=30)
     compared = 0
@@ -100,15 +123,31 @@ def test_server_sdk_same_variants_as_v1_evaluate(service: RunningService, node_d
 
 
 @pytest.mark.parametrize("mode", ["server-watch", "web-watch"])
-def test_node_sdk_sees_a_real_kill(fresh_service: RunningService, node_dir: Path, tmp_path: Path,
-                                   mode: str) -> None:
+def test_node_sdk_sees_a_real_kill(fresh_service: RunningService, node_dir: Path, tmp_path: Path, mode: str) -> None:
     with fresh_service.client() as http:
         flags = http.get("/v1/flags", params={"environment": "prod"}).json()["flags"]
-    flag = next(f for f in flags if f["kind"] == "boolean" and f["environments"]["prod"]["enabled"]
-                and f["environments"]["prod"]["rollout"] == 100 and not f["environments"]["prod"]["rules"])
-    proc = node_job(node_dir, {"mode": mode, "url": fresh_service.url, "token": fresh_service.read_token,
-                               "environment": "prod", "flag": flag["key"], "kind": "boolean",
-                               "context": {"targetingKey": "node-user-1"}, "pollMs": 200, "timeoutMs": 20000})
+    flag = next(
+        f
+        for f in flags
+        if f["kind"] == "boolean"
+        and f["environments"]["prod"]["enabled"]
+        and f["environments"]["prod"]["rollout"] == 100
+        and not f["environments"]["prod"]["rules"]
+    )
+    proc = node_job(
+        node_dir,
+        {
+            "mode": mode,
+            "url": fresh_service.url,
+            "token": fresh_service.read_token,
+            "environment": "prod",
+            "flag": flag["key"],
+            "kind": "boolean",
+            "context": {"targetingKey": "node-user-1"},
+            "pollMs": 200,
+            "timeoutMs": 20000,
+        },
+    )
     ready = read_line(proc)["ready"]
     assert ready["value"] is True and ready["reason"] in ("STATIC", "CACHED"), ready
     if mode == "web-watch":  # the web provider loaded every flag from one bulk evaluation
@@ -120,12 +159,14 @@ def test_node_sdk_sees_a_real_kill(fresh_service: RunningService, node_dir: Path
     proc.wait(timeout=30)
     assert seen["details"]["value"] is False
     committed = kill_time(fresh_service, flag["key"], "prod")
-    visible_ms = (datetime.fromtimestamp(seen["seen"] / 1000, timezone.utc) - committed).total_seconds() * 1000
+    visible_ms = (datetime.fromtimestamp(seen["seen"] / 1000, UTC) - committed).total_seconds() * 1000
     print(f"\nkill committed -> Node {mode.split('-')[0]} SDK saw it off: {visible_ms:.0f} ms")
     if mode == "web-watch":
         # polls while nothing changed got 304s; the first load and the poll after the kill got 200s
-        bulk = bulk_log(fresh_service, lambda lines: any(" 304 " in line for line in lines)
-                        and sum(" 200 " in line for line in lines) >= 2)
+        bulk = bulk_log(
+            fresh_service,
+            lambda lines: any(" 304 " in line for line in lines) and sum(" 200 " in line for line in lines) >= 2,
+        )
         assert bulk, [line for line in fresh_service.output if "/ofrep/" in line][-5:]
 
 

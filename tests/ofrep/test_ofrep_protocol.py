@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import RunningService, start_service
 from server.helpers import patch, set_rollout, version
 
@@ -29,8 +28,13 @@ def demo_flags(service: RunningService, env: str = "prod") -> list[dict]:
 
 def test_single_success_shape_and_metadata(service: RunningService) -> None:
     flags = demo_flags(service)
-    full = next(f for f in flags if f["environments"]["prod"]["enabled"] and not f["environments"]["prod"]["rules"]
-                and f["environments"]["prod"]["rollout"] == 100)
+    full = next(
+        f
+        for f in flags
+        if f["environments"]["prod"]["enabled"]
+        and not f["environments"]["prod"]["rules"]
+        and f["environments"]["prod"]["rollout"] == 100
+    )
     off = next(f for f in flags if not f["environments"]["prod"]["enabled"])
     with ofrep(service) as c:
         r = c.post(SINGLE.format(full["key"]), json={"context": {"targetingKey": "user-1"}})
@@ -38,10 +42,13 @@ def test_single_success_shape_and_metadata(service: RunningService) -> None:
         body = r.json()
         state = full["environments"]["prod"]
         values = {v["key"]: v.get("value") for v in full["variants"]}
-        assert body == {"key": full["key"], "reason": "STATIC", "variant": state["defaultVariant"],
-                        "value": values[state["defaultVariant"]],
-                        "metadata": {"environment": "prod", "version": state["version"],
-                                     "flagopsReason": "fallthrough"}}
+        assert body == {
+            "key": full["key"],
+            "reason": "STATIC",
+            "variant": state["defaultVariant"],
+            "value": values[state["defaultVariant"]],
+            "metadata": {"environment": "prod", "version": state["version"], "flagopsReason": "fallthrough"},
+        }
         r = c.post(SINGLE.format(off["key"]), json={})  # no context at all is fine for an off flag
         assert r.status_code == 200 and r.json()["reason"] == "DISABLED"
         assert r.json()["variant"] == off["environments"]["prod"]["offVariant"]
@@ -86,12 +93,16 @@ def test_auth(service: RunningService) -> None:
 
 def test_error_codes(service: RunningService) -> None:
     flags = demo_flags(service)
-    split = next(f for f in flags if f["environments"]["prod"]["enabled"]
-                 and 0 < f["environments"]["prod"]["rollout"] < 100)
+    split = next(
+        f for f in flags if f["environments"]["prod"]["enabled"] and 0 < f["environments"]["prod"]["rollout"] < 100
+    )
     with ofrep(service) as c:
         r = c.post(SINGLE.format("no-such-flag"), json={"context": {"targetingKey": "u"}})
-        assert r.status_code == 404 and r.json() == {"key": "no-such-flag", "errorCode": "FLAG_NOT_FOUND",
-                                                     "errorDetails": "flag 'no-such-flag' does not exist in prod"}
+        assert r.status_code == 404 and r.json() == {
+            "key": "no-such-flag",
+            "errorCode": "FLAG_NOT_FOUND",
+            "errorDetails": "flag 'no-such-flag' does not exist in prod",
+        }
         r = c.post(SINGLE.format(split["key"]), json={"context": {"plan": "free"}})
         assert r.status_code == 400 and r.json()["errorCode"] == "TARGETING_KEY_MISSING"
         assert "targetingKey" in r.json()["errorDetails"]
@@ -156,8 +167,16 @@ def test_bulk_matches_single_and_etag(fresh_service: RunningService) -> None:
             assert set_rollout(admin, dev_key, "dev", 33).status_code == 200
             assert c.post(BULK, json=ctx, headers={"If-None-Match": etag}).status_code == 304
             target = body["flags"][0]["key"]
-            assert patch(admin, target, "prod", {"enabled": False, "changeReason": "ofrep etag test"},
-                         if_match=version(admin, target, "prod")).status_code == 200
+            assert (
+                patch(
+                    admin,
+                    target,
+                    "prod",
+                    {"enabled": False, "changeReason": "ofrep etag test"},
+                    if_match=version(admin, target, "prod"),
+                ).status_code
+                == 200
+            )
         r = c.post(BULK, json=ctx, headers={"If-None-Match": etag})
         assert r.status_code == 200 and r.headers["etag"] != etag
         assert next(e for e in r.json()["flags"] if e["key"] == target)["reason"] == "DISABLED"

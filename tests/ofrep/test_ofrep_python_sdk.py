@@ -7,28 +7,31 @@ the test prints how long after the kill was committed the SDK first saw it.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-from openfeature.exception import ErrorCode
-from openfeature.flag_evaluation import Reason
 
 from conftest import RunningService
 from core.clitools import cli_env, flagops
+from openfeature.exception import ErrorCode
+from openfeature.flag_evaluation import Reason
+
 from ofrep.sdk_helpers import CONTEXTS, evaluation_context, kill_time, sdk_client, sdk_details, v1_decisions
 
 
 def _sample(flags: list[dict], env: str) -> list[dict]:
     """Flags of every kind and shape: boolean / multivariate / json, rules, 0 < rollout < 100, off."""
+
     def pick(pred, n):  # type: ignore[no-untyped-def]
         return [f for f in flags if pred(f, f["environments"][env])][:n]
 
-    chosen = (pick(lambda f, s: f["kind"] == "boolean" and s["enabled"] and 0 < s["rollout"] < 100, 4)
-              + pick(lambda f, s: f["kind"] == "multivariate" and s["enabled"], 3)
-              + pick(lambda f, s: f["kind"] == "json" and s["enabled"], 2)
-              + pick(lambda f, s: bool(s["rules"]) and s["enabled"], 5)
-              + pick(lambda f, s: not s["enabled"], 2)
-              + pick(lambda f, s: s["enabled"] and s["rollout"] == 100, 2))
+    chosen = (
+        pick(lambda f, s: f["kind"] == "boolean" and s["enabled"] and 0 < s["rollout"] < 100, 4)
+        + pick(lambda f, s: f["kind"] == "multivariate" and s["enabled"], 3)
+        + pick(lambda f, s: f["kind"] == "json" and s["enabled"], 2)
+        + pick(lambda f, s: bool(s["rules"]) and s["enabled"], 5)
+        + pick(lambda f, s: not s["enabled"], 2)
+        + pick(lambda f, s: s["enabled"] and s["rollout"] == 100, 2)
+    )
     unique = {f["key"]: f for f in chosen}
     assert len(unique) >= 12, "the demo data should have flags of every shape"
     return list(unique.values())
@@ -75,8 +78,14 @@ def test_unknown_flag_and_wrong_type_fall_back_to_the_code_default(service: Runn
 def test_kill_with_the_real_cli_is_seen_by_the_sdk(fresh_service: RunningService, tmp_path: Path) -> None:
     with fresh_service.client() as http:
         flags = http.get("/v1/flags", params={"environment": "prod"}).json()["flags"]
-    flag = next(f for f in flags if f["kind"] == "boolean" and f["environments"]["prod"]["enabled"]
-                and f["environments"]["prod"]["rollout"] == 100 and not f["environments"]["prod"]["rules"])
+    flag = next(
+        f
+        for f in flags
+        if f["kind"] == "boolean"
+        and f["environments"]["prod"]["enabled"]
+        and f["environments"]["prod"]["rollout"] == 100
+        and not f["environments"]["prod"]["rules"]
+    )
     client = sdk_client(fresh_service, "prod")
     ctx = {"targetingKey": "user-1"}
     assert sdk_details(client, flag, ctx).value is True
@@ -88,7 +97,7 @@ def test_kill_with_the_real_cli_is_seen_by_the_sdk(fresh_service: RunningService
         while not stop.is_set():
             details = sdk_details(client, flag, ctx)
             if details.value is False and details.reason == Reason.DISABLED:
-                seen.append(datetime.now(timezone.utc))
+                seen.append(datetime.now(UTC))
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from core.test_config import config  # noqa: F401 - the fixture: a config file under FLAGOPS_CONFIG
 
 from flagops.config import ProbeSettings, load_profile
 from flagops.errors import ConfigError
 from flagops.probe import probe_for
 from flagops.probe.base import token_variable
-
-from core.test_config import config  # noqa: F401 - the fixture: a config file under FLAGOPS_CONFIG
 
 
 def profile_with(config: Path, probe: str) -> None:
@@ -32,24 +31,31 @@ def test_ofrep_probe(config: Path) -> None:
 
 
 def test_unleash_probe_with_everything(config: Path) -> None:
-    profile_with(config, "      unleash: http://127.0.0.1:4242/api\n      token_env: UNLEASH_CLIENT_{ENV}\n"
-                         "      context: {userId: probe-7, plan: free}\n      timeout: 2.5\n")
-    assert load_profile().probe == ProbeSettings("unleash", "http://127.0.0.1:4242/api", "UNLEASH_CLIENT_{ENV}",
-                                                 {"userId": "probe-7", "plan": "free"}, 2.5)
+    profile_with(
+        config,
+        "      unleash: http://127.0.0.1:4242/api\n      token_env: UNLEASH_CLIENT_{ENV}\n"
+        "      context: {userId: probe-7, plan: free}\n      timeout: 2.5\n",
+    )
+    assert load_profile().probe == ProbeSettings(
+        "unleash", "http://127.0.0.1:4242/api", "UNLEASH_CLIENT_{ENV}", {"userId": "probe-7", "plan": "free"}, 2.5
+    )
     assert token_variable("UNLEASH_CLIENT_{ENV}", "pre-prod") == "UNLEASH_CLIENT_PRE_PROD"
 
 
-@pytest.mark.parametrize(("probe", "expected"), [
-    ("      ofrep: https://a.example.com\n      unleash: https://b.example.com/api\n", "exactly one of ofrep"),
-    ("      token_env: X\n", "exactly one of ofrep"),
-    ("      ofrep: ftp://flags\n", "probe.ofrep: expected a URL"),
-    ("      ofrep: https://a.example.com\n      interval: 5\n", "probe.interval: unknown field"),
-    ("      unleash: https://b.example.com/api\n", "token_env: required for an Unleash probe"),
-    ("      ofrep: https://a.example.com\n      timeout: 0\n", "probe.timeout: expected seconds"),
-    ("      ofrep: https://a.example.com\n      timeout: true\n", "probe.timeout: expected seconds"),
-    ("      ofrep: https://a.example.com\n      context: [1]\n", "probe.context: expected a mapping"),
-    ("      ofrep: https://a.example.com\n      token_env: ''\n", "probe.token_env: expected the name"),
-])
+@pytest.mark.parametrize(
+    ("probe", "expected"),
+    [
+        ("      ofrep: https://a.example.com\n      unleash: https://b.example.com/api\n", "exactly one of ofrep"),
+        ("      token_env: X\n", "exactly one of ofrep"),
+        ("      ofrep: ftp://flags\n", "probe.ofrep: expected a URL"),
+        ("      ofrep: https://a.example.com\n      interval: 5\n", "probe.interval: unknown field"),
+        ("      unleash: https://b.example.com/api\n", "token_env: required for an Unleash probe"),
+        ("      ofrep: https://a.example.com\n      timeout: 0\n", "probe.timeout: expected seconds"),
+        ("      ofrep: https://a.example.com\n      timeout: true\n", "probe.timeout: expected seconds"),
+        ("      ofrep: https://a.example.com\n      context: [1]\n", "probe.context: expected a mapping"),
+        ("      ofrep: https://a.example.com\n      token_env: ''\n", "probe.token_env: expected the name"),
+    ],
+)
 def test_bad_probe_settings_name_the_line(config: Path, probe: str, expected: str) -> None:
     profile_with(config, probe)
     with pytest.raises(ConfigError) as err:
@@ -67,10 +73,14 @@ def test_info_shows_the_probe(tmp_path: Path) -> None:
     from core.clitools import cli_env, flagops
 
     path = tmp_path / "flagops.yaml"
-    path.write_text("profiles:\n  main:\n    url: https://flags.example.com\n    probe:\n"
-                    "      unleash: https://unleash.example.com/api\n      token_env: UNLEASH_CLIENT_{ENV}\n")
+    path.write_text(
+        "profiles:\n  main:\n    url: https://flags.example.com\n    probe:\n"
+        "      unleash: https://unleash.example.com/api\n      token_env: UNLEASH_CLIENT_{ENV}\n"
+    )
     result = flagops(["info"], cli_env(tmp_path, token="t0ken-never-shown", FLAGOPS_CONFIG=str(path)))
     assert result.code == 0, result.both
-    assert ("probe:       unleash https://unleash.example.com/api (token: $UNLEASH_CLIENT_{ENV}, timeout 10 s)"
-            in result.out)
+    assert (
+        "probe:       unleash https://unleash.example.com/api (token: $UNLEASH_CLIENT_{ENV}, timeout 10 s)"
+        in result.out
+    )
     assert "t0ken-never-shown" not in result.both

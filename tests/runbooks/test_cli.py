@@ -24,8 +24,14 @@ def test_list_and_show_json(service: RunningService, tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     rb = json.loads(shown.stdout)
     assert [p["name"] for p in rb["params"]] == ["flag", "env", "max_error_rate", "hold", "poll", "guard_window"]
-    assert rb["params"][3] == {"name": "hold", "type": "duration", "default": 120.0, "required": False,
-                               "description": "How long to watch each stage", "choices": []}
+    assert rb["params"][3] == {
+        "name": "hold",
+        "type": "duration",
+        "default": 120.0,
+        "required": False,
+        "description": "How long to watch each stage",
+        "choices": [],
+    }
     missing = flagops(["runbook", "show", "nope"], env)
     assert missing.returncode == ExitCode.NOT_FOUND and "no runbook 'nope'" in missing.stderr
 
@@ -40,7 +46,9 @@ def test_user_folder_and_broken_files(service: RunningService, tmp_path: Path) -
     assert listed.returncode == 0
     assert "mine" in listed.stdout and "checkout-error-spike" in listed.stdout
     assert f"{user / 'bad.yaml'}:6: steps[1].percent: expected a percent 0-100, got 250" in listed.stderr
-    (user / "loud.yaml").write_text('id: loud\ntitle: "\\e[2Jcleared"\nenvironment: dev\nsteps:\n  - note: "\\e]0;x\\a"\n')
+    (user / "loud.yaml").write_text(
+        'id: loud\ntitle: "\\e[2Jcleared"\nenvironment: dev\nsteps:\n  - note: "\\e]0;x\\a"\n'
+    )
     shown = flagops(["runbook", "show", "loud"], env)
     assert shown.returncode == 0 and "\\x1b[2Jcleared" in shown.stdout and "\x1b" not in shown.stdout
     only = flagops(["runbook", "list", "--dir", str(user), "--json"], env)
@@ -52,14 +60,20 @@ def test_user_folder_and_broken_files(service: RunningService, tmp_path: Path) -
 def test_check_live_finds_unknown_flags_with_their_line(service: RunningService, tmp_path: Path) -> None:
     env = cli_env(service, tmp_path)
     path = tmp_path / "typo.yaml"
-    path.write_text("id: typo\ntitle: Typo\nenvironment: prod\nsteps:\n  - note: hi\n  - kill: checkout-new-flwo\n"
-                    "  - kill: {owner: paymnts}\n")
+    path.write_text(
+        "id: typo\ntitle: Typo\nenvironment: prod\nsteps:\n  - note: hi\n  - kill: checkout-new-flwo\n"
+        "  - kill: {owner: paymnts}\n"
+    )
     checked = flagops(["runbook", "check", str(path), "--live"], env)
     assert checked.returncode == ExitCode.CONFIG, checked.stdout + checked.stderr
-    assert "typo.yaml:6: steps[2].kill: no flag 'checkout-new-flwo' in prod; did you mean 'checkout-new-flow'?" \
+    assert (
+        "typo.yaml:6: steps[2].kill: no flag 'checkout-new-flwo' in prod; did you mean 'checkout-new-flow'?"
         in checked.stderr
-    assert "typo.yaml:7: steps[3].kill.owner: no flag in prod is owned by 'paymnts'; did you mean 'payments'?" \
+    )
+    assert (
+        "typo.yaml:7: steps[3].kill.owner: no flag in prod is owned by 'paymnts'; did you mean 'payments'?"
         in checked.stderr
+    )
     good = flagops(["runbook", "check", "--live"], env)
     assert good.returncode == 0, good.stderr
     assert "5 runbook(s) checked against the backend; 0 with problems" in good.stdout
@@ -99,12 +113,14 @@ def test_run_refuses_without_terminal_reason_or_write_access(service: RunningSer
 
 def test_run_json_and_failed_step_exit_code(fresh_service: RunningService, tmp_path: Path) -> None:
     env = cli_env(fresh_service, tmp_path)
-    failed = flagops(["runbook", "run", "checkout-error-spike", "--yes", "--reason", "INC-5 no spike here",
-                      "--json"], env)
+    failed = flagops(
+        ["runbook", "run", "checkout-error-spike", "--yes", "--reason", "INC-5 no spike here", "--json"], env
+    )
     assert failed.returncode == ExitCode.STEP_FAILED, failed.stderr
     log = json.loads(failed.stdout)
     assert log["status"] == "failed" and log["steps"][1]["status"] == "failed"
-    done = flagops(["runbook", "run", "freeze-team", "--yes", "--reason", "INC-5 freeze payments",
-                    "--param", "team=search"], env)
+    done = flagops(
+        ["runbook", "run", "freeze-team", "--yes", "--reason", "INC-5 freeze payments", "--param", "team=search"], env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "changed: search-" in done.stdout and "undo with: flagops runbook undo" in done.stdout

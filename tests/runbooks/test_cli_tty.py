@@ -21,8 +21,14 @@ class Terminal:
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.master, slave = os.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "flagops", *args], env={**env, "TERM": "dumb"},
-                                     stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flagops", *args],
+            env={**env, "TERM": "dumb"},
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+        )
         os.close(slave)
         self.output = ""
 
@@ -56,8 +62,9 @@ class Terminal:
         return code
 
 
-def test_each_action_step_is_confirmed_and_protected_needs_the_typed_name(fresh_service: RunningService,
-                                                                          tmp_path: Path) -> None:
+def test_each_action_step_is_confirmed_and_protected_needs_the_typed_name(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     env = cli_env(svc, tmp_path)
     term = Terminal(["runbook", "run", "panic-service", "--param", "service=search"], env)
@@ -72,8 +79,9 @@ def test_each_action_step_is_confirmed_and_protected_needs_the_typed_name(fresh_
     assert "not confirmed; stopped before this step changed anything" in term.output
     with svc.client() as client:
         flags = client.get("/v1/flags", params={"environment": "prod"}).json()["flags"]
-    targets = [f["key"] for f in flags if f["killSwitch"] and "search" in f["tags"]
-               and f["environments"]["prod"]["enabled"]]
+    targets = [
+        f["key"] for f in flags if f["killSwitch"] and "search" in f["tags"] and f["environments"]["prod"]["enabled"]
+    ]
     assert targets and all(state(svc, k)["version"] == 1 for k in targets)
 
     term = Terminal(["runbook", "run", "panic-service", "--param", "service=search", "--reason", "INC-8 panic"], env)
@@ -86,8 +94,20 @@ def test_each_action_step_is_confirmed_and_protected_needs_the_typed_name(fresh_
 
 def test_unprotected_environment_asks_yes_or_no(fresh_service: RunningService, tmp_path: Path) -> None:
     env = cli_env(fresh_service, tmp_path)
-    term = Terminal(["runbook", "run", "freeze-team", "--param", "team=search", "--param", "env=staging",
-                     "--reason", "INC-8 freezing search in staging"], env)
+    term = Terminal(
+        [
+            "runbook",
+            "run",
+            "freeze-team",
+            "--param",
+            "team=search",
+            "--param",
+            "env=staging",
+            "--reason",
+            "INC-8 freezing search in staging",
+        ],
+        env,
+    )
     term.expect("Plan for freeze-team in staging (dry run: nothing is changed)")
     term.expect("Apply step 2? [y/N]")
     term.type("y")

@@ -31,8 +31,9 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_app(service: RunningService, *, readonly: bool = False) -> FlagOpsApp:
     profile = Profile(name="test", url=service.url, environment="prod", readonly=readonly)
-    return FlagOpsApp(profile, open_backend(profile, Secret(service.admin_token)), environment="prod",
-                      readonly=readonly)
+    return FlagOpsApp(
+        profile, open_backend(profile, Secret(service.admin_token)), environment="prod", readonly=readonly
+    )
 
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 15.0) -> None:
@@ -109,8 +110,11 @@ async def test_declining_a_step_stops_the_run_without_changes(fresh_service: Run
     async with app.run_test(size=(100, 30)) as pilot:
         screen = RunbooksScreen(select="freeze-team")
         await app.push_screen(screen)
-        await wait_for(pilot, lambda: screen.current() is not None and screen.current().id == "freeze-team",
-                       "freeze-team highlighted")
+        await wait_for(
+            pilot,
+            lambda: screen.current() is not None and screen.current().id == "freeze-team",
+            "freeze-team highlighted",
+        )
         await pilot.press("r")
         await wait_for(pilot, lambda: showing(app, RunbookStartModal, "#runbook-start-run"), "the start dialog")
         app.screen.query_one("#runbook-reason", Input).value = "INC-4 trying the freeze"
@@ -128,7 +132,8 @@ async def test_read_only_console_and_hostile_runbook_text(service: RunningServic
     user = tmp_path / "user-runbooks"
     user.mkdir()
     (user / "hostile.yaml").write_text(
-        'id: hostile\ntitle: "[bold red]pwn[/] \\x1b[31m"\nenvironment: dev\nsteps:\n  - note: "[link=x]click[/link]"\n')
+        'id: hostile\ntitle: "[bold red]pwn[/] \\x1b[31m"\nenvironment: dev\nsteps:\n  - note: "[link=x]click[/link]"\n'
+    )
     app = make_app(service, readonly=True)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = RunbooksScreen(select="hostile")
@@ -147,11 +152,20 @@ async def test_palette_opens_a_runbook(service: RunningService) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"runbook: guarded")
-        await wait_for(pilot, lambda: "runbook: guarded-rollout" in str(
-            [str(o.prompt) for o in app.screen.query_one(OptionList).options]), "the palette hit", timeout=10)
+        await wait_for(
+            pilot,
+            lambda: (
+                "runbook: guarded-rollout" in str([str(o.prompt) for o in app.screen.query_one(OptionList).options])
+            ),
+            "the palette hit",
+            timeout=10,
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbooksScreen), "the runbooks screen")
         screen = app.screen
         assert isinstance(screen, RunbooksScreen)
-        await wait_for(pilot, lambda: screen.current() is not None and screen.current().id == "guarded-rollout",
-                       "guarded-rollout highlighted")
+        await wait_for(
+            pilot,
+            lambda: screen.current() is not None and screen.current().id == "guarded-rollout",
+            "guarded-rollout highlighted",
+        )

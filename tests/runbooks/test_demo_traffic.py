@@ -49,9 +49,14 @@ async def test_checkout_spike_runbook_ends_the_demo_incident(ramping: RunningSer
     time.sleep(12)  # let the spike fill the check's window
     env = cli_env(svc, tmp_path)
     async with ops_for(svc) as ops:
-        log = await start_run(ops, load_catalog([SHIPPED]).get("checkout-error-spike"),
-                              {"spike_window": "10s", "timeout": "90s"}, reason=REASON, ticket="INC-100",
-                              store=RunStore(Path(env["FLAGOPS_STATE_DIR"])))
+        log = await start_run(
+            ops,
+            load_catalog([SHIPPED]).get("checkout-error-spike"),
+            {"spike_window": "10s", "timeout": "90s"},
+            reason=REASON,
+            ticket="INC-100",
+            store=RunStore(Path(env["FLAGOPS_STATE_DIR"])),
+        )
     assert log.status == "done", log.message
     assert state(svc, "checkout-new-flow")["enabled"] is False
     timeline = flagops(["timeline", "--since", "10m", "--env", "prod"], env)
@@ -61,8 +66,11 @@ async def test_checkout_spike_runbook_ends_the_demo_incident(ramping: RunningSer
     assert "deploy-bot" in rows[0] and "alice-admin" in rows[-1] and f"run {log.run_id} step 3" in rows[-1]
     # the kill is minutes old at most, so its after-rate says how much of the 5 minutes it covers; the after
     # rate by variant follows when the after window has both variants
-    rates = re.match(r"(\d+\.\d)% -> (\d+\.\d)%( \(after: only the first \S+ of 5 min so far\))?"
-                     r"( \(by variant after: [^)]*\))?$", rows[-1].split(" | ")[5])
+    rates = re.match(
+        r"(\d+\.\d)% -> (\d+\.\d)%( \(after: only the first \S+ of 5 min so far\))?"
+        r"( \(by variant after: [^)]*\))?$",
+        rows[-1].split(" | ")[5],
+    )
     assert rates, rows[-1]
     before, after = float(rates[1]), float(rates[2])
     assert before > 0 and after > 0  # the demo's live metrics, joined to the change
@@ -71,9 +79,13 @@ async def test_checkout_spike_runbook_ends_the_demo_incident(ramping: RunningSer
 async def test_guarded_rollout_trips_on_the_demo_incident_flag(steady: RunningService, tmp_path: Path) -> None:
     svc = steady
     async with ops_for(svc) as ops:
-        log = await start_run(ops, load_catalog([SHIPPED]).get("guarded-rollout"),
-                              {"hold": "4s", "poll": "500ms", "guard_window": "10s"}, reason=REASON,
-                              store=RunStore(tmp_path))
+        log = await start_run(
+            ops,
+            load_catalog([SHIPPED]).get("guarded-rollout"),
+            {"hold": "4s", "poll": "500ms", "guard_window": "10s"},
+            reason=REASON,
+            store=RunStore(tmp_path),
+        )
     assert log.status == "failed", log.message
     assert "guard breached at 25%" in log.steps[2].message or "guard breached at 50%" in log.steps[2].message
     assert log.changes[-1].automatic

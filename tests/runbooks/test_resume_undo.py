@@ -35,8 +35,9 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_killed_run_resumes_then_undo_refuses_the_flag_changed_since(fresh_service: RunningService,
-                                                                      tmp_path: Path) -> None:
+def test_killed_run_resumes_then_undo_refuses_the_flag_changed_since(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     a, b, c = _enabled_prod_flags(svc, 3)
     book_dir = tmp_path / "books"
@@ -55,9 +56,26 @@ steps:
   - kill: {c}
 """)
     env = cli_env(svc, tmp_path / "state")
-    proc = subprocess.Popen([sys.executable, "-m", "flagops", "runbook", "run", "three-steps", "--dir", str(book_dir),
-                             "--reason", REASON, "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flagops",
+            "runbook",
+            "run",
+            "three-steps",
+            "--dir",
+            str(book_dir),
+            "--reason",
+            REASON,
+            "--yes",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
@@ -107,17 +125,26 @@ class _Crash(BaseException):
     pass
 
 
-async def test_resume_reconciles_a_write_that_landed_before_the_crash(fresh_service: RunningService,
-                                                                     tmp_path: Path) -> None:
+async def test_resume_reconciles_a_write_that_landed_before_the_crash(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     patch(svc, "checkout-new-flow", "prod", "deploy-bot ramp to 25%", rollout=25)
     path = tmp_path / "rb.yaml"
-    path.write_text("id: back\ntitle: Roll back, then check\nenvironment: prod\nsteps:\n"
-                    "  - rollback: checkout-new-flow\n  - check: state\n    flag: checkout-new-flow\n    rollout: 1\n")
+    path.write_text(
+        "id: back\ntitle: Roll back, then check\nenvironment: prod\nsteps:\n"
+        "  - rollback: checkout-new-flow\n  - check: state\n    flag: checkout-new-flow\n    rollout: 1\n"
+    )
     async with ops_for(svc) as ops:
         with pytest.raises(_Crash):
-            await start_run(ops, load_file(path), {}, reason=REASON, store=_CrashAfterWrite(tmp_path),
-                            run_id="20260101T000000-abcdef")
+            await start_run(
+                ops,
+                load_file(path),
+                {},
+                reason=REASON,
+                store=_CrashAfterWrite(tmp_path),
+                run_id="20260101T000000-abcdef",
+            )
         store = RunStore(tmp_path)
         on_disk = store.load("20260101T000000-abcdef")
         assert on_disk.steps[0].status == "running" and not on_disk.changes
@@ -131,13 +158,16 @@ async def test_resume_reconciles_a_write_that_landed_before_the_crash(fresh_serv
     assert now["version"] == 3 and now["rollout"] == 1  # rolled back once, not twice
 
 
-async def test_resume_refuses_a_changed_runbook_and_a_finished_run(fresh_service: RunningService,
-                                                                   tmp_path: Path) -> None:
+async def test_resume_refuses_a_changed_runbook_and_a_finished_run(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     from flagops.errors import FlagOpsError
 
     path = tmp_path / "rb.yaml"
-    path.write_text("id: note\ntitle: A note and a failing check\nenvironment: prod\nsteps:\n  - note: hi\n"
-                    "  - check: state\n    flag: checkout-new-flow\n    enabled: false\n")
+    path.write_text(
+        "id: note\ntitle: A note and a failing check\nenvironment: prod\nsteps:\n  - note: hi\n"
+        "  - check: state\n    flag: checkout-new-flow\n    enabled: false\n"
+    )
     store = RunStore(tmp_path)
     async with ops_for(fresh_service) as ops:
         log = await start_run(ops, load_file(path), {}, reason=REASON, store=store)
@@ -154,8 +184,7 @@ async def test_resume_refuses_a_changed_runbook_and_a_finished_run(fresh_service
     time.sleep(0)
 
 
-async def test_resumed_selector_step_keeps_every_change_for_undo(fresh_service: RunningService,
-                                                                  tmp_path: Path) -> None:
+async def test_resumed_selector_step_keeps_every_change_for_undo(fresh_service: RunningService, tmp_path: Path) -> None:
     from flagops.runbooks.catalog import load_catalog
 
     from .helpers import SHIPPED
@@ -164,12 +193,21 @@ async def test_resumed_selector_step_keeps_every_change_for_undo(fresh_service: 
     freeze = load_catalog([SHIPPED]).get("freeze-team")
     async with ops_for(svc) as ops:
         flags = await ops.backend.list_flags("prod")
-        partial = {f.key: f.states["prod"].rollout for f in flags if f.owner == "payments"
-                   and f.states["prod"].enabled and 0 < f.states["prod"].rollout < 100}
+        partial = {
+            f.key: f.states["prod"].rollout
+            for f in flags
+            if f.owner == "payments" and f.states["prod"].enabled and 0 < f.states["prod"].rollout < 100
+        }
         assert len(partial) >= 2
         with pytest.raises(_Crash):  # dies right after the first flag was turned off
-            await start_run(ops, freeze, {"team": "payments"}, reason=REASON, store=_CrashAfterWrite(tmp_path),
-                            run_id="20260101T000000-f00000")
+            await start_run(
+                ops,
+                freeze,
+                {"team": "payments"},
+                reason=REASON,
+                store=_CrashAfterWrite(tmp_path),
+                run_id="20260101T000000-f00000",
+            )
         store = RunStore(tmp_path)
         on_disk = store.load("20260101T000000-f00000")
         on_disk.pid = _dead_pid()

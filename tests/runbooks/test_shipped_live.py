@@ -22,15 +22,21 @@ def shipped(ident: str):  # type: ignore[no-untyped-def]
     return load_catalog([SHIPPED]).get(ident)
 
 
-async def test_checkout_error_spike_kills_and_waits_for_recovery(fresh_service: RunningService,
-                                                                 tmp_path: Path) -> None:
+async def test_checkout_error_spike_kills_and_waits_for_recovery(fresh_service: RunningService, tmp_path: Path) -> None:
     svc = fresh_service
     # a spike a minute ago: inside the check's 2-minute window, outside the recovery wait's 30 s
     post_metrics(svc, "checkout-new-flow", "prod", evaluations=2000, errors=300, ago_seconds=60)
     events: list[RunEvent] = []
     async with ops_for(svc) as ops:
-        log = await start_run(ops, shipped("checkout-error-spike"), {"timeout": "5s"}, reason=REASON,
-                              ticket="INC-42", store=RunStore(tmp_path), on_event=events.append)
+        log = await start_run(
+            ops,
+            shipped("checkout-error-spike"),
+            {"timeout": "5s"},
+            reason=REASON,
+            ticket="INC-42",
+            store=RunStore(tmp_path),
+            on_event=events.append,
+        )
     assert log.status == "done", log.message
     assert state(svc, "checkout-new-flow")["enabled"] is False
     assert [s.status for s in log.steps] == ["done"] * 5
@@ -44,8 +50,7 @@ async def test_checkout_error_spike_kills_and_waits_for_recovery(fresh_service: 
     assert newest["origin"]["runId"] == log.run_id and newest["origin"]["step"] == 3
 
 
-async def test_checkout_error_spike_stops_when_there_is_no_spike(fresh_service: RunningService,
-                                                                 tmp_path: Path) -> None:
+async def test_checkout_error_spike_stops_when_there_is_no_spike(fresh_service: RunningService, tmp_path: Path) -> None:
     async with ops_for(fresh_service) as ops:
         log = await start_run(ops, shipped("checkout-error-spike"), {}, reason=REASON, store=RunStore(tmp_path))
     assert log.status == "failed"
@@ -54,8 +59,9 @@ async def test_checkout_error_spike_stops_when_there_is_no_spike(fresh_service: 
     assert state(fresh_service, "checkout-new-flow")["enabled"] is True
 
 
-async def test_panic_kills_every_kill_switch_of_a_service_and_undo_restores(fresh_service: RunningService,
-                                                                            tmp_path: Path) -> None:
+async def test_panic_kills_every_kill_switch_of_a_service_and_undo_restores(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     async with ops_for(svc) as ops:
         flags = await ops.backend.list_flags("prod")
@@ -76,14 +82,18 @@ async def test_panic_kills_every_kill_switch_of_a_service_and_undo_restores(fres
     assert store.load(log.run_id).status == "undone"
 
 
-async def test_freeze_turns_off_partial_rollouts_and_undo_lifts_it(fresh_service: RunningService,
-                                                                   tmp_path: Path) -> None:
+async def test_freeze_turns_off_partial_rollouts_and_undo_lifts_it(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     async with ops_for(svc) as ops:
         flags = await ops.backend.list_flags("prod")
-        partial = {f.key for f in flags if f.owner == "payments" and f.states["prod"].enabled
-                   and 0 < f.states["prod"].rollout < 100}
-        untouched = {f.key: f.states["prod"].version for f in flags if f.owner == "payments"} .keys() - partial
+        partial = {
+            f.key
+            for f in flags
+            if f.owner == "payments" and f.states["prod"].enabled and 0 < f.states["prod"].rollout < 100
+        }
+        untouched = {f.key: f.states["prod"].version for f in flags if f.owner == "payments"}.keys() - partial
         assert partial
         store = RunStore(tmp_path)
         log = await start_run(ops, shipped("freeze-team"), {"team": "payments"}, reason=REASON, store=store)
@@ -110,11 +120,19 @@ async def test_guarded_rollout_reaches_fifty_when_healthy(fresh_service: Running
     svc = fresh_service
     async with ops_for(svc) as ops:
         flags = await ops.backend.list_flags("prod")
-        flag = next(f for f in flags if f.states["prod"].enabled and f.states["prod"].rollout == 10
-                    and f.key != "checkout-new-flow")
+        flag = next(
+            f
+            for f in flags
+            if f.states["prod"].enabled and f.states["prod"].rollout == 10 and f.key != "checkout-new-flow"
+        )
         store = RunStore(tmp_path)
-        log = await start_run(ops, shipped("guarded-rollout"), {"flag": flag.key, "hold": "300ms", "poll": "100ms"},
-                              reason=REASON, store=store)
+        log = await start_run(
+            ops,
+            shipped("guarded-rollout"),
+            {"flag": flag.key, "hold": "300ms", "poll": "100ms"},
+            reason=REASON,
+            store=store,
+        )
         assert log.status == "done", log.message
         assert [c.summary.split(": ", 1)[1] for c in log.changes] == ["on 10% -> on 25%", "on 25% -> on 50%"]
         assert state(svc, flag.key)["rollout"] == 50
@@ -132,14 +150,23 @@ async def test_guarded_rollout_rolls_back_on_breach(fresh_service: RunningServic
             post_metrics(svc, "checkout-new-flow", "prod", evaluations=1000, errors=80)
 
     async with ops_for(svc) as ops:
-        log = await start_run(ops, shipped("guarded-rollout"), {"hold": "2s", "poll": "100ms"}, reason=REASON,
-                              store=RunStore(tmp_path), on_event=on_event)
+        log = await start_run(
+            ops,
+            shipped("guarded-rollout"),
+            {"hold": "2s", "poll": "100ms"},
+            reason=REASON,
+            store=RunStore(tmp_path),
+            on_event=on_event,
+        )
     assert log.status == "failed"
     progressive = log.steps[2]
     assert progressive.status == "failed"
     assert "guard breached at 10%" in progressive.message and "error rate 8% > 2%" in progressive.message
-    assert [(c.action, c.automatic) for c in log.changes] == [("rollout", False), ("rollout", False),
-                                                              ("guard-rollback", True)]
+    assert [(c.action, c.automatic) for c in log.changes] == [
+        ("rollout", False),
+        ("rollout", False),
+        ("guard-rollback", True),
+    ]
     now = state(svc, "checkout-new-flow")
     assert now["enabled"] is True and now["rollout"] == 1  # back where the runbook found it
     with svc.client() as client:
@@ -148,8 +175,9 @@ async def test_guarded_rollout_rolls_back_on_breach(fresh_service: RunningServic
     assert newest["origin"]["runId"] == log.run_id
 
 
-@pytest.mark.parametrize("ident", ["checkout-error-spike", "panic-service", "guarded-rollout",
-                                   "rollback-last-change", "freeze-team"])
+@pytest.mark.parametrize(
+    "ident", ["checkout-error-spike", "panic-service", "guarded-rollout", "rollback-last-change", "freeze-team"]
+)
 async def test_every_shipped_runbook_plans_against_the_demo(service: RunningService, ident: str) -> None:
     from flagops.runbooks.plan import plan_runbook
     from flagops.runbooks.runs import prepare

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import RunningService
@@ -22,9 +22,14 @@ async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: Ru
     env = cli_env(svc, tmp_path)
     post_metrics(svc, "checkout-new-flow", "prod", evaluations=2000, errors=300, ago_seconds=60)
     async with ops_for(svc) as ops:
-        log = await start_run(ops, load_catalog([SHIPPED]).get("checkout-error-spike"), {"timeout": "5s"},
-                              reason="INC-9 checkout 500s | paging", ticket="INC-9",
-                              store=RunStore(Path(env["FLAGOPS_STATE_DIR"])))
+        log = await start_run(
+            ops,
+            load_catalog([SHIPPED]).get("checkout-error-spike"),
+            {"timeout": "5s"},
+            reason="INC-9 checkout 500s | paging",
+            ticket="INC-9",
+            store=RunStore(Path(env["FLAGOPS_STATE_DIR"])),
+        )
     assert log.status == "done", log.message
     post_metrics(svc, "checkout-new-flow", "prod", evaluations=1000, errors=1)
     patch(svc, "payments-sepa-debit", "staging", "bob: trying the <b>new</b> bank\x1b[2J", rollout=75)
@@ -32,14 +37,13 @@ async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: Ru
     first = json.loads(flagops(["timeline", "--since", "1h", "--env", "prod", "--format", "json"], env).stdout)
     changed_at = datetime.fromisoformat(first["changes"][0]["at"].replace("Z", "+00:00"))
     # an after-rate needs one whole metrics bucket (10 s) after the change; before that it is "too recent"
-    time.sleep(max(0.0, 11 - (datetime.now(timezone.utc) - changed_at).total_seconds()))
+    time.sleep(max(0.0, 11 - (datetime.now(UTC) - changed_at).total_seconds()))
     md = flagops(["timeline", "--since", "1h", "--env", "prod"], env)
     assert md.returncode == 0, md.stderr
     text = md.stdout
     assert text.startswith("# Flag changes in prod: ")
     assert "1 change(s), 1 runbook run(s)" in text
-    assert f"checkout-error-spike run {log.run_id} by alice-admin (run log on this machine: done)" \
-        in text
+    assert f"checkout-error-spike run {log.run_id} by alice-admin (run log on this machine: done)" in text
     row = next(line for line in text.splitlines() if line.startswith("| ") and "checkout-new-flow" in line)
     cells = [c.strip() for c in row.strip("|").split(" | ")]
     assert cells[1:5] == ["alice-admin", "checkout-new-flow", "prod", "on 1% -> off (v1 -> v2)"]
@@ -76,11 +80,16 @@ def test_the_after_rate_says_how_much_of_its_window_has_passed() -> None:
     from flagops.model import MetricPoint, MetricSeries
     from flagops.timeline import rate_around, rate_text
 
-    change = datetime(2026, 12, 1, 12, 0, 5, tzinfo=timezone.utc)
-    start = datetime(2026, 12, 1, 11, 54, 0, tzinfo=timezone.utc)  # buckets on whole 10 s, as the service keeps them
-    points = tuple(MetricPoint(start + timedelta(seconds=10 * i), {"on": 100},
-                               1 if start + timedelta(seconds=10 * i) < change - timedelta(seconds=5) else 10)
-                   for i in range(80))
+    change = datetime(2026, 12, 1, 12, 0, 5, tzinfo=UTC)
+    start = datetime(2026, 12, 1, 11, 54, 0, tzinfo=UTC)  # buckets on whole 10 s, as the service keeps them
+    points = tuple(
+        MetricPoint(
+            start + timedelta(seconds=10 * i),
+            {"on": 100},
+            1 if start + timedelta(seconds=10 * i) < change - timedelta(seconds=5) else 10,
+        )
+        for i in range(80)
+    )
     series = MetricSeries("f", "prod", 10, points)
 
     fresh = rate_around(series, change, change + timedelta(seconds=4))

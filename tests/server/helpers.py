@@ -14,8 +14,15 @@ def version(client: httpx.Client, key: str, env: str) -> int:
     return int(r.json()["environments"][env]["version"])
 
 
-def patch(client: httpx.Client, key: str, env: str, body: dict[str, Any], *, if_match: int | str | None = None,
-          idem: str | None = None) -> httpx.Response:
+def patch(
+    client: httpx.Client,
+    key: str,
+    env: str,
+    body: dict[str, Any],
+    *,
+    if_match: int | str | None = None,
+    idem: str | None = None,
+) -> httpx.Response:
     headers = {}
     if if_match is not None:
         headers["If-Match"] = f'"{if_match}"'
@@ -25,8 +32,14 @@ def patch(client: httpx.Client, key: str, env: str, body: dict[str, Any], *, if_
 
 
 def set_rollout(client: httpx.Client, key: str, env: str, rollout: float) -> httpx.Response:
-    return patch(client, key, env, {"rollout": rollout, "changeReason": "test: set rollout"},
-                 if_match=version(client, key, env), idem=str(uuid.uuid4()))
+    return patch(
+        client,
+        key,
+        env,
+        {"rollout": rollout, "changeReason": "test: set rollout"},
+        if_match=version(client, key, env),
+        idem=str(uuid.uuid4()),
+    )
 
 
 def flag_keys(client: httpx.Client, env: str = "prod") -> list[str]:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import RunningService, start_service, write_tokens
 from postgres_harness import Postgres, start_postgres
 
-from conftest import RunningService, start_service, write_tokens
 from server.helpers import SSEReader, patch, version
 
 pytestmark = pytest.mark.postgres
@@ -45,10 +45,20 @@ def replicas(postgres: Postgres, tmp_path: Path) -> Iterator[list[RunningService
     tokens = write_tokens(tokens_file)
     key = _shared_signing_key(tmp_path / "audit-signing.key")  # replicas sign each other's heads: one key
     with ThreadPoolExecutor(3) as pool:
-        started = list(pool.map(lambda i: start_service(tmp_path / f"r{i}", demo=True, db_path=url,
-                                                        tokens_file=tokens_file, tokens=tokens, timeout=60,
-                                                        extra_args=["--signing-key", str(key)]),
-                                range(3)))
+        started = list(
+            pool.map(
+                lambda i: start_service(
+                    tmp_path / f"r{i}",
+                    demo=True,
+                    db_path=url,
+                    tokens_file=tokens_file,
+                    tokens=tokens,
+                    timeout=60,
+                    extra_args=["--signing-key", str(key)],
+                ),
+                range(3),
+            )
+        )
     yield started
     for svc in started:
         svc.stop()
@@ -59,8 +69,9 @@ def _shared_signing_key(path: Path) -> Path:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption())
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
@@ -97,8 +108,7 @@ def test_replicas_share_one_seeded_database(replicas: list[RunningService]) -> N
     assert _verified(replicas[2])["ok"] is True
 
 
-def test_concurrent_writers_on_one_flag_through_different_replicas_lose_nothing(
-        replicas: list[RunningService]) -> None:
+def test_concurrent_writers_on_one_flag_through_different_replicas_lose_nothing(replicas: list[RunningService]) -> None:
     with replicas[0].client() as c:
         key = c.get("/v1/flags", params={"environment": ENV}).json()["flags"][3]["key"]
         start_version = version(c, key, ENV)
@@ -112,8 +122,14 @@ def test_concurrent_writers_on_one_flag_through_different_replicas_lose_nothing(
             for i in range(12):
                 for _attempt in range(60):  # on 412, re-read and try again, as a client would
                     v = version(c, key, ENV)
-                    r = patch(c, key, ENV, {"rollout": (n * 12 + i) % 100 + 0.5, "changeReason": REASON},
-                              if_match=v, idem=str(uuid.uuid4()))
+                    r = patch(
+                        c,
+                        key,
+                        ENV,
+                        {"rollout": (n * 12 + i) % 100 + 0.5, "changeReason": REASON},
+                        if_match=v,
+                        idem=str(uuid.uuid4()),
+                    )
                     if r.status_code == 200:
                         with lock:
                             successes.append(r.json()["environments"][ENV]["version"])
@@ -140,7 +156,8 @@ def test_concurrent_writers_on_one_flag_through_different_replicas_lose_nothing(
 
 
 def test_writers_on_different_flags_through_different_replicas_make_one_linear_chain(
-        replicas: list[RunningService]) -> None:
+    replicas: list[RunningService],
+) -> None:
     with replicas[0].client() as c:
         keys = [f["key"] for f in c.get("/v1/flags", params={"environment": ENV}).json()["flags"][10:13]]
         head = c.get("/healthz").json()["auditSequence"]
@@ -161,8 +178,9 @@ def test_writers_on_different_flags_through_different_replicas_make_one_linear_c
     assert all(status == 200 for statuses in results for status in statuses), results
     with replicas[2].client() as c:
         _wait_for(lambda: c.get("/healthz").json()["auditSequence"] == head + 60)
-        sequences = [e["sequence"] for e in c.get("/v1/audit", params={"since": str(head), "limit": 100}).json()[
-            "entries"]]
+        sequences = [
+            e["sequence"] for e in c.get("/v1/audit", params={"since": str(head), "limit": 100}).json()["entries"]
+        ]
     assert sorted(sequences) == list(range(head + 1, head + 61))
     assert _verified(replicas[0])["ok"] is True
 
@@ -193,17 +211,25 @@ def test_a_write_on_one_replica_reaches_the_streams_and_lists_of_the_others(repl
     with a.client() as ca, b.client() as cb:
         key = ca.get("/v1/flags", params={"environment": ENV}).json()["flags"][7]["key"]
         old_etag = cb.get("/v1/flags", params={"environment": ENV}).headers["etag"]
-        with httpx.Client(base_url=b.url, headers=b.headers(), timeout=10) as sb, \
-                httpx.Client(base_url=c.url, headers=c.headers(), timeout=10) as sc, \
-                sb.stream("GET", "/v1/stream", params={"environment": ENV}) as rb, \
-                sc.stream("GET", "/v1/stream", params={"environment": ENV}) as rc:
+        with (
+            httpx.Client(base_url=b.url, headers=b.headers(), timeout=10) as sb,
+            httpx.Client(base_url=c.url, headers=c.headers(), timeout=10) as sc,
+            sb.stream("GET", "/v1/stream", params={"environment": ENV}) as rb,
+            sc.stream("GET", "/v1/stream", params={"environment": ENV}) as rc,
+        ):
             readers = [SSEReader(rb), SSEReader(rc)]
             for reader in readers:
                 assert "retry" in reader.next_event()
             sequences = []
             for rollout in (11, 22, 33):
-                r = patch(ca, key, ENV, {"rollout": rollout, "changeReason": "replica test: fan-out"},
-                          if_match=version(ca, key, ENV), idem=str(uuid.uuid4()))
+                r = patch(
+                    ca,
+                    key,
+                    ENV,
+                    {"rollout": rollout, "changeReason": "replica test: fan-out"},
+                    if_match=version(ca, key, ENV),
+                    idem=str(uuid.uuid4()),
+                )
                 assert r.status_code == 200, r.text
             for reader in readers:
                 got = [reader.next_change() for _ in range(3)]
@@ -213,14 +239,20 @@ def test_a_write_on_one_replica_reaches_the_streams_and_lists_of_the_others(repl
                 sequences.append([int(e["id"]) for e in got])
             assert sequences[0] == sequences[1] and sequences[0] == sorted(sequences[0])
         # resume on a third replica from the first of those ids: the two after it, in order
-        with httpx.Client(base_url=c.url, headers=c.headers(), timeout=10) as sc, \
-                sc.stream("GET", "/v1/stream", params={"environment": ENV},
-                          headers={"Last-Event-ID": str(sequences[0][0])}) as rc:
+        with (
+            httpx.Client(base_url=c.url, headers=c.headers(), timeout=10) as sc,
+            sc.stream(
+                "GET", "/v1/stream", params={"environment": ENV}, headers={"Last-Event-ID": str(sequences[0][0])}
+            ) as rc,
+        ):
             reader = SSEReader(rc)
             assert [int(reader.next_change()["id"]) for _ in range(2)] == sequences[0][1:]
         # B's cached list moved on too: same ETag and content as A's
-        _wait_for(lambda: cb.get("/v1/flags", params={"environment": ENV},
-                                 headers={"If-None-Match": old_etag}).status_code == 200)
+        _wait_for(
+            lambda: (
+                cb.get("/v1/flags", params={"environment": ENV}, headers={"If-None-Match": old_etag}).status_code == 200
+            )
+        )
         la, lb = (x.get("/v1/flags", params={"environment": ENV}) for x in (ca, cb))
         assert la.headers["etag"] == lb.headers["etag"] and la.content == lb.content
 
@@ -240,8 +272,14 @@ def test_sigkill_of_a_replica_mid_write_loses_nothing_acknowledged(replicas: lis
                 if stop.is_set():
                     return
                 try:
-                    r = patch(ca, key, ENV, {"rollout": i % 100, "changeReason": "replica test: killed mid-write"},
-                              if_match=v, idem=str(uuid.uuid4()))
+                    r = patch(
+                        ca,
+                        key,
+                        ENV,
+                        {"rollout": i % 100, "changeReason": "replica test: killed mid-write"},
+                        if_match=v,
+                        idem=str(uuid.uuid4()),
+                    )
                 except httpx.HTTPError:
                     return  # the replica died under us: this write was never acknowledged
                 if r.status_code != 200:
@@ -265,16 +303,24 @@ def test_sigkill_of_a_replica_mid_write_loses_nothing_acknowledged(replicas: lis
     with b.client() as cb:
         for key, v in newest.items():
             _wait_for(lambda: version(cb, key, ENV) >= v)
-            versions = {e["after"]["version"] for e in cb.get(
-                "/v1/audit", params={"flag": key, "environment": ENV, "limit": 1000}).json()["entries"]
-                if e["action"] == "flag.updated"}
+            versions = {
+                e["after"]["version"]
+                for e in cb.get("/v1/audit", params={"flag": key, "environment": ENV, "limit": 1000}).json()["entries"]
+                if e["action"] == "flag.updated"
+            }
             assert {ver for k, ver in acknowledged if k == key} <= versions
         verification = _verified(b)
         assert verification["ok"] is True, verification
         # and the survivors still take writes on the same chain
         key = keys[0]
-        r = patch(cb, key, ENV, {"rollout": 3, "changeReason": "replica test: after the kill"},
-                  if_match=version(cb, key, ENV), idem=str(uuid.uuid4()))
+        r = patch(
+            cb,
+            key,
+            ENV,
+            {"rollout": 3, "changeReason": "replica test: after the kill"},
+            if_match=version(cb, key, ENV),
+            idem=str(uuid.uuid4()),
+        )
         assert r.status_code == 200, r.text
     assert _verified(replicas[2])["ok"] is True
 
@@ -283,8 +329,13 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(tmp_path
     tokens_file = tmp_path / "tokens.yaml"
     write_tokens(tokens_file)
     url = "postgresql://flagops:s3cret-pw@127.0.0.1:9/flags"  # port 9: nothing listens
-    proc = subprocess.run([sys.executable, "-m", "flagops.server", "--port", "0", "--tokens", str(tokens_file)],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "FLAGOPS_DB": url})
+    proc = subprocess.run(
+        [sys.executable, "-m", "flagops.server", "--port", "0", "--tokens", str(tokens_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FLAGOPS_DB": url},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "cannot open database postgresql://flagops@127.0.0.1:9/flags" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

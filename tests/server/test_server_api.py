@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import httpx
-
 from conftest import RunningService
+
 from server.helpers import assert_problem, flag_keys, patch, version
 
 INCIDENT = "checkout-new-flow"
@@ -23,10 +23,16 @@ def test_auth_errors(service: RunningService) -> None:
     r = httpx.get(f"{service.url}/v1/flags", params={"environment": "prod"})
     assert_problem(r, 401, "Authorization")
     assert r.headers["www-authenticate"].startswith("Bearer")
-    assert_problem(httpx.get(f"{service.url}/v1/flags", params={"environment": "prod"},
-                             headers={"Authorization": "Bearer not-a-token"}), 401)
-    assert_problem(httpx.get(f"{service.url}/v1/flags", params={"environment": "prod"},
-                             headers={"Authorization": "Basic abc"}), 401)
+    assert_problem(
+        httpx.get(
+            f"{service.url}/v1/flags", params={"environment": "prod"}, headers={"Authorization": "Bearer not-a-token"}
+        ),
+        401,
+    )
+    assert_problem(
+        httpx.get(f"{service.url}/v1/flags", params={"environment": "prod"}, headers={"Authorization": "Basic abc"}),
+        401,
+    )
     with service.client(service.metrics_token) as c:  # metrics:write only
         assert_problem(c.get("/v1/flags", params={"environment": "prod"}), 403)
     with service.client(service.writer_dev_token) as c:
@@ -56,15 +62,25 @@ def test_list_etag_and_304(service: RunningService) -> None:
         r2 = c.get("/v1/flags", params={"environment": "staging"}, headers={"If-None-Match": etag})
         assert r2.status_code == 304 and r2.content == b"" and r2.headers["etag"] == etag
         key = flag_keys(c, "staging")[5]
-        assert patch(c, key, "staging", {"rollout": 42, "changeReason": "etag test change"},
-                     if_match=version(c, key, "staging")).status_code == 200
+        assert (
+            patch(
+                c,
+                key,
+                "staging",
+                {"rollout": 42, "changeReason": "etag test change"},
+                if_match=version(c, key, "staging"),
+            ).status_code
+            == 200
+        )
         r3 = c.get("/v1/flags", params={"environment": "staging"}, headers={"If-None-Match": etag})
         assert r3.status_code == 200 and r3.headers["etag"] != etag
         assert next(f for f in r3.json()["flags"] if f["key"] == key)["environments"]["staging"]["rollout"] == 42
         # other environments' lists did not change
         r4 = c.get("/v1/flags", params={"environment": "dev"})
-        assert c.get("/v1/flags", params={"environment": "dev"},
-                     headers={"If-None-Match": r4.headers["etag"]}).status_code == 304
+        assert (
+            c.get("/v1/flags", params={"environment": "dev"}, headers={"If-None-Match": r4.headers["etag"]}).status_code
+            == 304
+        )
 
 
 def test_one_flag_etag_is_state_version(service: RunningService) -> None:
@@ -72,8 +88,12 @@ def test_one_flag_etag_is_state_version(service: RunningService) -> None:
         r = c.get(f"/v1/flags/{INCIDENT}", params={"environment": "dev"})
         v = r.json()["environments"]["dev"]["version"]
         assert r.headers["etag"] == f'"{v}"'
-        assert c.get(f"/v1/flags/{INCIDENT}", params={"environment": "dev"},
-                     headers={"If-None-Match": f'"{v}"'}).status_code == 304
+        assert (
+            c.get(
+                f"/v1/flags/{INCIDENT}", params={"environment": "dev"}, headers={"If-None-Match": f'"{v}"'}
+            ).status_code
+            == 304
+        )
         everything = c.get(f"/v1/flags/{INCIDENT}").json()
         assert set(everything["environments"]) == {"dev", "staging", "prod"}
         assert_problem(c.get("/v1/flags/no-such-flag", params={"environment": "dev"}), 404, "key")
@@ -89,30 +109,52 @@ def test_patch_preconditions_and_validation(service: RunningService) -> None:
             key = flag_keys(c, "dev")[10]
         v = version(c, key, "dev")
         assert_problem(patch(c, key, "dev", {"enabled": True, "changeReason": "no if-match"}), 428, "If-Match")
-        body = assert_problem(patch(c, key, "dev", {"enabled": True, "changeReason": "stale"}, if_match=v + 5),
-                              412, "If-Match")
+        body = assert_problem(
+            patch(c, key, "dev", {"enabled": True, "changeReason": "stale"}, if_match=v + 5), 412, "If-Match"
+        )
         assert body["currentVersion"] == v
         assert_problem(patch(c, key, "dev", {"enabled": True}, if_match=v), 422, "changeReason")
         assert_problem(patch(c, key, "dev", {"enabled": True, "changeReason": "   "}, if_match=v), 422, "changeReason")
         assert_problem(patch(c, key, "dev", {"rolout": 5, "changeReason": "typo"}, if_match=v), 422, "rolout")
-        assert_problem(patch(c, key, "dev", {"rollout": "lots", "changeReason": "bad type"}, if_match=v), 422,
-                       "rollout")
-        assert_problem(patch(c, key, "dev", {"rollout": 101, "changeReason": "too much"}, if_match=v), 422,
-                       "rollout")
-        assert_problem(patch(c, key, "dev", {"enabled": "yes", "changeReason": "bad bool"}, if_match=v), 422,
-                       "enabled")
-        assert_problem(patch(c, key, "dev", {"defaultVariant": "nope", "changeReason": "bad variant"}, if_match=v),
-                       422, "defaultVariant")
-        assert_problem(patch(c, key, "dev", {"rules": [{"id": "r", "attribute": "a", "op": "regex", "values": [],
-                                                        "variant": "on"}], "changeReason": "bad op"}, if_match=v),
-                       422, "rules[0].op")
+        assert_problem(
+            patch(c, key, "dev", {"rollout": "lots", "changeReason": "bad type"}, if_match=v), 422, "rollout"
+        )
+        assert_problem(patch(c, key, "dev", {"rollout": 101, "changeReason": "too much"}, if_match=v), 422, "rollout")
+        assert_problem(patch(c, key, "dev", {"enabled": "yes", "changeReason": "bad bool"}, if_match=v), 422, "enabled")
+        assert_problem(
+            patch(c, key, "dev", {"defaultVariant": "nope", "changeReason": "bad variant"}, if_match=v),
+            422,
+            "defaultVariant",
+        )
+        assert_problem(
+            patch(
+                c,
+                key,
+                "dev",
+                {
+                    "rules": [{"id": "r", "attribute": "a", "op": "regex", "values": [], "variant": "on"}],
+                    "changeReason": "bad op",
+                },
+                if_match=v,
+            ),
+            422,
+            "rules[0].op",
+        )
         assert_problem(patch(c, key, "dev", {"changeReason": "nothing to change"}, if_match=v), 422)
         assert_problem(patch(c, key, "dev", ["not", "an", "object"], if_match=v), 422)  # type: ignore[arg-type]
-        r = c.patch(f"/v1/flags/{key}", params={"environment": "dev"}, content=b'{"enabled": tru',
-                    headers={"If-Match": f'"{v}"', "Content-Type": "application/json"})
+        r = c.patch(
+            f"/v1/flags/{key}",
+            params={"environment": "dev"},
+            content=b'{"enabled": tru',
+            headers={"If-Match": f'"{v}"', "Content-Type": "application/json"},
+        )
         assert_problem(r, 400, "body")
-        r = c.patch(f"/v1/flags/{key}", params={"environment": "dev"}, content=b"x" * (2 * 1024 * 1024),
-                    headers={"If-Match": f'"{v}"', "Content-Type": "application/json"})
+        r = c.patch(
+            f"/v1/flags/{key}",
+            params={"environment": "dev"},
+            content=b"x" * (2 * 1024 * 1024),
+            headers={"If-Match": f'"{v}"', "Content-Type": "application/json"},
+        )
         assert_problem(r, 413, "body")
         assert_problem(patch(c, "no-such-flag", "dev", {"enabled": True, "changeReason": "ghost"}, if_match=1), 404)
         assert_problem(patch(c, key, "moon", {"enabled": True, "changeReason": "ghost"}, if_match=1), 404)
@@ -149,8 +191,9 @@ def test_idempotency_replay_and_mismatch(service: RunningService) -> None:
 def test_writer_scoped_to_dev(service: RunningService) -> None:
     key = flag_keys(service.client(), "dev")[30]
     with service.client(service.writer_dev_token) as c:
-        r = patch(c, key, "dev", {"enabled": False, "changeReason": "dev deployer change"},
-                  if_match=version(c, key, "dev"))
+        r = patch(
+            c, key, "dev", {"enabled": False, "changeReason": "dev deployer change"}, if_match=version(c, key, "dev")
+        )
         assert r.status_code == 200 and r.json()["environments"]["dev"]["updatedBy"] == "dev-deployer"
         assert_problem(patch(c, key, "prod", {"enabled": False, "changeReason": "not allowed"}, if_match=1), 403)
 
@@ -160,18 +203,41 @@ def test_restore_makes_a_new_version_equal_to_the_old(service: RunningService) -
     with service.client() as c:
         v0 = version(c, key, "staging")
         original = c.get(f"/v1/flags/{key}", params={"environment": "staging"}).json()["environments"]["staging"]
-        assert patch(c, key, "staging", {"enabled": not original["enabled"], "rollout": 7,
-                                         "changeReason": "change before restore"}, if_match=v0).status_code == 200
+        assert (
+            patch(
+                c,
+                key,
+                "staging",
+                {"enabled": not original["enabled"], "rollout": 7, "changeReason": "change before restore"},
+                if_match=v0,
+            ).status_code
+            == 200
+        )
         url = f"/v1/flags/{key}/restore"
-        assert_problem(c.post(url, params={"environment": "staging"}, json={"toVersion": v0,
-                                                                             "changeReason": "roll back"}), 428)
-        assert_problem(c.post(url, params={"environment": "staging"}, json={"toVersion": 999,
-                                                                             "changeReason": "roll back"},
-                              headers={"If-Match": f'"{v0 + 1}"'}), 422, "toVersion")
-        assert_problem(c.post(url, params={"environment": "staging"}, json={"toVersion": v0},
-                              headers={"If-Match": f'"{v0 + 1}"'}), 422, "changeReason")
-        r = c.post(url, params={"environment": "staging"}, json={"toVersion": v0, "changeReason": "roll back"},
-                   headers={"If-Match": f'"{v0 + 1}"'})
+        assert_problem(
+            c.post(url, params={"environment": "staging"}, json={"toVersion": v0, "changeReason": "roll back"}), 428
+        )
+        assert_problem(
+            c.post(
+                url,
+                params={"environment": "staging"},
+                json={"toVersion": 999, "changeReason": "roll back"},
+                headers={"If-Match": f'"{v0 + 1}"'},
+            ),
+            422,
+            "toVersion",
+        )
+        assert_problem(
+            c.post(url, params={"environment": "staging"}, json={"toVersion": v0}, headers={"If-Match": f'"{v0 + 1}"'}),
+            422,
+            "changeReason",
+        )
+        r = c.post(
+            url,
+            params={"environment": "staging"},
+            json={"toVersion": v0, "changeReason": "roll back"},
+            headers={"If-Match": f'"{v0 + 1}"'},
+        )
         assert r.status_code == 200, r.text
         state = r.json()["environments"]["staging"]
         assert state["version"] == v0 + 2

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import RunningService, start_service
+
 from server.helpers import assert_problem
 
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    svc = start_service(tmp_path_factory.mktemp("strict"), demo=True,
-                        extra_args=["--header-timeout", "1", "--body-timeout", "1", "--auth-failures", "6"])
+    svc = start_service(
+        tmp_path_factory.mktemp("strict"),
+        demo=True,
+        extra_args=["--header-timeout", "1", "--body-timeout", "1", "--auth-failures", "6"],
+    )
     yield svc
     svc.stop()
 
@@ -57,9 +60,11 @@ def test_a_half_sent_request_head_is_closed(strict: RunningService) -> None:
 
 
 def test_a_stalled_body_gets_408_and_the_connection_is_closed(strict: RunningService) -> None:
-    head = (f"PATCH /v1/flags/checkout-new-flow?environment=dev HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {strict.admin_token}\r\nContent-Type: application/json\r\n"
-            "If-Match: \"1\"\r\nContent-Length: 200\r\n\r\n").encode()
+    head = (
+        f"PATCH /v1/flags/checkout-new-flow?environment=dev HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {strict.admin_token}\r\nContent-Type: application/json\r\n"
+        'If-Match: "1"\r\nContent-Length: 200\r\n\r\n'
+    ).encode()
     with _connect(strict) as sock:
         sock.sendall(head + b'{"changeReason": ')
         took, received = _closed_within(sock, 8)

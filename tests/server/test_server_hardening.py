@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import RunningService, start_service
+
 from server.helpers import assert_problem, flag_keys, version
 
 
@@ -24,16 +24,31 @@ def nested(depth: int) -> Any:
 
 
 def new_flag(key: str, **fields: Any) -> dict[str, Any]:
-    return {"key": key, "name": key, "kind": "json", "changeReason": "hardening regression test",
-            "variants": [{"key": "a", "value": {"x": 1}}, {"key": "b", "value": None}], **fields}
+    return {
+        "key": key,
+        "name": key,
+        "kind": "json",
+        "changeReason": "hardening regression test",
+        "variants": [{"key": "a", "value": {"x": 1}}, {"key": "b", "value": None}],
+        **fields,
+    }
 
 
 def restart(svc: RunningService, workdir: Path) -> RunningService:
     """The same database and tokens, a new process (it reloads everything from SQLite)."""
     svc.stop()
-    return start_service(workdir, demo=True, db_path=svc.db_path, tokens_file=svc.tokens_file,
-                         tokens={"admin": svc.admin_token, "read": svc.read_token,
-                                 "writer_dev": svc.writer_dev_token, "metrics": svc.metrics_token})
+    return start_service(
+        workdir,
+        demo=True,
+        db_path=svc.db_path,
+        tokens_file=svc.tokens_file,
+        tokens={
+            "admin": svc.admin_token,
+            "read": svc.read_token,
+            "writer_dev": svc.writer_dev_token,
+            "metrics": svc.metrics_token,
+        },
+    )
 
 
 # --- nesting --------------------------------------------------------------------------------------
@@ -44,8 +59,11 @@ def test_deeply_nested_variant_value_is_a_422_and_nothing_is_written(service: Ru
         head = c.get("/v1/audit", params={"limit": 1}).json()["entries"][0]["sequence"]
         for depth in (950, 40, 5000):  # 5000 is past what Python's JSON parser can decode at all
             # built as text: httpx's own json encoder stops near 1000 levels
-            r = c.post("/v1/flags", content=_deep_text(depth),
-                       headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+            r = c.post(
+                "/v1/flags",
+                content=_deep_text(depth),
+                headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+            )
             problem = assert_problem(r, 422)
             assert "nested deeper than 32 levels" in problem["detail"]
             assert problem["field"] == ("variants[0].value" if depth < 1000 else "body")
@@ -58,14 +76,22 @@ def test_deeply_nested_variant_value_is_a_422_and_nothing_is_written(service: Ru
 
 def _deep_text(depth: int) -> str:
     return '{"key":"deep-%d","changeReason":"too deep","variants":[{"key":"a","value":%s%s}]}' % (
-        depth, "[" * depth, "]" * depth)
+        depth,
+        "[" * depth,
+        "]" * depth,
+    )
 
 
 def test_deep_context_in_evaluate_names_the_field(service: RunningService) -> None:
     with service.client() as c:
         key = flag_keys(c, "dev")[0]
-        r = c.post("/v1/evaluate", json={"environment": "dev", "requests": [
-            {"flagKey": key, "context": {"targetingKey": "u1", "blob": nested(40)}}]})
+        r = c.post(
+            "/v1/evaluate",
+            json={
+                "environment": "dev",
+                "requests": [{"flagKey": key, "context": {"targetingKey": "u1", "blob": nested(40)}}],
+            },
+        )
         assert_problem(r, 422, "requests[0].context.blob")
 
 
@@ -88,8 +114,10 @@ def test_rows_stored_before_the_bounds_are_still_readable(tmp_path: Path) -> Non
     body = json.loads(db.execute("SELECT body FROM idempotency WHERE key=?", (idem,)).fetchone()[0])
     body["variants"][0]["value"] = deep
     db.execute("UPDATE idempotency SET body=? WHERE key=?", (json.dumps(body), idem))
-    db.execute("INSERT INTO audit SELECT sequence + 1000, 'not a time', actor, action, flag, environment, reason,"
-               " ticket, NULL, '{not json', '[[[', origin, prev_hash, hash FROM audit WHERE flag='legacy-deep'")
+    db.execute(
+        "INSERT INTO audit SELECT sequence + 1000, 'not a time', actor, action, flag, environment, reason,"
+        " ticket, NULL, '{not json', '[[[', origin, prev_hash, hash FROM audit WHERE flag='legacy-deep'"
+    )
     db.commit()
     db.close()
     again = restart(svc, tmp_path / "b")
@@ -141,8 +169,12 @@ def test_restore_to_version_2_to_the_63_is_a_422(service: RunningService) -> Non
         key = flag_keys(c, "staging")[3]
         v = version(c, key, "staging")
         for to_version in (2**63, 2**63 - 1, 10**30):
-            r = c.post(f"/v1/flags/{key}/restore", params={"environment": "staging"}, headers={"If-Match": f'"{v}"'},
-                       json={"toVersion": to_version, "changeReason": "restore overflow probe"})
+            r = c.post(
+                f"/v1/flags/{key}/restore",
+                params={"environment": "staging"},
+                headers={"If-Match": f'"{v}"'},
+                json={"toVersion": to_version, "changeReason": "restore overflow probe"},
+            )
             assert_problem(r, 422, "toVersion")
         assert version(c, key, "staging") == v
 
@@ -151,18 +183,31 @@ def test_huge_number_in_an_evaluate_context_is_a_422(service: RunningService) ->
     with service.client() as c:
         key = "numeric-rule-flag"
         rule = {"id": "big", "attribute": "age", "op": "gt", "values": ["10"], "variant": "on"}
-        created = c.post("/v1/flags", json={"key": key, "changeReason": "numeric rule probe",
-                                            "environments": {"dev": {"enabled": True, "rules": [rule]}}})
+        created = c.post(
+            "/v1/flags",
+            json={
+                "key": key,
+                "changeReason": "numeric rule probe",
+                "environments": {"dev": {"enabled": True, "rules": [rule]}},
+            },
+        )
         assert created.status_code == 201, created.text
         body = '{"environment":"dev","requests":[{"flagKey":"%s","context":{"targetingKey":"u","age":%s}}]}' % (
-            key, "9" * 400)
+            key,
+            "9" * 400,
+        )
         r = c.post("/v1/evaluate", content=body, headers={"Content-Type": "application/json"})
         assert_problem(r, 422, "requests[0].context.age")
         inf = '{"environment":"dev","requests":[{"flagKey":"%s","context":{"age":1e400}}]}' % key
-        assert_problem(c.post("/v1/evaluate", content=inf, headers={"Content-Type": "application/json"}), 422,
-                       "requests[0].context.age")
-        fine = c.post("/v1/evaluate", json={"environment": "dev", "requests": [
-            {"flagKey": key, "context": {"targetingKey": "u", "age": 2**62}}]})
+        assert_problem(
+            c.post("/v1/evaluate", content=inf, headers={"Content-Type": "application/json"}),
+            422,
+            "requests[0].context.age",
+        )
+        fine = c.post(
+            "/v1/evaluate",
+            json={"environment": "dev", "requests": [{"flagKey": key, "context": {"targetingKey": "u", "age": 2**62}}]},
+        )
         assert fine.status_code == 200 and fine.json()["decisions"][0]["reason"] == "rule"
 
 
@@ -187,10 +232,20 @@ def test_a_500_closes_its_connection_and_the_client_carries_on(fresh_service: Ru
 # --- strict types and caps ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("killSwitch", "false"), ("killSwitch", 0), ("killSwitch", None), ("name", 5), ("name", "n" * 5001),
-    ("description", "d" * 10001), ("owner", "o" * 201), ("tags", ["t"] * 101), ("ticket", "T" * 201),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("killSwitch", "false"),
+        ("killSwitch", 0),
+        ("killSwitch", None),
+        ("name", 5),
+        ("name", "n" * 5001),
+        ("description", "d" * 10001),
+        ("owner", "o" * 201),
+        ("tags", ["t"] * 101),
+        ("ticket", "T" * 201),
+    ],
+)
 def test_create_rejects_coerced_or_oversized_fields(service: RunningService, field: str, value: Any) -> None:
     with service.client() as c:
         assert_problem(c.post("/v1/flags", json=new_flag("strict-types", **{field: value})), 422, field)
@@ -204,14 +259,23 @@ def test_kill_switch_false_is_stored_as_false(service: RunningService) -> None:
         assert c.get("/v1/flags/kill-switch-off").json()["killSwitch"] is False
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"enabled": "false"}, "enabled"), ({"rollout": "50"}, "rollout"), ({"rollout": True}, "rollout"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"enabled": "false"}, "enabled"),
+        ({"rollout": "50"}, "rollout"),
+        ({"rollout": True}, "rollout"),
+    ],
+)
 def test_patch_rejects_coerced_values(service: RunningService, body: dict[str, Any], field: str) -> None:
     with service.client() as c:
         key = flag_keys(c, "dev")[5]
-        r = c.patch(f"/v1/flags/{key}", params={"environment": "dev"},
-                    headers={"If-Match": f'"{version(c, key, "dev")}"'}, json={**body, "changeReason": "coercion probe"})
+        r = c.patch(
+            f"/v1/flags/{key}",
+            params={"environment": "dev"},
+            headers={"If-Match": f'"{version(c, key, "dev")}"'},
+            json={**body, "changeReason": "coercion probe"},
+        )
         assert_problem(r, 422, field)
 
 
@@ -231,13 +295,16 @@ def test_verify_works_for_database_paths_with_uri_characters(tmp_path: Path, dir
     assert not (tmp_path / "withApercent").exists()  # %41 was not decoded into another path
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("PUT", "/v1/flags/some-flag", {"GET", "PATCH", "DELETE"}),
-    ("DELETE", "/v1/flags", {"GET", "POST"}),
-    ("POST", "/v1/audit", {"GET"}),
-    ("GET", "/v1/flags/some-flag/restore", {"POST"}),
-    ("HEAD", "/healthz", {"GET"}),  # HEAD is not served (FastAPI routes are GET only), so not listed
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/flags/some-flag", {"GET", "PATCH", "DELETE"}),
+        ("DELETE", "/v1/flags", {"GET", "POST"}),
+        ("POST", "/v1/audit", {"GET"}),
+        ("GET", "/v1/flags/some-flag/restore", {"POST"}),
+        ("HEAD", "/healthz", {"GET"}),  # HEAD is not served (FastAPI routes are GET only), so not listed
+    ],
+)
 def test_405_names_every_allowed_method(service: RunningService, method: str, path: str, allowed: set[str]) -> None:
     with service.client() as c:
         r = c.request(method, path)
@@ -248,15 +315,20 @@ def test_405_names_every_allowed_method(service: RunningService, method: str, pa
         assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
 
 
-
 def test_lone_surrogates_are_a_422_not_a_500(service: RunningService) -> None:
     """JSON may escape half a UTF-16 pair; such a string can be neither stored nor sent as UTF-8."""
     with service.client() as c:
-        r = c.post("/v1/flags", content='{"key":"surrogate","name":"a\\ud800b","changeReason":"surrogate probe"}',
-                   headers={"Content-Type": "application/json"})
+        r = c.post(
+            "/v1/flags",
+            content='{"key":"surrogate","name":"a\\ud800b","changeReason":"surrogate probe"}',
+            headers={"Content-Type": "application/json"},
+        )
         assert_problem(r, 422, "name")
-        r = c.post("/v1/evaluate", content='{"environment":"dev","requests":[{"flagKey":"x","context":{"\\udfff":1}}]}',
-                   headers={"Content-Type": "application/json"})
+        r = c.post(
+            "/v1/evaluate",
+            content='{"environment":"dev","requests":[{"flagKey":"x","context":{"\\udfff":1}}]}',
+            headers={"Content-Type": "application/json"},
+        )
         assert_problem(r, 422, "requests[0].context")
         ok = c.post("/v1/flags", json={"key": "surrogate-pair", "name": "rocket \U0001f680", "changeReason": "pair ok"})
         assert ok.status_code == 201 and ok.json()["name"] == "rocket \U0001f680"

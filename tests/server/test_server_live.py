@@ -9,13 +9,14 @@ import uuid
 from pathlib import Path
 
 import httpx
-
 from conftest import RunningService, start_service
+
 from server.helpers import SSEReader, assert_problem, flag_keys, patch, version
 
 
-def _stream(svc: RunningService, env: str | None = None, last_id: int | None = None,
-            token: str | None = None) -> tuple[httpx.Client, object]:
+def _stream(
+    svc: RunningService, env: str | None = None, last_id: int | None = None, token: str | None = None
+) -> tuple[httpx.Client, object]:
     client = httpx.Client(base_url=svc.url, headers=svc.headers(token), timeout=httpx.Timeout(10, read=10))
     headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
     params = {"environment": env} if env else {}
@@ -31,13 +32,20 @@ def test_stream_delivers_changes_and_resumes_without_gaps(service: RunningServic
         assert response.headers["content-type"].startswith("text/event-stream")
         reader = SSEReader(response)
         with service.client() as c:
-            patch(c, keys[0], "dev", {"rollout": 11, "changeReason": "stream test 0"},
-                  if_match=version(c, keys[0], "dev"))
+            patch(
+                c, keys[0], "dev", {"rollout": 11, "changeReason": "stream test 0"}, if_match=version(c, keys[0], "dev")
+            )
             # a change in another environment is not sent to a dev subscriber
-            patch(c, keys[0], "staging", {"rollout": 12, "changeReason": "stream test staging"},
-                  if_match=version(c, keys[0], "staging"))
-            patch(c, keys[1], "dev", {"rollout": 13, "changeReason": "stream test 1"},
-                  if_match=version(c, keys[1], "dev"))
+            patch(
+                c,
+                keys[0],
+                "staging",
+                {"rollout": 12, "changeReason": "stream test staging"},
+                if_match=version(c, keys[0], "staging"),
+            )
+            patch(
+                c, keys[1], "dev", {"rollout": 13, "changeReason": "stream test 1"}, if_match=version(c, keys[1], "dev")
+            )
         first = reader.next_change()
         assert first["event"] == "flag.updated"
         data = json.loads(first["data"])
@@ -109,8 +117,12 @@ def test_many_subscribers_all_get_the_change(service: RunningService) -> None:
         t.start()
     ready.wait(timeout=30)
     with service.client() as c:
-        assert patch(c, key, "dev", {"enabled": False, "changeReason": "fan-out test"},
-                     if_match=version(c, key, "dev")).status_code == 200
+        assert (
+            patch(
+                c, key, "dev", {"enabled": False, "changeReason": "fan-out test"}, if_match=version(c, key, "dev")
+            ).status_code
+            == 200
+        )
     for t in threads:
         t.join(timeout=30)
     assert received == [key] * n
@@ -136,8 +148,10 @@ def test_metrics_ingest_series_and_prometheus(service: RunningService) -> None:
         assert sum(p["errors"] for p in series["points"]) == 4
         assert_problem(c.get(f"/v1/metrics/flags/{key}", params={"environment": "staging", "step": 15}), 422, "step")
         assert_problem(c.get("/v1/metrics/flags/no-such", params={"environment": "staging"}), 404)
-        many = c.get("/v1/metrics/flags", params={"environment": "staging", "window": 120, "step": 60,
-                                                  "flag": [key, "checkout-new-flow"]}).json()["series"]
+        many = c.get(
+            "/v1/metrics/flags",
+            params={"environment": "staging", "window": 120, "step": 60, "flag": [key, "checkout-new-flow"]},
+        ).json()["series"]
         assert [s["flag"] for s in many] == [key, "checkout-new-flow"]
         assert sum(p["evaluations"].get("on", 0) for p in many[0]["points"]) == 90
         everything = c.get("/v1/metrics/flags", params={"environment": "staging"}).json()["series"]
@@ -175,8 +189,15 @@ def test_evaluate_is_deterministic(service: RunningService) -> None:
 
 def test_create_and_archive(service: RunningService) -> None:
     key = f"test-created-{uuid.uuid4().hex[:8]}"
-    new = {"key": key, "name": "Created in a test", "owner": "qa", "tags": ["test"], "riskLevel": "medium",
-           "environments": {"dev": {"enabled": True, "rollout": 50}}, "changeReason": "test creates a flag"}
+    new = {
+        "key": key,
+        "name": "Created in a test",
+        "owner": "qa",
+        "tags": ["test"],
+        "riskLevel": "medium",
+        "environments": {"dev": {"enabled": True, "rollout": 50}},
+        "changeReason": "test creates a flag",
+    }
     with service.client() as c:
         idem = str(uuid.uuid4())
         r = c.post("/v1/flags", json=new, headers={"Idempotency-Key": idem})
@@ -190,8 +211,9 @@ def test_create_and_archive(service: RunningService) -> None:
         assert_problem(c.post("/v1/flags", json={**new, "key": "Bad Key!"}), 422, "key")
         assert_problem(c.post("/v1/flags", json={**new, "key": key + "x", "kind": "sometimes"}), 422, "kind")
         assert_problem(c.post("/v1/flags", json={**new, "key": key + "y", "environments": {"moon": {}}}), 422)
-        assert_problem(c.post("/v1/flags", json={k: v for k, v in new.items() if k != "changeReason"}), 422,
-                       "changeReason")
+        assert_problem(
+            c.post("/v1/flags", json={k: v for k, v in new.items() if k != "changeReason"}), 422, "changeReason"
+        )
         assert key in flag_keys(c, "dev")
         assert_problem(c.delete(f"/v1/flags/{key}"), 422, "changeReason")
         gone = c.delete(f"/v1/flags/{key}", params={"changeReason": "test cleanup"})

@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 
 import httpx
-
 from conftest import RunningService, start_service
+
 from server.helpers import flag_keys, patch, version
 
 
@@ -58,8 +58,14 @@ def test_two_concurrent_editors_one_wins_one_gets_412(service: RunningService) -
 
     def editor(rollout: int) -> httpx.Response:
         with service.client() as c:
-            return patch(c, key, "dev", {"rollout": rollout, "changeReason": f"editor sets {rollout}"}, if_match=v,
-                         idem=str(uuid.uuid4()))
+            return patch(
+                c,
+                key,
+                "dev",
+                {"rollout": rollout, "changeReason": f"editor sets {rollout}"},
+                if_match=v,
+                idem=str(uuid.uuid4()),
+            )
 
     barrier_results = _run_concurrently(2, lambda: editor(10 + threading.get_ident() % 50))
     codes = sorted(r.status_code for r in barrier_results)
@@ -86,8 +92,12 @@ def test_audit_chain_detects_changed_and_deleted_rows(fresh_service: RunningServ
     with svc.client() as c:
         keys = flag_keys(c, "dev")[:3]
         for k in keys:
-            assert patch(c, k, "dev", {"enabled": False, "changeReason": "before tampering"},
-                         if_match=version(c, k, "dev")).status_code == 200
+            assert (
+                patch(
+                    c, k, "dev", {"enabled": False, "changeReason": "before tampering"}, if_match=version(c, k, "dev")
+                ).status_code
+                == 200
+            )
         assert c.get("/v1/audit/verify").json()["ok"] is True
         head = c.get("/v1/audit", params={"limit": 1}).json()["entries"][0]["sequence"]
 
@@ -116,15 +126,25 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
         with svc.client() as c:
             keys = flag_keys(c, "prod")[:25]
             for i, k in enumerate(keys):
-                r = patch(c, k, "prod", {"rollout": i + 1, "changeReason": "durability check"},
-                          if_match=version(c, k, "prod"))
+                r = patch(
+                    c, k, "prod", {"rollout": i + 1, "changeReason": "durability check"}, if_match=version(c, k, "prod")
+                )
                 assert r.status_code == 200
                 acknowledged[k] = r.json()["environments"]["prod"]["version"]
     finally:
         svc.kill()  # SIGKILL right after the last acknowledgement: no shutdown hook runs
-    again = start_service(tmp_path / "b", demo=True, db_path=svc.db_path, tokens_file=svc.tokens_file,
-                          tokens={"admin": svc.admin_token, "read": svc.read_token,
-                                  "writer_dev": svc.writer_dev_token, "metrics": svc.metrics_token})
+    again = start_service(
+        tmp_path / "b",
+        demo=True,
+        db_path=svc.db_path,
+        tokens_file=svc.tokens_file,
+        tokens={
+            "admin": svc.admin_token,
+            "read": svc.read_token,
+            "writer_dev": svc.writer_dev_token,
+            "metrics": svc.metrics_token,
+        },
+    )
     try:
         with again.client() as c:
             for i, (k, v) in enumerate(acknowledged.items()):
@@ -167,8 +187,10 @@ def test_list_stays_consistent_with_concurrent_writes(service: RunningService) -
         t.join()
     assert not failures, failures[:3]
     with service.client() as c:
-        listed = {f["key"]: f["environments"]["staging"] for f in
-                  c.get("/v1/flags", params={"environment": "staging"}).json()["flags"]}
+        listed = {
+            f["key"]: f["environments"]["staging"]
+            for f in c.get("/v1/flags", params={"environment": "staging"}).json()["flags"]
+        }
         for k in keys:
             one = c.get(f"/v1/flags/{k}", params={"environment": "staging"}).json()["environments"]["staging"]
             assert listed[k] == one and one["rollout"] == 14

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-
 from conftest import RunningService, start_service, write_tokens
+
 from server.helpers import SSEReader, assert_problem
 
 OTHERS = ("prod", "staging")
@@ -24,22 +24,39 @@ def scoped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
     tokens = write_tokens(tokens_file)
     dev_token = secrets.token_urlsafe(24)
     entries = yaml.safe_load(tokens_file.read_text())
-    entries.append({"actor": "dev-auditor", "sha256": hashlib.sha256(dev_token.encode()).hexdigest(),
-                    "scopes": ["flags:read", "audit:read"], "environments": ["dev"]})
+    entries.append(
+        {
+            "actor": "dev-auditor",
+            "sha256": hashlib.sha256(dev_token.encode()).hexdigest(),
+            "scopes": ["flags:read", "audit:read"],
+            "environments": ["dev"],
+        }
+    )
     tokens_file.write_text(yaml.safe_dump(entries))
     svc = start_service(root / "svc", demo=True, tokens_file=tokens_file, tokens=tokens)
     with svc.client() as c:  # some metrics in every environment, so /metrics has labels for all three
         for env in ("dev", "staging", "prod"):
-            assert c.post("/v1/evaluate", json={"environment": env, "requests": [
-                {"flagKey": "checkout-new-flow", "context": {"targetingKey": "u1"}}]}).status_code == 200
+            assert (
+                c.post(
+                    "/v1/evaluate",
+                    json={
+                        "environment": env,
+                        "requests": [{"flagKey": "checkout-new-flow", "context": {"targetingKey": "u1"}}],
+                    },
+                ).status_code
+                == 200
+            )
     yield svc, dev_token
     svc.stop()
 
 
 def _create_and_archive(svc: RunningService, key: str) -> None:
     with svc.client() as c:
-        body = {"key": key, "changeReason": "scoping probe", "environments": {
-            env: {"enabled": True, "rollout": 42} for env in ("dev", "staging", "prod")}}
+        body = {
+            "key": key,
+            "changeReason": "scoping probe",
+            "environments": {env: {"enabled": True, "rollout": 42} for env in ("dev", "staging", "prod")},
+        }
         assert c.post("/v1/flags", json=body).status_code == 201
         assert c.request("DELETE", f"/v1/flags/{key}", json={"changeReason": "scoping probe done"}).status_code == 200
 
@@ -89,8 +106,10 @@ def test_stream_events_show_only_the_tokens_environments(scoped: tuple[RunningSe
         for env in OTHERS:
             assert f'"{env}"' not in event["data"], event["data"]
     # and the replay from Last-Event-ID (the backlog path) is scoped the same way
-    with svc.client(dev_token) as c, c.stream("GET", "/v1/stream", headers={"Last-Event-ID": str(
-            int(events[0]["id"]) - 1)}) as response:
+    with (
+        svc.client(dev_token) as c,
+        c.stream("GET", "/v1/stream", headers={"Last-Event-ID": str(int(events[0]["id"]) - 1)}) as response,
+    ):
         reader = SSEReader(response)
         replayed = reader.next_change()
         assert replayed["id"] == events[0]["id"] and '"prod"' not in replayed["data"]
@@ -113,7 +132,9 @@ def test_one_flag_without_environment_shows_only_the_tokens_states(scoped: tuple
     with svc.client(dev_token) as c:
         assert set(c.get("/v1/flags/checkout-new-flow").json()["environments"]) == {"dev"}
         assert_problem(c.get("/v1/flags", params={"environment": "prod"}), 403, "environment")
-        assert_problem(c.get("/v1/metrics/flags/checkout-new-flow", params={"environment": "prod"}), 403,
-                       "environment")
-        assert_problem(c.post("/v1/evaluate", json={"environment": "prod", "requests": [
-            {"flagKey": "checkout-new-flow"}]}), 403, "environment")
+        assert_problem(c.get("/v1/metrics/flags/checkout-new-flow", params={"environment": "prod"}), 403, "environment")
+        assert_problem(
+            c.post("/v1/evaluate", json={"environment": "prod", "requests": [{"flagKey": "checkout-new-flow"}]}),
+            403,
+            "environment",
+        )

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import RunningService, start_service
+from core.clitools import cli_env, flagops
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from conftest import RunningService, start_service
-from core.clitools import cli_env, flagops
 from flagops.audit_chain import entry_hash, verify_bundle
 from server.helpers import flag_keys, patch, version
 
@@ -50,9 +50,10 @@ def rewrite_database(db_path: Path, sequence: int, reason: str) -> None:
     db = sqlite3.connect(db_path)
     rows = [list(r) for r in db.execute("SELECT * FROM audit ORDER BY sequence")]
     rewrite_rows(rows, sequence - 1, 6, reason)
-    for row in rows[sequence - 1:]:
-        db.execute("UPDATE audit SET reason=?, prev_hash=?, hash=? WHERE sequence=?",
-                   (row[6], row[12], row[13], row[0]))
+    for row in rows[sequence - 1 :]:
+        db.execute(
+            "UPDATE audit SET reason=?, prev_hash=?, hash=? WHERE sequence=?", (row[6], row[12], row[13], row[0])
+        )
     db.execute("UPDATE meta SET value=? WHERE key='head'", (f"{rows[-1][0]}:{rows[-1][13]}",))
     db.commit()
     db.close()
@@ -68,10 +69,19 @@ def verify(svc: RunningService) -> dict[str, Any]:
 
 def restart(svc: RunningService, workdir: Path, *extra: str) -> RunningService:
     svc.stop()
-    return start_service(workdir, demo=True, db_path=svc.db_path, tokens_file=svc.tokens_file,
-                         tokens={"admin": svc.admin_token, "read": svc.read_token,
-                                 "writer_dev": svc.writer_dev_token, "metrics": svc.metrics_token},
-                         extra_args=["--signing-key", str(key_path(svc)), *extra])
+    return start_service(
+        workdir,
+        demo=True,
+        db_path=svc.db_path,
+        tokens_file=svc.tokens_file,
+        tokens={
+            "admin": svc.admin_token,
+            "read": svc.read_token,
+            "writer_dev": svc.writer_dev_token,
+            "metrics": svc.metrics_token,
+        },
+        extra_args=["--signing-key", str(key_path(svc)), *extra],
+    )
 
 
 def _changes(svc: RunningService, n: int = 3, env: str = "dev") -> list[str]:
@@ -94,15 +104,19 @@ def test_key_is_created_private_and_named_at_start(fresh_service: RunningService
 
 def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:
     key = tmp_path / "loose.key"
-    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     os.chmod(key, 0o644)
     with pytest.raises(RuntimeError, match="accessible by others"):
         start_service(tmp_path / "svc", demo=True, extra_args=["--signing-key", str(key)], timeout=15)
 
 
-def test_rewritten_chain_fails_verify_and_stays_failed_until_resealed(fresh_service: RunningService,
-                                                                      tmp_path: Path) -> None:
+def test_rewritten_chain_fails_verify_and_stays_failed_until_resealed(
+    fresh_service: RunningService, tmp_path: Path
+) -> None:
     svc = fresh_service
     _changes(svc)
     assert verify(svc)["ok"] is True
@@ -165,8 +179,9 @@ def test_export_bundle_verifies_offline_and_catches_tampering(fresh_service: Run
     raw = forger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     last = forged["entries"][-1]
     message = f"flagops-audit-head/1\n{forged['instance']}\n{last[0]}\n{last[13]}".encode()
-    forged["signature"].update(publicKey=base64.b64encode(raw).decode(),
-                               value=base64.b64encode(forger.sign(message)).decode())
+    forged["signature"].update(
+        publicKey=base64.b64encode(raw).decode(), value=base64.b64encode(forger.sign(message)).decode()
+    )
     assert verify_bundle(forged).ok  # self-consistent...
     assert not verify_bundle(forged, trusted).ok  # ...but not signed by the service's key
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flagops.errors import Invalid, NotFound
 from flagops.model import (
@@ -35,38 +35,71 @@ from flagops.model import (
     Variant,
 )
 
-NOW = datetime(2026, 3, 14, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 14, 3, 12, 0, tzinfo=UTC)
 INCIDENT = "checkout-new-flow"
 CHANGE_AT = NOW - timedelta(minutes=4)
-ENVIRONMENTS = [Environment("dev", "Development"), Environment("staging", "Staging"),
-                Environment("prod", "Production", protected=True)]
+ENVIRONMENTS = [
+    Environment("dev", "Development"),
+    Environment("staging", "Staging"),
+    Environment("prod", "Production", protected=True),
+]
 TEAMS = ["checkout", "payments", "search", "identity", "mobile"]
 SUFFIXES = ["rollout", "beta", "killswitch", "v2", "experiment", "eu"]
-LONG_KEYS = ["checkout-coupon-stacking-experiment", "checkout-coupon-stacking-killswitch",
-             "checkout-coupon-stacking-rollout", "checkout-coupon-stacking-eu",
-             "notifications-unsubscribe-one-click-experiment"]
+LONG_KEYS = [
+    "checkout-coupon-stacking-experiment",
+    "checkout-coupon-stacking-killswitch",
+    "checkout-coupon-stacking-rollout",
+    "checkout-coupon-stacking-eu",
+    "notifications-unsubscribe-one-click-experiment",
+]
 
 
-def _state(env: str, enabled: bool, rollout: float, version: int, minutes_ago: int, who: str,
-           rules: tuple[Rule, ...] = ()) -> FlagState:
-    return FlagState(env, enabled, rollout, "on", "off", version, rules=rules,
-                     updated_at=NOW - timedelta(minutes=minutes_ago), updated_by=who)
+def _state(
+    env: str, enabled: bool, rollout: float, version: int, minutes_ago: int, who: str, rules: tuple[Rule, ...] = ()
+) -> FlagState:
+    return FlagState(
+        env,
+        enabled,
+        rollout,
+        "on",
+        "off",
+        version,
+        rules=rules,
+        updated_at=NOW - timedelta(minutes=minutes_ago),
+        updated_by=who,
+    )
 
 
 def build_flags() -> list[Flag]:
-    flags = [Flag(
-        INCIDENT, "Checkout: new payment flow",
-        description="The new single-page checkout flow, ramped by the deploy pipeline.",
-        variants=(Variant("on", True), Variant("off", False)), tags=("checkout", "payments", "kill-switch"),
-        owner="checkout", stage=Stage.ACTIVE, kill_switch=True, risk_level=RiskLevel.HIGH, ticket="CHK-4821",
-        dashboards=("https://grafana.example.com/d/checkout/checkout-new-flow",),
-        created_at=NOW - timedelta(days=9),
-        states={
-            "dev": _state("dev", True, 100, 3, 60 * 30, "alice"),
-            "staging": _state("staging", True, 100, 4, 60 * 20, "alice"),
-            "prod": _state("prod", True, 50, 7, 4, "deploy-bot",
-                           rules=(Rule("beta", "segment", "in", ("beta-testers", "staff"), "on"),)),
-        })]
+    flags = [
+        Flag(
+            INCIDENT,
+            "Checkout: new payment flow",
+            description="The new single-page checkout flow, ramped by the deploy pipeline.",
+            variants=(Variant("on", True), Variant("off", False)),
+            tags=("checkout", "payments", "kill-switch"),
+            owner="checkout",
+            stage=Stage.ACTIVE,
+            kill_switch=True,
+            risk_level=RiskLevel.HIGH,
+            ticket="CHK-4821",
+            dashboards=("https://grafana.example.com/d/checkout/checkout-new-flow",),
+            created_at=NOW - timedelta(days=9),
+            states={
+                "dev": _state("dev", True, 100, 3, 60 * 30, "alice"),
+                "staging": _state("staging", True, 100, 4, 60 * 20, "alice"),
+                "prod": _state(
+                    "prod",
+                    True,
+                    50,
+                    7,
+                    4,
+                    "deploy-bot",
+                    rules=(Rule("beta", "segment", "in", ("beta-testers", "staff"), "on"),),
+                ),
+            },
+        )
+    ]
     n = 0
     for team in TEAMS:
         for suffix in SUFFIXES[: 3 if team != "checkout" else 5]:
@@ -75,43 +108,112 @@ def build_flags() -> list[Flag]:
             enabled = n % 4 != 0
             rollout = [100, 25, 10, 50, 5][n % 5]
             stage = Stage.DEPRECATED if n % 6 == 0 else Stage.ACTIVE
-            flags.append(Flag(key, key.replace("-", " ").capitalize(), owner=team, tags=(team,), stage=stage,
-                              created_at=NOW - timedelta(days=30 + n),
-                              states={env.key: _state(env.key, enabled, rollout, 1 + n % 3, 60 * (n + 2),
-                                                      "demo-seed") for env in ENVIRONMENTS}))
+            flags.append(
+                Flag(
+                    key,
+                    key.replace("-", " ").capitalize(),
+                    owner=team,
+                    tags=(team,),
+                    stage=stage,
+                    created_at=NOW - timedelta(days=30 + n),
+                    states={
+                        env.key: _state(env.key, enabled, rollout, 1 + n % 3, 60 * (n + 2), "demo-seed")
+                        for env in ENVIRONMENTS
+                    },
+                )
+            )
     # long keys that differ only at the end, as in the demo: 80 columns must still tell them apart
     for n, key in enumerate(LONG_KEYS):
-        flags.append(Flag(key, key.replace("-", " ").capitalize(), owner="notifications" if n == 4 else "checkout",
-                          tags=("long",), created_at=NOW - timedelta(days=60),
-                          states={env.key: _state(env.key, n % 2 == 0, [100, 10, 50, 0, 25][n], 2, 60 * 24 * 3,
-                                                  "demo-seed") for env in ENVIRONMENTS}))
+        flags.append(
+            Flag(
+                key,
+                key.replace("-", " ").capitalize(),
+                owner="notifications" if n == 4 else "checkout",
+                tags=("long",),
+                created_at=NOW - timedelta(days=60),
+                states={
+                    env.key: _state(env.key, n % 2 == 0, [100, 10, 50, 0, 25][n], 2, 60 * 24 * 3, "demo-seed")
+                    for env in ENVIRONMENTS
+                },
+            )
+        )
     return flags
 
 
 def build_audit() -> list[AuditEntry]:
     """Newest first: the deploy-bot's ramp of the incident flag, human changes elsewhere (one from a runbook
     run) and one from three days ago, so dates show next to times. Sequences follow time, as in the service."""
-    changes: list[tuple[timedelta, str, str, str, str, str, dict[str, object], dict[str, object],
-                        ChangeOrigin | None]] = [
-        (timedelta(days=3), "alice", INCIDENT, "staging", "staging soak done, full rollout", "CHK-4821",
-         {"enabled": True, "rollout": 50, "version": 3}, {"enabled": True, "rollout": 100, "version": 4}, None)]
-    for version, (before, after, minutes) in enumerate([(1, 5, 40), (5, 10, 28), (10, 25, 16), (25, 50, 4)],
-                                                        start=3):
-        changes.append((timedelta(minutes=minutes), "deploy-bot", INCIDENT, "prod",
-                        f"progressive rollout {before}% -> {after}% (automated deploy pipeline)", "DEPLOY-4821",
-                        {"enabled": True, "rollout": before, "defaultVariant": "on", "version": version},
-                        {"enabled": True, "rollout": after, "defaultVariant": "on", "version": version + 1},
-                        ChangeOrigin(tool="deploy-pipeline")))
-    changes.append((timedelta(minutes=2), "alice", "payments-fraud-score-beta", "prod",
-                    "pausing while fraud team reviews", "PAY-77", {"enabled": True, "rollout": 25, "version": 2},
-                    {"enabled": False, "rollout": 25, "version": 3}, None))
-    changes.append((timedelta(minutes=1), "bob", "checkout-coupon-stacking-killswitch", "prod",
-                    "coupon abuse: stop stacking", "INC-88", {"enabled": True, "rollout": 10, "version": 1},
-                    {"enabled": False, "rollout": 10, "version": 2},
-                    ChangeOrigin(tool="flagops", runbook="panic-service", run_id="r-7f3a", step=2)))
-    entries = [AuditEntry(101 + n, NOW - ago, actor, "flag.updated", key, env, reason, ticket=ticket,
-                          before=before, after=after, origin=origin)
-               for n, (ago, actor, key, env, reason, ticket, before, after, origin) in enumerate(changes)]
+    changes: list[
+        tuple[timedelta, str, str, str, str, str, dict[str, object], dict[str, object], ChangeOrigin | None]
+    ] = [
+        (
+            timedelta(days=3),
+            "alice",
+            INCIDENT,
+            "staging",
+            "staging soak done, full rollout",
+            "CHK-4821",
+            {"enabled": True, "rollout": 50, "version": 3},
+            {"enabled": True, "rollout": 100, "version": 4},
+            None,
+        )
+    ]
+    for version, (before, after, minutes) in enumerate([(1, 5, 40), (5, 10, 28), (10, 25, 16), (25, 50, 4)], start=3):
+        changes.append(
+            (
+                timedelta(minutes=minutes),
+                "deploy-bot",
+                INCIDENT,
+                "prod",
+                f"progressive rollout {before}% -> {after}% (automated deploy pipeline)",
+                "DEPLOY-4821",
+                {"enabled": True, "rollout": before, "defaultVariant": "on", "version": version},
+                {"enabled": True, "rollout": after, "defaultVariant": "on", "version": version + 1},
+                ChangeOrigin(tool="deploy-pipeline"),
+            )
+        )
+    changes.append(
+        (
+            timedelta(minutes=2),
+            "alice",
+            "payments-fraud-score-beta",
+            "prod",
+            "pausing while fraud team reviews",
+            "PAY-77",
+            {"enabled": True, "rollout": 25, "version": 2},
+            {"enabled": False, "rollout": 25, "version": 3},
+            None,
+        )
+    )
+    changes.append(
+        (
+            timedelta(minutes=1),
+            "bob",
+            "checkout-coupon-stacking-killswitch",
+            "prod",
+            "coupon abuse: stop stacking",
+            "INC-88",
+            {"enabled": True, "rollout": 10, "version": 1},
+            {"enabled": False, "rollout": 10, "version": 2},
+            ChangeOrigin(tool="flagops", runbook="panic-service", run_id="r-7f3a", step=2),
+        )
+    )
+    entries = [
+        AuditEntry(
+            101 + n,
+            NOW - ago,
+            actor,
+            "flag.updated",
+            key,
+            env,
+            reason,
+            ticket=ticket,
+            before=before,
+            after=after,
+            origin=origin,
+        )
+        for n, (ago, actor, key, env, reason, ticket, before, after, origin) in enumerate(changes)
+    ]
     return sorted(entries, key=lambda e: e.sequence, reverse=True)
 
 
@@ -135,27 +237,56 @@ class FixedBackend:
         flag = self.flags[key]
         return flag if environment is None else replace(flag, states={environment: flag.states[environment]})
 
-    async def update_state(self, key: str, environment: str, change: StateChange, *, expected_version: int,
-                           reason: str, idempotency_key: str, ticket: str | None = None,
-                           origin: ChangeOrigin | None = None) -> Flag:
+    async def update_state(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         raise NotImplementedError("snapshot tests do not write")
 
-    async def restore(self, key: str, environment: str, to_version: int, *, expected_version: int,
-                      reason: str, idempotency_key: str, ticket: str | None = None,
-                      origin: ChangeOrigin | None = None) -> Flag:
+    async def restore(
+        self,
+        key: str,
+        environment: str,
+        to_version: int,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         raise NotImplementedError("snapshot tests do not write")
 
-    async def audit(self, *, flag: str | None = None, environment: str | None = None,
-                    since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
-        return [e for e in self.entries
-                if (flag is None or e.flag_key == flag) and (environment is None or e.environment == environment)
-                and (since is None or e.at >= since)][:limit]
+    async def audit(
+        self,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
+        return [
+            e
+            for e in self.entries
+            if (flag is None or e.flag_key == flag)
+            and (environment is None or e.environment == environment)
+            and (since is None or e.at >= since)
+        ][:limit]
 
     async def verify_audit(self) -> AuditVerification:
         return AuditVerification(True, len(self.entries))
 
-    async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
-                      step_seconds: int = 10) -> MetricSeries:
+    async def metrics(
+        self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10
+    ) -> MetricSeries:
         if step_seconds % 10 or window_seconds // step_seconds > 720:
             raise Invalid("step: must be a multiple of 10 seconds (as the v1 API says)")
         steps = max(1, window_seconds // step_seconds)
@@ -165,17 +296,24 @@ class FixedBackend:
             at = NOW - timedelta(seconds=(steps - i) * step_seconds)
             total = 200 + (seed * (i + 3)) % 60
             state = self.flags[key].states[environment] if key in self.flags else None
-            share = (state.rollout / 100 if state and state.enabled else 0.0)
+            share = state.rollout / 100 if state and state.enabled else 0.0
             on = round(total * share)
             rate = 0.004 + (seed % 7) / 1000
             on_rate = rate
             if key == INCIDENT:  # the new path fails after the change, the old one does not
                 on_rate = 0.01 if at < CHANGE_AT else 0.01 + 0.16 * min(1.0, (at - CHANGE_AT).total_seconds() / 120)
             by_variant = {"on": round(on * on_rate), "off": round((total - on) * rate)}
-            points.append(MetricPoint(at, {"on": on, "off": total - on}, sum(by_variant.values()),
-                                      {v: n for v, n in by_variant.items() if n}))
-        return MetricSeries(key, environment, step_seconds, tuple(points),
-                            has_errors=self.capabilities.error_metrics, errors_split=True)
+            points.append(
+                MetricPoint(
+                    at,
+                    {"on": on, "off": total - on},
+                    sum(by_variant.values()),
+                    {v: n for v, n in by_variant.items() if n},
+                )
+            )
+        return MetricSeries(
+            key, environment, step_seconds, tuple(points), has_errors=self.capabilities.error_metrics, errors_split=True
+        )
 
     async def evaluate(self, environment: str, requests: list[EvaluationRequest]) -> list[Decision]:
         return []

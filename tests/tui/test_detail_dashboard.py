@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flagops.model import AuditEntry, MetricPoint, MetricSeries
 from flagops.tui.safe_text import plain
@@ -10,13 +10,18 @@ from flagops.tui.screens.dashboard_screen import rose_after_change
 from flagops.tui.widgets.audit_view import change_summary, describe_state
 from flagops.tui.widgets.charts import error_rates, scaled_sparkline, trend_sparkline, variant_counts
 
-T0 = datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
 
 
 def series(points: list[tuple[int, int, int]], has_errors: bool = True) -> MetricSeries:
     """(seconds after T0, evaluations, errors) per point."""
-    return MetricSeries("f", "prod", 10, tuple(
-        MetricPoint(T0 + timedelta(seconds=s), {"on": n}, e) for s, n, e in points), has_errors=has_errors)
+    return MetricSeries(
+        "f",
+        "prod",
+        10,
+        tuple(MetricPoint(T0 + timedelta(seconds=s), {"on": n}, e) for s, n, e in points),
+        has_errors=has_errors,
+    )
 
 
 def test_rise_after_change_is_called_out() -> None:
@@ -45,11 +50,16 @@ def test_chart_helpers() -> None:
     # the trend cells share one scale: 0.3 % and 5 % never look alike, whatever the row's own maximum
     assert trend_sparkline([0.003] * 3, 3) == "▃▃▃" and trend_sparkline([0.05] * 3, 3) == "▇▇▇"
     assert trend_sparkline([0.0, 0.0005, 0.001, 0.2], 4) == "▁▁▂█"
-    s = MetricSeries("f", "prod", 10, (
-        MetricPoint(T0, {"on": 3, "off": 1}, 2),
-        MetricPoint(T0, {"on": 0, "blue": 5}, 0),
-        MetricPoint(T0, {}, 0),
-    ))
+    s = MetricSeries(
+        "f",
+        "prod",
+        10,
+        (
+            MetricPoint(T0, {"on": 3, "off": 1}, 2),
+            MetricPoint(T0, {"on": 0, "blue": 5}, 0),
+            MetricPoint(T0, {}, 0),
+        ),
+    )
     assert variant_counts(s) == {"on": [3, 0, 0], "off": [1, 0, 0], "blue": [0, 5, 0]}
     assert error_rates(s) == [0.5, 0.0, 0.0]
 
@@ -58,8 +68,7 @@ def test_change_summary_before_after() -> None:
     def entry(before: object, after: object, action: str = "flag.updated") -> AuditEntry:
         return AuditEntry(1, T0, "alice", action, "f", "prod", "why not", before=before, after=after)
 
-    assert change_summary(entry({"enabled": True, "rollout": 25}, {"enabled": False, "rollout": 25})) \
-        == "on 25% -> off"
+    assert change_summary(entry({"enabled": True, "rollout": 25}, {"enabled": False, "rollout": 25})) == "on 25% -> off"
     assert change_summary(entry(None, {"enabled": True, "rollout": 100})) == "created: on 100%"
     assert change_summary(entry(None, None, "flag.archived")) == "archived"
     same = entry({"enabled": True, "rollout": 5, "offVariant": "a"}, {"enabled": True, "rollout": 5, "offVariant": "b"})
@@ -108,11 +117,20 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 def new_flag(svc: RunningService, rollout: float = 40) -> str:
     key = f"detail-{secrets.token_hex(3)}"
     with svc.client() as http:
-        response = http.post("/v1/flags", json={
-            "key": key, "name": f"{key} for the detail tests", "owner": "team-detail", "tags": ["detail"],
-            "riskLevel": "high", "killSwitch": True, "ticket": "DET-1",
-            "environments": {env: {"enabled": True, "rollout": rollout} for env in ("dev", "staging", "prod")},
-            "changeReason": "created by the detail tests"})
+        response = http.post(
+            "/v1/flags",
+            json={
+                "key": key,
+                "name": f"{key} for the detail tests",
+                "owner": "team-detail",
+                "tags": ["detail"],
+                "riskLevel": "high",
+                "killSwitch": True,
+                "ticket": "DET-1",
+                "environments": {env: {"enabled": True, "rollout": rollout} for env in ("dev", "staging", "prod")},
+                "changeReason": "created by the detail tests",
+            },
+        )
         assert response.status_code == 201, response.text
     return key
 
@@ -120,8 +138,12 @@ def new_flag(svc: RunningService, rollout: float = 40) -> str:
 def patch(svc: RunningService, key: str, env: str, reason: str, **change: Any) -> None:
     with svc.client() as http:
         etag = http.get(f"/v1/flags/{key}", params={"environment": env}).headers["ETag"]
-        response = http.patch(f"/v1/flags/{key}", params={"environment": env}, headers={"If-Match": etag},
-                              json={**change, "changeReason": reason})
+        response = http.patch(
+            f"/v1/flags/{key}",
+            params={"environment": env},
+            headers={"If-Match": etag},
+            json={**change, "changeReason": reason},
+        )
         assert response.status_code == 200, response.text
 
 
@@ -130,8 +152,9 @@ async def make_console(live_service: RunningService) -> AsyncIterator[Callable[.
     apps: list[FlagOpsApp] = []
 
     def make(*, readonly: bool = False, keys: dict[str, str] | None = None, environment: str = "dev") -> FlagOpsApp:
-        profile = Profile(name="detail", url=live_service.url, environment=environment, readonly=readonly,
-                          keys=keys or {})
+        profile = Profile(
+            name="detail", url=live_service.url, environment=environment, readonly=readonly, keys=keys or {}
+        )
         app = FlagOpsApp(profile, open_backend(profile, live_service.admin_token))
         apps.append(app)
         return app
@@ -162,8 +185,9 @@ async def open_detail(pilot: Pilot[Any], app: Any, key: str) -> FlagDetailScreen
     return app.screen  # type: ignore[no-any-return]
 
 
-async def test_detail_shows_everything_and_follows_changes(live_service: RunningService,
-                                                           make_console: Callable[..., FlagOpsApp]) -> None:
+async def test_detail_shows_everything_and_follows_changes(
+    live_service: RunningService, make_console: Callable[..., FlagOpsApp]
+) -> None:
     key = new_flag(live_service)
     patch(live_service, key, "prod", "ramping down before the load test", rollout=15)
     app = make_console(environment="prod")  # the traffic simulator's evaluations are mostly in prod
@@ -200,7 +224,8 @@ async def test_detail_shows_everything_and_follows_changes(live_service: Running
 
 
 async def test_detail_write_keys_open_the_action_flow_and_vanish_when_read_only(
-        live_service: RunningService, make_console: Callable[..., FlagOpsApp]) -> None:
+    live_service: RunningService, make_console: Callable[..., FlagOpsApp]
+) -> None:
     key = new_flag(live_service)
     app = make_console()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -224,8 +249,7 @@ async def test_detail_write_keys_open_the_action_flow_and_vanish_when_read_only(
         assert "Kill" not in keys and "Rollback" not in keys and "Refresh" in keys
 
 
-async def test_help_shows_remapped_keys(live_service: RunningService,
-                                        make_console: Callable[..., FlagOpsApp]) -> None:
+async def test_help_shows_remapped_keys(live_service: RunningService, make_console: Callable[..., FlagOpsApp]) -> None:
     key = new_flag(live_service)
     app = make_console(keys={"kill": "K", "detail.refresh": "f5"})
     async with app.run_test(size=(100, 40)) as pilot:
@@ -237,8 +261,9 @@ async def test_help_shows_remapped_keys(live_service: RunningService,
         assert any("f5" in line and "Refresh" in line for line in lines), lines
 
 
-async def test_dashboard_feed_and_rankings(live_service: RunningService,
-                                           make_console: Callable[..., FlagOpsApp]) -> None:
+async def test_dashboard_feed_and_rankings(
+    live_service: RunningService, make_console: Callable[..., FlagOpsApp]
+) -> None:
     key = new_flag(live_service)
     app = make_console(environment="dev")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -253,26 +278,32 @@ async def test_dashboard_feed_and_rankings(live_service: RunningService,
         await pilot.press("escape")
 
 
-async def test_dashboard_calls_out_a_rise_after_a_change(tmp_path: Path,
-                                                         make_console: Callable[..., FlagOpsApp]) -> None:
+async def test_dashboard_calls_out_a_rise_after_a_change(
+    tmp_path: Path, make_console: Callable[..., FlagOpsApp]
+) -> None:
     """Metrics reported to the real service: 0.5% errors before a rollout change, 10% after it."""
     import time
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     svc = start_service(tmp_path / "rise", demo=True, traffic=False)
     try:
         key = new_flag(svc, rollout=10)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with httpx.Client(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
             for seconds in range(300, 20, -10):
-                body = {"environment": "prod", "at": (now - timedelta(seconds=seconds)).isoformat(),
-                        "counts": [{"flag": key, "evaluations": {"on": 20, "off": 180}, "errors": 1}]}
+                body = {
+                    "environment": "prod",
+                    "at": (now - timedelta(seconds=seconds)).isoformat(),
+                    "counts": [{"flag": key, "evaluations": {"on": 20, "off": 180}, "errors": 1}],
+                }
                 assert metrics.post("/v1/metrics", json=body).status_code == 202
             patch(svc, key, "prod", "ramping to half of prod", rollout=50)
             changed = time.time()
             time.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
-            body = {"environment": "prod",
-                    "counts": [{"flag": key, "evaluations": {"on": 100, "off": 100}, "errors": 20}]}
+            body = {
+                "environment": "prod",
+                "counts": [{"flag": key, "evaluations": {"on": 100, "off": 100}, "errors": 20}],
+            }
             assert metrics.post("/v1/metrics", json=body).status_code == 202
         profile = Profile(name="rise", url=svc.url, environment="prod")
         app = FlagOpsApp(profile, open_backend(profile, svc.admin_token))
@@ -289,8 +320,9 @@ async def test_dashboard_calls_out_a_rise_after_a_change(tmp_path: Path,
         svc.stop()
 
 
-async def test_palette_context_actions_and_theme_switch(live_service: RunningService,
-                                                        make_console: Callable[..., FlagOpsApp]) -> None:
+async def test_palette_context_actions_and_theme_switch(
+    live_service: RunningService, make_console: Callable[..., FlagOpsApp]
+) -> None:
     key = new_flag(live_service)
     app = make_console()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -298,7 +330,9 @@ async def test_palette_context_actions_and_theme_switch(live_service: RunningSer
         await pilot.press("ctrl+p")
         await until(pilot, lambda: CommandPalette.is_open(app))
         await pilot.press(*f"kill {key}")
-        await until(pilot, lambda: f"kill {key}" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await until(
+            pilot, lambda: f"kill {key}" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt)
+        )
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "ActionModal")
         await pilot.press("escape")
@@ -307,7 +341,9 @@ async def test_palette_context_actions_and_theme_switch(live_service: RunningSer
         await pilot.press("ctrl+p")
         await until(pilot, lambda: CommandPalette.is_open(app))
         await pilot.press(*"theme: high-contrast")
-        await until(pilot, lambda: "high-contrast" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await until(
+            pilot, lambda: "high-contrast" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt)
+        )
         await pilot.press("enter")
         await until(pilot, lambda: app.theme == "high-contrast")
         assert isinstance(app.screen, FlagDetailScreen)

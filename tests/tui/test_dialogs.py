@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 import pytest
 from conftest import start_service
 from textual.widgets import Button, Input
+from tui_helpers import audit_entries, create_flag, label_text, make_app, table, wait_for, wait_loaded
 
 from flagops.tui.screens.action_modal import ActionModal
-from tui_helpers import audit_entries, create_flag, label_text, make_app, table, wait_for, wait_loaded
 
 pytestmark = pytest.mark.timeout(150)
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
@@ -95,7 +95,7 @@ async def test_typed_key_prompt_shows_a_long_key_whole(service: Any, size: tuple
             """What the terminal shows of a widget, its lines joined."""
             region = modal.query_one(selector).region
             lines = [strip.text for strip in app.screen._compositor.render_strips()]
-            return "".join(line[region.x:region.right].strip() for line in lines[region.y:region.bottom])
+            return "".join(line[region.x : region.right].strip() for line in lines[region.y : region.bottom])
 
         # the plan is in; the next refresh lays the prompt out: then the whole key is there
         await wait_for(pilot, lambda: "type the flag key" in on_screen("#action-typed-label"), what="the prompt")
@@ -126,12 +126,17 @@ async def test_kill_of_an_off_flag_says_so_and_asks_nothing(service: Any, size: 
 
 
 @SIZES
-async def test_dialog_opened_while_the_service_is_down_plans_when_it_is_back(tmp_path: Path,
-                                                                             size: tuple[int, int]) -> None:
+async def test_dialog_opened_while_the_service_is_down_plans_when_it_is_back(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
     svc = start_service(tmp_path / "svc", demo=True)
     port = urlparse(svc.url).port
-    tokens = {"admin": svc.admin_token, "read": svc.read_token, "writer_dev": svc.writer_dev_token,
-              "metrics": svc.metrics_token}
+    tokens = {
+        "admin": svc.admin_token,
+        "read": svc.read_token,
+        "writer_dev": svc.writer_dev_token,
+        "metrics": svc.metrics_token,
+    }
     restarted = None
     try:
         with svc.client() as client:
@@ -141,17 +146,28 @@ async def test_dialog_opened_while_the_service_is_down_plans_when_it_is_back(tmp
             await wait_loaded(pilot, app)
             await wait_for(pilot, lambda: key in app.store.flags, what="the flag")
             svc.kill()
-            await wait_for(pilot, lambda: "live" not in label_text(app, "#header-connection"), timeout=15,
-                           what="the console noticed")
+            await wait_for(
+                pilot,
+                lambda: "live" not in label_text(app, "#header-connection"),
+                timeout=15,
+                what="the console noticed",
+            )
             app.start_action("kill", key)
             await wait_for(pilot, lambda: isinstance(app.screen, ActionModal), what="the kill dialog")
             modal: ActionModal = app.screen  # type: ignore[assignment]
-            await wait_for(pilot, lambda: "cannot plan" in shown(app, "#action-effect"), timeout=40,
-                           what="planning failed")
+            await wait_for(
+                pilot, lambda: "cannot plan" in shown(app, "#action-effect"), timeout=40, what="planning failed"
+            )
             assert "plans again when the service is back" in message(app)
             assert modal.query_one("#action-apply", Button).disabled
-            restarted = start_service(tmp_path / "svc", demo=True, db_path=svc.db_path,
-                                      tokens_file=svc.tokens_file, tokens=tokens, extra_args=["--port", str(port)])
+            restarted = start_service(
+                tmp_path / "svc",
+                demo=True,
+                db_path=svc.db_path,
+                tokens_file=svc.tokens_file,
+                tokens=tokens,
+                extra_args=["--port", str(port)],
+            )
             await wait_for(pilot, lambda: modal.plan is not None, timeout=40, what="planned again by itself")
             assert "on 20% (v1) -> off" in shown(app, "#action-effect")
             assert "reachable again" in message(app)

@@ -66,8 +66,10 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
 def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: Path, size: tuple[int, int]) -> None:
     connection_file = tmp_path / "connection.json"
     flagops = Path(sys.executable).with_name("flagops")
-    env_setup = (f"cd {tmp_path} && export XDG_CONFIG_HOME={tmp_path / 'config'} "
-                 f"XDG_STATE_HOME={tmp_path / 'state'} FLAGOPS_DEMO_CONNECTION={connection_file}; ")
+    env_setup = (
+        f"cd {tmp_path} && export XDG_CONFIG_HOME={tmp_path / 'config'} "
+        f"XDG_STATE_HOME={tmp_path / 'state'} FLAGOPS_DEMO_CONNECTION={connection_file}; "
+    )
     command = f"{env_setup}{flagops} demo --no-traffic; echo FLAGOPS-EXIT=$?; sleep 120"
     tmux.run("new-session", "-d", "-s", "console", "-x", str(size[0]), "-y", str(size[1]), command)
 

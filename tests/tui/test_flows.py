@@ -11,10 +11,6 @@ from typing import Any
 
 import pytest
 from textual.widgets import Button, Input
-
-from flagops.tui.app import FlagOpsApp
-from flagops.tui.screens.action_modal import ActionModal
-
 from tui_helpers import (
     audit_entries,
     create_flag,
@@ -27,6 +23,9 @@ from tui_helpers import (
     wait_for,
     wait_loaded,
 )
+
+from flagops.tui.app import FlagOpsApp
+from flagops.tui.screens.action_modal import ActionModal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -124,8 +123,11 @@ async def test_sort_by_error_rate_and_last_change(service: Any) -> None:
         t = await wait_loaded(pilot, app)
         await pilot.press("s")
         assert flags_screen(app).sort == "error rate"
-        rates = [app.store.metrics[k].error_rate for k in t.keys if k in app.store.metrics
-                 and app.store.metrics[k].error_rate is not None]
+        rates = [
+            app.store.metrics[k].error_rate
+            for k in t.keys
+            if k in app.store.metrics and app.store.metrics[k].error_rate is not None
+        ]
         assert rates == sorted(rates, reverse=True)
         await pilot.press("s")
         assert flags_screen(app).sort == "last change"
@@ -254,9 +256,12 @@ async def test_conflict_shows_fresh_state_and_allows_retry(service: Any) -> None
         # someone else changes the flag while the modal is open
         with service.client() as client:
             version = flag_state(client, key, "dev")["version"]
-            r = client.patch(f"/v1/flags/{key}", params={"environment": "dev"},
-                             headers={"If-Match": f'"{version}"'},
-                             json={"rollout": 10, "changeReason": "another engineer ramps down"})
+            r = client.patch(
+                f"/v1/flags/{key}",
+                params={"environment": "dev"},
+                headers={"If-Match": f'"{version}"'},
+                json={"rollout": 10, "changeReason": "another engineer ramps down"},
+            )
             assert r.status_code == 200, r.text
         modal.query_one("#action-apply", Button).press()
         await wait_for(pilot, lambda: "Someone else changed this flag first" in message(app), what="conflict")
@@ -297,9 +302,12 @@ async def test_change_by_another_client_shows_within_a_second(service: Any) -> N
         await pilot.pause(0.5)  # the stream is connected
         with service.client() as client:
             version = flag_state(client, key, "dev")["version"]
-            r = client.patch(f"/v1/flags/{key}", params={"environment": "dev"},
-                             headers={"If-Match": f'"{version}"'},
-                             json={"rollout": 33, "changeReason": "someone else, elsewhere"})
+            r = client.patch(
+                f"/v1/flags/{key}",
+                params={"environment": "dev"},
+                headers={"If-Match": f'"{version}"'},
+                json={"rollout": 33, "changeReason": "someone else, elsewhere"},
+            )
             assert r.status_code == 200, r.text
         await wait_for(pilot, lambda: "33%" in row_text(app, key), timeout=1.0, what="the change on screen")
 

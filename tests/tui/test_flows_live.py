@@ -12,7 +12,6 @@ from urllib.parse import urlparse
 
 import pytest
 from conftest import start_service
-
 from tui_helpers import create_flag, flag_state, label_text, make_app, row_text, table, wait_for, wait_loaded
 
 pytestmark = pytest.mark.timeout(180)
@@ -25,8 +24,12 @@ def connection(app: Any) -> str:
 async def test_disconnect_shows_reconnecting_then_stale_and_recovers(tmp_path: Path) -> None:
     svc = start_service(tmp_path / "svc", demo=True)
     port = urlparse(svc.url).port
-    tokens = {"admin": svc.admin_token, "read": svc.read_token, "writer_dev": svc.writer_dev_token,
-              "metrics": svc.metrics_token}
+    tokens = {
+        "admin": svc.admin_token,
+        "read": svc.read_token,
+        "writer_dev": svc.writer_dev_token,
+        "metrics": svc.metrics_token,
+    }
     restarted = None
     try:
         with svc.client() as client:
@@ -45,16 +48,24 @@ async def test_disconnect_shows_reconnecting_then_stale_and_recovers(tmp_path: P
             assert len(table(app).keys) == rows  # the last-known data is still shown
             assert "50%" in row_text(app, key)
 
-            restarted = start_service(tmp_path / "svc", demo=True, db_path=svc.db_path,
-                                      tokens_file=svc.tokens_file, tokens=tokens,
-                                      extra_args=["--port", str(port)])
+            restarted = start_service(
+                tmp_path / "svc",
+                demo=True,
+                db_path=svc.db_path,
+                tokens_file=svc.tokens_file,
+                tokens=tokens,
+                extra_args=["--port", str(port)],
+            )
             assert restarted.url == svc.url
             await wait_for(pilot, lambda: connection(app).endswith("live"), timeout=40, what="live again")
             with restarted.client() as client:
                 version = flag_state(client, key, "dev")["version"]
-                r = client.patch(f"/v1/flags/{key}", params={"environment": "dev"},
-                                 headers={"If-Match": f'"{version}"'},
-                                 json={"rollout": 7, "changeReason": "after the outage"})
+                r = client.patch(
+                    f"/v1/flags/{key}",
+                    params={"environment": "dev"},
+                    headers={"If-Match": f'"{version}"'},
+                    json={"rollout": 7, "changeReason": "after the outage"},
+                )
                 assert r.status_code == 200, r.text
             await wait_for(pilot, lambda: "7%" in row_text(app, key), timeout=5, what="changes followed again")
     finally:
@@ -66,8 +77,12 @@ async def test_disconnect_shows_reconnecting_then_stale_and_recovers(tmp_path: P
 async def test_no_service_at_startup_says_connecting_and_loads_when_it_appears(tmp_path: Path) -> None:
     svc = start_service(tmp_path / "svc", demo=True)
     port = urlparse(svc.url).port
-    tokens = {"admin": svc.admin_token, "read": svc.read_token, "writer_dev": svc.writer_dev_token,
-              "metrics": svc.metrics_token}
+    tokens = {
+        "admin": svc.admin_token,
+        "read": svc.read_token,
+        "writer_dev": svc.writer_dev_token,
+        "metrics": svc.metrics_token,
+    }
     svc.stop()
     restarted = None
     try:
@@ -75,9 +90,14 @@ async def test_no_service_at_startup_says_connecting_and_loads_when_it_appears(t
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: "connecting (" in connection(app), timeout=20, what="connecting (n)")
             assert not app.store.loaded
-            restarted = start_service(tmp_path / "svc", demo=True, db_path=svc.db_path,
-                                      tokens_file=svc.tokens_file, tokens=tokens,
-                                      extra_args=["--port", str(port)])
+            restarted = start_service(
+                tmp_path / "svc",
+                demo=True,
+                db_path=svc.db_path,
+                tokens_file=svc.tokens_file,
+                tokens=tokens,
+                extra_args=["--port", str(port)],
+            )
             await wait_loaded(pilot, app)
             await wait_for(pilot, lambda: connection(app).endswith("live"), timeout=20, what="live")
     finally:

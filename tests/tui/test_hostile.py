@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
-
 from conftest import RunningService, start_service
+from textual.pilot import Pilot
 
 MARKUP = "[bold]B[/bold] [/] [@click=app.quit]Q[/] [$error]E"
 ANSI = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07"
@@ -29,17 +28,30 @@ REASON = f"hostile reason {MARKUP} {ANSI}"
 
 def hostile_flag(key: str, name: str) -> dict[str, Any]:
     return {
-        "key": key, "name": name, "description": f"{CORPUS}\nsecond line [italic]",
+        "key": key,
+        "name": name,
+        "description": f"{CORPUS}\nsecond line [italic]",
         "kind": "multivariate",
         "variants": [{"key": "[bold]", "value": 1}, {"key": "[/]", "value": 2}, {"key": ANSI, "value": 3}],
-        "tags": ["[/]", "[$error]", RTL], "owner": "[@click=app.quit]owner[/]",
-        "riskLevel": "critical", "killSwitch": True, "ticket": "[@click=app.quit]T-1",
+        "tags": ["[/]", "[$error]", RTL],
+        "owner": "[@click=app.quit]owner[/]",
+        "riskLevel": "critical",
+        "killSwitch": True,
+        "ticket": "[@click=app.quit]T-1",
         "dashboards": [f"https://grafana.example/{ANSI}[bold]"],
         "changeReason": REASON,
-        "environments": {env: {"enabled": True, "rollout": 50, "defaultVariant": "[bold]", "offVariant": "[/]",
-                               "rules": [{"id": "r1", "attribute": "[$error]", "op": "in",
-                                          "values": [MARKUP, ANSI], "variant": "[/]"}]}
-                         for env in ("dev", "staging", "prod")},
+        "environments": {
+            env: {
+                "enabled": True,
+                "rollout": 50,
+                "defaultVariant": "[bold]",
+                "offVariant": "[/]",
+                "rules": [
+                    {"id": "r1", "attribute": "[$error]", "op": "in", "values": [MARKUP, ANSI], "variant": "[/]"}
+                ],
+            }
+            for env in ("dev", "staging", "prod")
+        },
     }
 
 
@@ -51,17 +63,21 @@ def hostile_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
             response = http.post("/v1/flags", json=hostile_flag(key, name))
             assert response.status_code == 201, response.text
         current = http.get("/v1/flags/hostile-markup", params={"environment": "prod"})
-        response = http.patch("/v1/flags/hostile-markup", params={"environment": "prod"},
-                              headers={"If-Match": current.headers["ETag"]},
-                              json={"rollout": 60, "changeReason": REASON, "ticket": f"{MARKUP}"})
+        response = http.patch(
+            "/v1/flags/hostile-markup",
+            params={"environment": "prod"},
+            headers={"If-Match": current.headers["ETag"]},
+            json={"rollout": 60, "changeReason": REASON, "ticket": f"{MARKUP}"},
+        )
         assert response.status_code == 200, response.text
     yield svc
     svc.stop()
 
 
 @pytest.fixture
-async def console(hostile_service: RunningService, tmp_path: Path,
-                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+async def console(
+    hostile_service: RunningService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
     from flagops.config import Profile
     from flagops.session import open_backend
     from flagops.tui.app import FlagOpsApp
@@ -69,20 +85,21 @@ async def console(hostile_service: RunningService, tmp_path: Path,
     # a user theme whose name and colours are hostile: its problem is reported in a toast
     theme_dir = tmp_path / "themes"
     theme_dir.mkdir()
-    (theme_dir / "evil.yaml").write_text(f"name: evil\ncolors: {{primary: \"[@click=app.quit]Q[/] \\x1b[31m\"}}\n")
+    (theme_dir / "evil.yaml").write_text('name: evil\ncolors: {primary: "[@click=app.quit]Q[/] \\x1b[31m"}\n')
     monkeypatch.setenv("FLAGOPS_THEME_DIR", str(theme_dir))
     # a runbook whose title, description, note and step name are hostile
     runbook_dir = tmp_path / "runbooks"
     runbook_dir.mkdir()
     (runbook_dir / "hostile.yaml").write_text(
-        'id: hostile-runbook\n'
+        "id: hostile-runbook\n"
         'title: "[bold]RB[/bold] [@click=app.quit]title[/]"\n'
         'description: "[$error]desc \\x1b[31m"\n'
-        'environment: prod\n'
-        'steps:\n'
+        "environment: prod\n"
+        "steps:\n"
         '  - note: "[@click=app.quit]note[/]"\n'
         '  - name: "[bold]kill it[/]"\n'
-        '    kill: hostile-markup\n')
+        "    kill: hostile-markup\n"
+    )
     monkeypatch.setenv("FLAGOPS_RUNBOOKS_DIR", str(runbook_dir))
     profile = Profile(name="[bold]prof[/]", url=hostile_service.url, environment="prod", theme="evil")
     backend = open_backend(profile, hostile_service.admin_token)
@@ -155,8 +172,17 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
             await pilot.press("pagedown")
             await pilot.pause(0.05)
         drawn = "\n".join(seen)
-        for literal in ("[bold]B[/bold]", "[@click=app.quit]Q[/]", "[$error]E", "\\x1b[31mRED", "\\x07",
-                        "\\u202eevil", "[@click=app.quit]owner[/]", "[@click=app.quit]T-1", "[italic]"):
+        for literal in (
+            "[bold]B[/bold]",
+            "[@click=app.quit]Q[/]",
+            "[$error]E",
+            "\\x1b[31mRED",
+            "\\x07",
+            "\\u202eevil",
+            "[@click=app.quit]owner[/]",
+            "[@click=app.quit]T-1",
+            "[italic]",
+        ):
             assert literal in drawn, literal
         assert RTL.split()[0] in drawn
         assert "hostile reason" in drawn  # the audit's reason, literally
@@ -217,8 +243,10 @@ async def test_hostile_text_is_inert_everywhere(console: Any) -> None:
         # the timeline: the hostile change (reason, ticket) drawn as text, with its header
         await pilot.press("escape")  # leave the flags screen's search box, where t would be typed
         await pilot.press("t")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TimelineScreen"
-                       and getattr(app.screen, "timeline", None) is not None)
+        await wait_for(
+            pilot,
+            lambda: type(app.screen).__name__ == "TimelineScreen" and getattr(app.screen, "timeline", None) is not None,
+        )
         await wait_for(pilot, lambda: "hostile reason [bold]B[/bold]" in screen_text(pilot), timeout=5)
         assert "profile [bold]prof[/]" in screen_text(pilot)  # the header, hostile profile name literal
         await pilot.press("escape")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import start_service
+from tui_helpers import label_text, make_app, wait_for, wait_loaded
 
 from flagops.tui.live import LiveFlags
-from tui_helpers import label_text, make_app, wait_for, wait_loaded
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,8 +29,9 @@ def connection(app: object) -> str:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])
-async def test_hung_service_is_stale_within_seconds_and_live_after_it_resumes(tmp_path: Path,
-                                                                              size: tuple[int, int]) -> None:
+async def test_hung_service_is_stale_within_seconds_and_live_after_it_resumes(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
     svc = start_service(tmp_path / "svc", demo=True)
     stopped = False
     try:

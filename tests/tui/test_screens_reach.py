@@ -14,24 +14,31 @@ service (loopback HTTP), at 80x24 and 120x35.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import OptionList
+from tui_helpers import flag_state, label_text, make_app, table, wait_for, wait_loaded
 
 from flagops.tui.screens.dashboard_screen import DashboardScreen
 from flagops.tui.screens.detail_screen import FlagDetailScreen
 from flagops.tui.screens.runbooks_screen import RunbooksScreen
 from flagops.tui.screens.timeline_screen import TimelineScreen
-from tui_helpers import flag_state, label_text, make_app, table, wait_for, wait_loaded
 
 pytestmark = pytest.mark.timeout(120)
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
-COUPON_KEYS = {"checkout-coupon-stacking", "checkout-coupon-stacking-v2", "checkout-coupon-stacking-beta",
-               "checkout-coupon-stacking-eu", "checkout-coupon-stacking-rollout",
-               "checkout-coupon-stacking-experiment", "checkout-coupon-stacking-killswitch"}
+COUPON_KEYS = {
+    "checkout-coupon-stacking",
+    "checkout-coupon-stacking-v2",
+    "checkout-coupon-stacking-beta",
+    "checkout-coupon-stacking-eu",
+    "checkout-coupon-stacking-rollout",
+    "checkout-coupon-stacking-experiment",
+    "checkout-coupon-stacking-killswitch",
+}
 
 
 def goto_message(app: Any) -> str:
@@ -62,8 +69,7 @@ async def header_is_live(pilot: Pilot[Any], environment: str) -> None:
 
 
 @SIZES
-async def test_every_screen_has_the_live_header_and_is_reachable_by_key(service: Any,
-                                                                        size: tuple[int, int]) -> None:
+async def test_every_screen_has_the_live_header_and_is_reachable_by_key(service: Any, size: tuple[int, int]) -> None:
     app = make_app(service.url, service.admin_token, environment="prod")
     async with app.run_test(size=size) as pilot:
         await wait_loaded(pilot, app)
@@ -93,8 +99,9 @@ async def test_every_screen_has_the_live_header_and_is_reachable_by_key(service:
         await wait_for(pilot, lambda: app.screen.id == "flags-screen", what="flags screen")
 
         app.open_flag("checkout-new-flow")
-        await wait_for(pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None,
-                       what="detail")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None, what="detail"
+        )
         await header_is_live(pilot, "prod")
         await footer_shows(pilot, "t Timeline", "q Quit", "k Kill")
         await pilot.press("question_mark")
@@ -177,15 +184,22 @@ async def test_timeline_shows_a_fresh_change_and_opens_its_flag(service: Any, si
     with service.client() as client:
         key = create_flag(client, prefix="timeline", rollout=30)
         version = flag_state(client, key, "prod")["version"]
-        r = client.patch(f"/v1/flags/{key}", params={"environment": "prod"}, headers={"If-Match": f'"{version}"'},
-                         json={"rollout": 60, "changeReason": "timeline test ramp", "ticket": "INC-15"})
+        r = client.patch(
+            f"/v1/flags/{key}",
+            params={"environment": "prod"},
+            headers={"If-Match": f'"{version}"'},
+            json={"rollout": 60, "changeReason": "timeline test ramp", "ticket": "INC-15"},
+        )
         assert r.status_code == 200, r.text
     app = make_app(service.url, service.admin_token, environment="prod")
     async with app.run_test(size=size) as pilot:
         await wait_loaded(pilot, app)
         await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen) and app.screen.timeline is not None,
-                       what="timeline loaded")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, TimelineScreen) and app.screen.timeline is not None,
+            what="timeline loaded",
+        )
         options = app.screen.query_one("#timeline-list", OptionList)
         first = str(options.get_option_at_index(0).prompt)  # newest first
         assert key in first and "on 30% -> on 60%" in first and "timeline test ramp" in first
@@ -201,38 +215,61 @@ async def test_timeline_shows_a_fresh_change_and_opens_its_flag(service: Any, si
 async def test_a_change_days_old_shows_its_date(service: Any, size: tuple[int, int]) -> None:
     """The demo's flags were last changed days ago: the status line and the detail screen say when, with
     the date (a time alone reads as "this morning")."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from flagops.timefmt import when
 
     app = make_app(service.url, service.admin_token, environment="prod")
     async with app.run_test(size=size) as pilot:
         t = await wait_loaded(pilot, app)
-        old = next(k for k in t.keys if (s := app.store.flags[k].states["prod"]).updated_at is not None
-                   and s.updated_at < datetime.now(timezone.utc) - timedelta(days=2))
+        old = next(
+            k
+            for k in t.keys
+            if (s := app.store.flags[k].states["prod"]).updated_at is not None
+            and s.updated_at < datetime.now(UTC) - timedelta(days=2)
+        )
         t.move_to(old)
         await pilot.pause(0.2)
         stamp = when(app.store.flags[old].states["prod"].updated_at)
         assert len(stamp) > len("03:12:09")  # a date as well as the time
         assert stamp in label_text(app, "#status")
         app.open_flag(old)
-        await wait_for(pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None,
-                       what="detail")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, FlagDetailScreen) and app.screen.flag is not None, what="detail"
+        )
         envs = str(app.screen.query_one("#detail-envs").render())
         assert when(app.store.flags[old].states["prod"].updated_at, seconds=False) in envs
 
 
 def test_audit_lines_show_the_date_of_an_old_change() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from flagops.model import AuditEntry
     from flagops.tui.widgets.audit_view import audit_lines
 
-    now = datetime.now(timezone.utc)
-    old = AuditEntry(1, now - timedelta(days=3), "alice", "flag.updated", "f", "prod", "why not",
-                     before={"enabled": True}, after={"enabled": False})
-    fresh = AuditEntry(2, now - timedelta(seconds=5), "bob", "flag.updated", "f", "prod", "why not",
-                       before={"enabled": False}, after={"enabled": True})
+    now = datetime.now(UTC)
+    old = AuditEntry(
+        1,
+        now - timedelta(days=3),
+        "alice",
+        "flag.updated",
+        "f",
+        "prod",
+        "why not",
+        before={"enabled": True},
+        after={"enabled": False},
+    )
+    fresh = AuditEntry(
+        2,
+        now - timedelta(seconds=5),
+        "bob",
+        "flag.updated",
+        "f",
+        "prod",
+        "why not",
+        before={"enabled": False},
+        after={"enabled": True},
+    )
     text = audit_lines([fresh, old]).plain.splitlines()
     assert text[0].startswith((now - timedelta(seconds=5)).astimezone().strftime("%H:%M:%S"))
     assert (now - timedelta(days=3)).astimezone().strftime("%H:%M:%S") in text[2]

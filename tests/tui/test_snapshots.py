@@ -53,8 +53,7 @@ def pinned_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 
 
 def console(*, readonly: bool = False, theme: str | None = None, error_metrics: bool = True) -> FlagOpsApp:
-    profile = Profile(name="snapshots", url="http://fixed.invalid", environment="prod", readonly=readonly,
-                      theme=theme)
+    profile = Profile(name="snapshots", url="http://fixed.invalid", environment="prod", readonly=readonly, theme=theme)
     return FlagOpsApp(profile, FixedBackend(error_metrics=error_metrics))  # type: ignore[arg-type]
 
 
@@ -107,8 +106,9 @@ def test_detail_screen_80x24(snap_compare: Snap) -> None:
 def test_detail_screen_without_error_source(snap_compare: Snap) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await open_detail(pilot)
-        await until(pilot, lambda: "no error source configured" in str(
-            pilot.app.screen.query_one(".no-error-source").render()))
+        await until(
+            pilot, lambda: "no error source configured" in str(pilot.app.screen.query_one(".no-error-source").render())
+        )
 
     assert snap_compare(console(error_metrics=False), terminal_size=(100, 30), run_before=before)
 
@@ -179,6 +179,7 @@ steps:
 @BOTH_SIZES
 def test_flags_search_long_keys(snap_compare: Snap, size: tuple[int, int]) -> None:
     """`/coupon` at 80 columns: four keys that differ only at the end stay apart (cut in the middle)."""
+
     async def before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("slash", *"coupon")
@@ -190,22 +191,25 @@ def test_flags_search_long_keys(snap_compare: Snap, size: tuple[int, int]) -> No
 
 
 @BOTH_SIZES
-def test_runbooks_screen(snap_compare: Snap, size: tuple[int, int], tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runbooks_screen(
+    snap_compare: Snap, size: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "coupon-abuse.yaml").write_text(RUNBOOK)
     monkeypatch.setenv("FLAGOPS_RUNBOOKS_DIR", str(tmp_path))
     from flagops.runbooks import views
 
     shown = views.runbook_text  # the file's folder is a new temporary one on every run: pin it in the picture
-    monkeypatch.setattr(views, "runbook_text",
-                        lambda rb: [line.replace(str(tmp_path), "~/runbooks") for line in shown(rb)])
+    monkeypatch.setattr(
+        views, "runbook_text", lambda rb: [line.replace(str(tmp_path), "~/runbooks") for line in shown(rb)]
+    )
 
     async def before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("b")
         app: Any = pilot.app
-        await until(pilot, lambda: app.screen.query("#runbook-list")
-                    and app.screen.query_one("#runbook-list").option_count > 0)
+        await until(
+            pilot, lambda: app.screen.query("#runbook-list") and app.screen.query_one("#runbook-list").option_count > 0
+        )
         await pilot.press("p")
         await until(pilot, lambda: "r: run" in str(app.screen.query_one("#runbook-plan").render()))
         await pilot.pause(0.3)

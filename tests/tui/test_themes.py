@@ -54,10 +54,14 @@ def test_shipped_themes_all_load() -> None:
         ("name: has spaces\ncolors: {primary: red}\n", "name: expected a short name"),
         ("name: x\ndark: maybe\ncolors: {primary: red}\n", "dark: expected true or false"),
         ("name: x\ncolors: {primary: red}\nvariables: {border: 12}\n", "variables.border"),
-        ("name: x\ncolors: {primary: red}\nvariables: {block-cursor-text-style: '#ffffff'}\n",
-         "variables.block-cursor-text-style: expected a text style"),
-        ("name: x\ncolors: {primary: red}\nvariables: {footer-key-foreground: bold}\n",
-         "variables.footer-key-foreground: not a colour"),
+        (
+            "name: x\ncolors: {primary: red}\nvariables: {block-cursor-text-style: '#ffffff'}\n",
+            "variables.block-cursor-text-style: expected a text style",
+        ),
+        (
+            "name: x\ncolors: {primary: red}\nvariables: {footer-key-foreground: bold}\n",
+            "variables.footer-key-foreground: not a colour",
+        ),
         ("name: x\ncolors: {primary: red}\nvariables: {'[bold]': red}\n", "bad variable name"),
         ("name: x\ncolors: {primary: red}\nextra: 1\n", "unknown field(s): extra"),
         ("name: x\ncolors: [primary]\n", "colors: expected a mapping"),
@@ -80,16 +84,19 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_variables_accept_alpha_and_text_styles() -> None:
-    theme = parse_theme({"name": "t", "colors": {"primary": "#112233"},
-                         "variables": {"input-selection-background": "#81a1c1 35%",
-                                       "block-cursor-text-style": "bold reverse"}})
+    theme = parse_theme(
+        {
+            "name": "t",
+            "colors": {"primary": "#112233"},
+            "variables": {"input-selection-background": "#81a1c1 35%", "block-cursor-text-style": "bold reverse"},
+        }
+    )
     assert theme.variables["input-selection-background"] == "#81a1c1 35%"
     assert theme.variables["block-cursor-text-style"] == "bold reverse"
 
 
 async def test_profile_theme_is_selected_and_user_dir_overrides(tmp_path: Path) -> None:
-    (tmp_path / "prod-red.yaml").write_text(
-        "name: prod-red\ncolors: {primary: '#aa0000', background: '#200000'}\n")
+    (tmp_path / "prod-red.yaml").write_text("name: prod-red\ncolors: {primary: '#aa0000', background: '#200000'}\n")
     app = ThemedApp("prod-red", [shipped_theme_dir(), tmp_path])
     async with app.run_test() as pilot:
         await pilot.pause()
@@ -101,8 +108,7 @@ async def test_profile_theme_is_selected_and_user_dir_overrides(tmp_path: Path) 
 
 async def test_invalid_theme_file_gives_toast_and_fallback(tmp_path: Path) -> None:
     # the hostile bits: markup in the value must show literally, not style or run anything
-    (tmp_path / "evil.yaml").write_text(
-        "name: evil\ncolors: {primary: '[@click=app.quit]red[/]'}\n")
+    (tmp_path / "evil.yaml").write_text("name: evil\ncolors: {primary: '[@click=app.quit]red[/]'}\n")
     app = ThemedApp("evil", [shipped_theme_dir(), tmp_path])
     async with app.run_test() as pilot:
         await pilot.pause()
@@ -125,7 +131,8 @@ async def test_a_variable_of_the_wrong_kind_cannot_crash_the_console(tmp_path: P
 
     (tmp_path / "sneaky.yaml").write_text(
         "name: sneaky\ncolors: {primary: '#ff0000'}\n"
-        "variables: {block-cursor-text-style: '#ffffff', footer-key-foreground: bold}\n")
+        "variables: {block-cursor-text-style: '#ffffff', footer-key-foreground: bold}\n"
+    )
     app = WithFooter("sneaky", [shipped_theme_dir(), tmp_path])
     async with app.run_test() as pilot:
         await pilot.press("tab")

@@ -17,18 +17,32 @@ from flagops.tui.app import FlagOpsApp
 from flagops.tui.widgets.flag_table import FlagTable
 
 
-def make_app(url: str, token: str, *, environment: str = "dev", readonly: bool = False,
-             keys: dict[str, str] | None = None, min_reason_length: int = 8) -> FlagOpsApp:
-    profile = Profile(name="test", url=url, environment=environment, readonly=readonly, keys=keys or {},
-                      min_reason_length=min_reason_length)
+def make_app(
+    url: str,
+    token: str,
+    *,
+    environment: str = "dev",
+    readonly: bool = False,
+    keys: dict[str, str] | None = None,
+    min_reason_length: int = 8,
+) -> FlagOpsApp:
+    profile = Profile(
+        name="test",
+        url=url,
+        environment=environment,
+        readonly=readonly,
+        keys=keys or {},
+        min_reason_length=min_reason_length,
+    )
     backend = open_backend(profile, Secret(token))
     app = FlagOpsApp(profile, backend, environment=environment, readonly=readonly)
     app.store.probe_interval = 0.5  # tests want to see a lost service quickly
     return app
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0,
-                   what: str = "condition") -> None:
+async def wait_for(
+    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -62,8 +76,9 @@ def row_text(app: FlagOpsApp, key: str) -> str:
     return t.render_line(row - int(t.scroll_y) + 1).text
 
 
-def create_flag(client: Any, *, prefix: str = "tui-test", enabled: bool = True, rollout: float = 50,
-                owner: str = "team-tui") -> str:
+def create_flag(
+    client: Any, *, prefix: str = "tui-test", enabled: bool = True, rollout: float = 50, owner: str = "team-tui"
+) -> str:
     key = f"{prefix}-{secrets.token_hex(3)}"
     body = {
         "key": key,

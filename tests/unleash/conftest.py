@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .unleash_harness import UnleashServer, start_postgres, start_unleash
 
 from flagops.backends.unleash import UnleashBackend
 from flagops.backends.unleash.changelog import ChangeLog
 from flagops.secrets import Secret
+
+from .unleash_harness import UnleashServer, start_postgres, start_unleash
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +44,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def second_project(unleash: UnleashServer) -> str:
     """A second project. Unleash OSS has no API to create one (a paid feature), so it goes in through SQL."""
-    unleash.psql("insert into projects (id, name, description) values ('payments', 'Payments', 'flagops tests') "
-                 "on conflict do nothing; insert into project_environments (project_id, environment_name) "
-                 "values ('payments', 'development'), ('payments', 'production') on conflict do nothing;")
+    unleash.psql(
+        "insert into projects (id, name, description) values ('payments', 'Payments', 'flagops tests') "
+        "on conflict do nothing; insert into project_environments (project_id, environment_name) "
+        "values ('payments', 'development'), ('payments', 'production') on conflict do nothing;"
+    )
     return "payments"
 
 
@@ -54,18 +57,28 @@ def make_feature(unleash: UnleashServer) -> Iterator[Callable[..., str]]:
     """Creates a feature through Unleash's own API; returns its (unique) key."""
     client = unleash.client()
 
-    def create(prefix: str = "flag", *, project: str = "default", prod_rollout: int | None = 25,
-               prod_on: bool = True, dev_on: bool = False, kind: str = "release",
-               extra_prod: list[dict[str, Any]] | None = None) -> str:
+    def create(
+        prefix: str = "flag",
+        *,
+        project: str = "default",
+        prod_rollout: int | None = 25,
+        prod_on: bool = True,
+        dev_on: bool = False,
+        kind: str = "release",
+        extra_prod: list[dict[str, Any]] | None = None,
+    ) -> str:
         key = f"{prefix}-{uuid.uuid4().hex[:8]}"
         base = f"/api/admin/projects/{project}/features"
         client.post(base, json={"name": key, "type": kind, "description": f"{prefix} for tests"}).raise_for_status()
         env = f"{base}/{key}/environments"
         if prod_rollout is not None:
-            client.post(f"{env}/production/strategies", json={
-                "name": "flexibleRollout",
-                "parameters": {"rollout": str(prod_rollout), "stickiness": "default", "groupId": key},
-            }).raise_for_status()
+            client.post(
+                f"{env}/production/strategies",
+                json={
+                    "name": "flexibleRollout",
+                    "parameters": {"rollout": str(prod_rollout), "stickiness": "default", "groupId": key},
+                },
+            ).raise_for_status()
         for strategy in extra_prod or []:
             client.post(f"{env}/production/strategies", json=strategy).raise_for_status()
         if prod_on:

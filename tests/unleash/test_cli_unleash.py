@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from .unleash_harness import UnleashServer
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -24,16 +25,34 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def flagops(unleash: UnleashServer, tmp_path: Path) -> Run:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"default_profile": "unleash-local", "profiles": {"unleash-local": {
-        "url": unleash.url, "backend": "unleash", "environment": "production"}}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "default_profile": "unleash-local",
+                "profiles": {"unleash-local": {"url": unleash.url, "backend": "unleash", "environment": "production"}},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGOPS_")}
-    env.update(FLAGOPS_CONFIG=str(config), FLAGOPS_TOKEN=unleash.admin_token, FLAGOPS_ACTOR="oncall-alice",
-               FLAGOPS_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
-               XDG_STATE_HOME=str(tmp_path / "xdg-state"), NO_COLOR="1")
+    env.update(
+        FLAGOPS_CONFIG=str(config),
+        FLAGOPS_TOKEN=unleash.admin_token,
+        FLAGOPS_ACTOR="oncall-alice",
+        FLAGOPS_STATE_DIR=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+        XDG_STATE_HOME=str(tmp_path / "xdg-state"),
+        NO_COLOR="1",
+    )
 
     def run(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "flagops", *args], capture_output=True, text=True,
-                              timeout=60, env={**env, **(extra_env or {})}, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "flagops", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, **(extra_env or {})},
+            stdin=subprocess.DEVNULL,
+        )
 
     return run
 
@@ -55,8 +74,9 @@ def rollout_of(doc: dict[str, Any]) -> list[str]:
     return [s["parameters"].get("rollout") for s in doc["strategies"]]
 
 
-def test_flags_lists_features_across_projects(flagops: Run, unleash: UnleashServer,
-                                              make_feature: Callable[..., str], second_project: str) -> None:
+def test_flags_lists_features_across_projects(
+    flagops: Run, unleash: UnleashServer, make_feature: Callable[..., str], second_project: str
+) -> None:
     shop = make_feature("cli-shop", prod_rollout=30)
     pay = make_feature("cli-pay", project=second_project, prod_rollout=5, prod_on=False)
     listed = ok_json(flagops("flags", "--env", "production", "--json"))
@@ -69,41 +89,60 @@ def test_flags_lists_features_across_projects(flagops: Run, unleash: UnleashServ
     assert table.returncode == 0 and pay in table.stdout and shop not in table.stdout
 
 
-def test_kill_rollout_rollback_and_audit_through_the_cli(flagops: Run, unleash: UnleashServer,
-                                                         make_feature: Callable[..., str]) -> None:
+def test_kill_rollout_rollback_and_audit_through_the_cli(
+    flagops: Run, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("cli-incident", prod_rollout=25, dev_on=True)
 
-    ramp = ok_json(flagops("rollout", key, "40", "--env", "production", "--reason", "ramp before launch",
-                           "--yes", "--json"))
+    ramp = ok_json(
+        flagops("rollout", key, "40", "--env", "production", "--reason", "ramp before launch", "--yes", "--json")
+    )
     assert ramp["confirmed"] is True and ramp["state"]["rollout"] == 40
     assert prod(unleash, key)["enabled"] is True and rollout_of(prod(unleash, key)) == ["40"]
 
-    kill = ok_json(flagops("kill", key, "--env", "production", "--reason", "errors on checkout, INC-42",
-                           "--ticket", "INC-42", "--yes", "--json"))
+    kill = ok_json(
+        flagops(
+            "kill",
+            key,
+            "--env",
+            "production",
+            "--reason",
+            "errors on checkout, INC-42",
+            "--ticket",
+            "INC-42",
+            "--yes",
+            "--json",
+        )
+    )
     assert kill["confirmed"] is True and kill["state"]["enabled"] is False
     assert prod(unleash, key)["enabled"] is False
     with unleash.client() as c:  # the other environment is untouched
         dev = c.get(f"/api/admin/projects/default/features/{key}/environments/development").json()
     assert dev["enabled"] is True
 
-    again = ok_json(flagops("kill", key, "--env", "production", "--reason", "errors on checkout, INC-42",
-                            "--yes", "--json"))
+    again = ok_json(
+        flagops("kill", key, "--env", "production", "--reason", "errors on checkout, INC-42", "--yes", "--json")
+    )
     assert again["noop"] is True and again["applied"] is False
 
-    back = ok_json(flagops("rollback", key, "--env", "production", "--reason", "fix deployed, restoring",
-                           "--yes", "--json"))
+    back = ok_json(
+        flagops("rollback", key, "--env", "production", "--reason", "fix deployed, restoring", "--yes", "--json")
+    )
     assert back["confirmed"] is True and back["state"]["enabled"] is True and back["state"]["rollout"] == 40
     assert prod(unleash, key)["enabled"] is True and rollout_of(prod(unleash, key)) == ["40"]
 
     audit = ok_json(flagops("audit", key, "--env", "production", "--json"))
     entries = audit["entries"] if isinstance(audit, dict) else audit
     reasons = [(e["action"], e["actor"], e["reason"]) for e in entries[:3]]
-    assert reasons == [("flag.restored", "oncall-alice", "fix deployed, restoring"),
-                       ("flag.updated", "oncall-alice", "errors on checkout, INC-42"),
-                       ("flag.updated", "oncall-alice", "ramp before launch")]
+    assert reasons == [
+        ("flag.restored", "oncall-alice", "fix deployed, restoring"),
+        ("flag.updated", "oncall-alice", "errors on checkout, INC-42"),
+        ("flag.updated", "oncall-alice", "ramp before launch"),
+    ]
     with unleash.client() as c:  # each audit entry is one of Unleash's own events
-        events = c.get("/api/admin/search/events", params={"feature": f"IS:{key}", "environment": "IS:production",
-                                                           "limit": "50"}).json()["events"]
+        events = c.get(
+            "/api/admin/search/events", params={"feature": f"IS:{key}", "environment": "IS:production", "limit": "50"}
+        ).json()["events"]
     assert {e["sequence"] for e in entries[:3]} <= {e["id"] for e in events}
 
     verified = flagops("audit", "--verify")
@@ -117,21 +156,27 @@ def test_status_says_there_is_no_error_source(flagops: Run, make_feature: Callab
     assert status["status"]["production"]["errorRate"] is None  # never a made-up 0%
 
 
-def test_backend_override_by_environment_variable(flagops: Run, unleash: UnleashServer,
-                                                  make_feature: Callable[..., str], tmp_path: Path) -> None:
+def test_backend_override_by_environment_variable(
+    flagops: Run, unleash: UnleashServer, make_feature: Callable[..., str], tmp_path: Path
+) -> None:
     key = make_feature("cli-env")
     config = tmp_path / "flagapi.yaml"  # a profile for the Flag API, pointed at Unleash by the environment
     config.write_text(yaml.safe_dump({"profiles": {"main": {"url": "http://127.0.0.1:9", "backend": "flagapi"}}}))
-    override = {"FLAGOPS_CONFIG": str(config), "FLAGOPS_PROFILE": "main", "FLAGOPS_URL": unleash.url,
-                "FLAGOPS_BACKEND": "unleash"}
+    override = {
+        "FLAGOPS_CONFIG": str(config),
+        "FLAGOPS_PROFILE": "main",
+        "FLAGOPS_URL": unleash.url,
+        "FLAGOPS_BACKEND": "unleash",
+    }
     result = flagops("status", key, "--env", "production", "--json", extra_env=override)
     assert ok_json(result)["environments"]["production"]["rollout"] == 25
     wrong = flagops("status", key, extra_env={**override, "FLAGOPS_BACKEND": "launchdarkly"})
     assert wrong.returncode == 9 and "FLAGOPS_BACKEND" in wrong.stderr
 
 
-def test_errors_are_messages_with_exit_codes_and_no_token(flagops: Run, unleash: UnleashServer,
-                                                          make_feature: Callable[..., str]) -> None:
+def test_errors_are_messages_with_exit_codes_and_no_token(
+    flagops: Run, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("cli-errors")
     wrong = "*:*.this-token-is-wrong-0123456789abcdef"
     denied = flagops("status", key, extra_env={"FLAGOPS_TOKEN": wrong})
@@ -146,16 +191,32 @@ def test_errors_are_messages_with_exit_codes_and_no_token(flagops: Run, unleash:
     assert readonly.returncode == 7 and prod(unleash, key)["enabled"] is True
 
 
-def test_a_shipped_runbook_rolls_back_an_unleash_flag(flagops: Run, unleash: UnleashServer,
-                                                      make_feature: Callable[..., str]) -> None:
+def test_a_shipped_runbook_rolls_back_an_unleash_flag(
+    flagops: Run, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("cli-runbook", prod_rollout=20)
     with unleash.client() as c:  # the bad change, made in Unleash's UI
         sid = prod(unleash, key)["strategies"][0]["id"]
-        c.patch(f"/api/admin/projects/default/features/{key}/environments/production/strategies/{sid}",
-                json=[{"op": "replace", "path": "/parameters/rollout", "value": "90"}]).raise_for_status()
+        c.patch(
+            f"/api/admin/projects/default/features/{key}/environments/production/strategies/{sid}",
+            json=[{"op": "replace", "path": "/parameters/rollout", "value": "90"}],
+        ).raise_for_status()
     runbooks = str(Path(__file__).resolve().parents[2] / "runbooks")
-    result = flagops("runbook", "run", "rollback-last-change", "--dir", runbooks, "-p", f"flag={key}",
-                     "-p", "env=production", "--reason", "90% was a typo, back to 20%", "--yes", "--json")
+    result = flagops(
+        "runbook",
+        "run",
+        "rollback-last-change",
+        "--dir",
+        runbooks,
+        "-p",
+        f"flag={key}",
+        "-p",
+        "env=production",
+        "--reason",
+        "90% was a typo, back to 20%",
+        "--yes",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert rollout_of(prod(unleash, key)) == ["20"]
     entries = ok_json(flagops("audit", key, "--env", "production", "--json"))

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
-from .unleash_harness import UnleashServer
 
 from flagops.config import Profile
 from flagops.secrets import Secret
@@ -18,6 +17,8 @@ from flagops.session import open_backend
 from flagops.tui.app import FlagOpsApp
 from flagops.tui.screens.action_modal import ActionModal
 from flagops.tui.widgets.flag_table import FlagTable
+
+from .unleash_harness import UnleashServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,16 +49,18 @@ def app(unleash: UnleashServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return FlagOpsApp(profile, open_backend(profile, Secret(unleash.admin_token)), environment="production")
 
 
-async def test_kill_in_production_from_the_console(app: FlagOpsApp, unleash: UnleashServer,
-                                                   make_feature: Callable[..., str]) -> None:
+async def test_kill_in_production_from_the_console(
+    app: FlagOpsApp, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("tui-kill", prod_rollout=25)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: key in app.store.flags, "the Unleash flag in the console")
         await pilot.press("slash", *key)
         await wait_for(pilot, lambda: table(app).cursor_key == key, "the flag at the cursor")
         await pilot.press("enter", "k")
-        await wait_for(pilot, lambda: isinstance(app.screen, ActionModal) and app.screen.plan is not None,
-                       "the kill plan")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ActionModal) and app.screen.plan is not None, "the kill plan"
+        )
         modal = app.screen
         assert isinstance(modal, ActionModal)
         assert modal.query_one("#action-typed-key").display  # production is protected
@@ -72,12 +75,17 @@ async def test_kill_in_production_from_the_console(app: FlagOpsApp, unleash: Unl
         assert (entries[0].reason, entries[0].actor) == ("errors after the deploy", "oncall-tui")
 
 
-async def test_a_change_made_in_unleash_shows_up(app: FlagOpsApp, unleash: UnleashServer,
-                                                 make_feature: Callable[..., str]) -> None:
+async def test_a_change_made_in_unleash_shows_up(
+    app: FlagOpsApp, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("tui-live", prod_rollout=25)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: key in app.store.flags, "the Unleash flag in the console")
         with unleash.client() as c:
             c.post(f"/api/admin/projects/default/features/{key}/environments/production/off").raise_for_status()
-        await wait_for(pilot, lambda: not app.store.flags[key].states["production"].enabled,
-                       "the change made in Unleash", timeout=10)
+        await wait_for(
+            pilot,
+            lambda: not app.store.flags[key].states["production"].enabled,
+            "the change made in Unleash",
+            timeout=10,
+        )

@@ -25,17 +25,20 @@ from flagops.session import open_backend
 from flagops.tui.app import FlagOpsApp
 from flagops.tui.screens.detail_screen import FlagDetailScreen
 from flagops.tui.widgets.charts import ErrorRow
-
 from tests.metrics.exposition import CounterApp
 from tests.metrics.prometheus_harness import RunningPrometheus, start_prometheus
 
 from .unleash_harness import UnleashServer
 
 pytestmark = pytest.mark.timeout(180)
-EVALUATIONS = ('sum by (feature_flag, feature_flag_variant) '
-               '(rate(http_requests_total{env="{environment}", feature_flag=~"{flag}"}[{range}]))')
-ERRORS = ('sum by (feature_flag, feature_flag_variant) '
-          '(rate(http_requests_total{env="{environment}", feature_flag=~"{flag}", code=~"5.."}[{range}]))')
+EVALUATIONS = (
+    "sum by (feature_flag, feature_flag_variant) "
+    '(rate(http_requests_total{env="{environment}", feature_flag=~"{flag}"}[{range}]))'
+)
+ERRORS = (
+    "sum by (feature_flag, feature_flag_variant) "
+    '(rate(http_requests_total{env="{environment}", feature_flag=~"{flag}", code=~"5.."}[{range}]))'
+)
 
 
 @pytest.fixture
@@ -58,14 +61,26 @@ def scraped(make_feature: Callable[..., str], tmp_path: Path) -> Iterator[tuple[
 
 
 def profile(unleash: UnleashServer, prometheus: RunningPrometheus) -> Profile:
-    return Profile(name="unleash-prom", url=unleash.url, backend="unleash", environment="production",
-                   metrics=MetricsSettings(source="prometheus", url=prometheus.url, evaluations=EVALUATIONS,
-                                           errors=ERRORS, flag_label="feature_flag",
-                                           variant_label="feature_flag_variant", min_range=5))
+    return Profile(
+        name="unleash-prom",
+        url=unleash.url,
+        backend="unleash",
+        environment="production",
+        metrics=MetricsSettings(
+            source="prometheus",
+            url=prometheus.url,
+            evaluations=EVALUATIONS,
+            errors=ERRORS,
+            flag_label="feature_flag",
+            variant_label="feature_flag_variant",
+            min_range=5,
+        ),
+    )
 
 
-async def test_the_unleash_profile_shows_real_error_rates(unleash: UnleashServer, scraped: tuple[str, Any],
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_unleash_profile_shows_real_error_rates(
+    unleash: UnleashServer, scraped: tuple[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FLAGOPS_STATE_DIR", str(tmp_path / "state"))
     key, prometheus = scraped
     backend = open_backend(profile(unleash, prometheus), Secret(unleash.admin_token))
@@ -77,9 +92,15 @@ async def test_the_unleash_profile_shows_real_error_rates(unleash: UnleashServer
     async with app.run_test(size=(120, 45)) as pilot:
         await until(pilot, lambda: (m := app.store.metrics.get(key)) is not None and m.error_rate, "the table's rate")
         app.open_flag(key)
-        await until(pilot, lambda: isinstance(app.screen, FlagDetailScreen) and len(app.screen.query(ErrorRow)) == 2
-                    and "treatment" in str(app.screen.query_one("#chart-compare").render()),
-                    "error rows per variant, and treatment vs control once the flag is in")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, FlagDetailScreen)
+                and len(app.screen.query(ErrorRow)) == 2
+                and "treatment" in str(app.screen.query_one("#chart-compare").render())
+            ),
+            "error rows per variant, and treatment vs control once the flag is in",
+        )
         compare = str(app.screen.query_one("#chart-compare").render())
         assert "treatment on" in compare and "vs control off" in compare, compare
 

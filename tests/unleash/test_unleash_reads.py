@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
 import pytest
-from .unleash_harness import UnleashServer
 
 from flagops.backends.unleash import UnleashBackend
 from flagops.errors import NotFound, Unauthorized
 from flagops.secrets import Secret
 
+from .unleash_harness import UnleashServer
+
 
 def newest_state_event(unleash: UnleashServer, key: str, environment: str) -> int:
     with unleash.client() as c:
-        types = ("feature-environment-enabled,feature-environment-disabled,feature-strategy-add,"
-                 "feature-strategy-update,feature-strategy-remove")
-        events = c.get("/api/admin/search/events", params={"feature": f"IS:{key}", "environment": f"IS:{environment}",
-                                                             "type": f"IS_ANY_OF:{types}", "limit": "1"}).json()
+        types = (
+            "feature-environment-enabled,feature-environment-disabled,feature-strategy-add,"
+            "feature-strategy-update,feature-strategy-remove"
+        )
+        events = c.get(
+            "/api/admin/search/events",
+            params={
+                "feature": f"IS:{key}",
+                "environment": f"IS:{environment}",
+                "type": f"IS_ANY_OF:{types}",
+                "limit": "1",
+            },
+        ).json()
         return int(events["events"][0]["id"]) if events["events"] else 0
 
 
@@ -28,7 +39,8 @@ async def test_environments_mark_production_protected(backend: UnleashBackend) -
 
 
 async def test_list_flags_spans_projects_with_state_per_environment(
-        backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str], second_project: str) -> None:
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str], second_project: str
+) -> None:
     shop = make_feature("shop", prod_rollout=25, prod_on=True, dev_on=True)
     pay = make_feature("pay", project=second_project, prod_rollout=None, prod_on=False, kind="kill-switch")
     prod = {f.key: f for f in await backend.list_flags("production")}
@@ -54,10 +66,19 @@ async def test_list_flags_spans_projects_with_state_per_environment(
 
 
 async def test_get_flag_reads_every_environment_and_shows_targeting_as_rules(
-        backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]) -> None:
-    key = make_feature("targeted", prod_rollout=10, extra_prod=[{
-        "name": "flexibleRollout", "parameters": {"rollout": "100", "stickiness": "default", "groupId": "x"},
-        "constraints": [{"contextName": "userId", "operator": "IN", "values": ["7", "8"]}]}])
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
+    key = make_feature(
+        "targeted",
+        prod_rollout=10,
+        extra_prod=[
+            {
+                "name": "flexibleRollout",
+                "parameters": {"rollout": "100", "stickiness": "default", "groupId": "x"},
+                "constraints": [{"contextName": "userId", "operator": "IN", "values": ["7", "8"]}],
+            }
+        ],
+    )
     flag = await backend.get_flag(key)
     assert set(flag.states) >= {"development", "production"}
     prod = flag.states["production"]
@@ -69,8 +90,9 @@ async def test_get_flag_reads_every_environment_and_shows_targeting_as_rules(
     assert list(only.states) == ["production"]
 
 
-async def test_unknown_flag_and_environment_are_not_found(backend: UnleashBackend,
-                                                          make_feature: Callable[..., str]) -> None:
+async def test_unknown_flag_and_environment_are_not_found(
+    backend: UnleashBackend, make_feature: Callable[..., str]
+) -> None:
     with pytest.raises(NotFound, match="no-such-flag"):
         await backend.get_flag("no-such-flag-anywhere")
     key = make_feature("envless")
@@ -89,18 +111,28 @@ async def test_wrong_token_is_unauthorized_and_never_shown(unleash: UnleashServe
         await b.aclose()
 
 
-async def test_metrics_are_usage_counts_without_errors(backend: UnleashBackend, unleash: UnleashServer,
-                                                       make_feature: Callable[..., str]) -> None:
+async def test_metrics_are_usage_counts_without_errors(
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     import asyncio
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     key = make_feature("metered")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with unleash.client() as c:
-        r = c.post("/api/client/metrics", json={
-            "appName": "shop", "instanceId": "i-1", "environment": "production",
-            "bucket": {"start": (now - timedelta(seconds=30)).isoformat(), "stop": now.isoformat(),
-                       "toggles": {key: {"yes": 30, "no": 10, "variants": {}}}}})
+        r = c.post(
+            "/api/client/metrics",
+            json={
+                "appName": "shop",
+                "instanceId": "i-1",
+                "environment": "production",
+                "bucket": {
+                    "start": (now - timedelta(seconds=30)).isoformat(),
+                    "stop": now.isoformat(),
+                    "toggles": {key: {"yes": 30, "no": 10, "variants": {}}},
+                },
+            },
+        )
         assert r.status_code == 202
     series = await backend.metrics(key, "production")
     for _ in range(60):  # Unleash writes buffered metrics every 5 seconds
@@ -118,14 +150,20 @@ async def test_evaluate_uses_unleash_own_evaluation(backend: UnleashBackend, mak
 
     on = make_feature("all-on", prod_rollout=100)
     off = make_feature("all-off", prod_rollout=100, prod_on=False)
-    decisions = await backend.evaluate("production", [
-        EvaluationRequest(on, {"userId": "42"}), EvaluationRequest(off, {"userId": "42"}),
-        EvaluationRequest("nope-not-here", {"userId": "42"}, default_value=False)])
+    decisions = await backend.evaluate(
+        "production",
+        [
+            EvaluationRequest(on, {"userId": "42"}),
+            EvaluationRequest(off, {"userId": "42"}),
+            EvaluationRequest("nope-not-here", {"userId": "42"}, default_value=False),
+        ],
+    )
     assert [(d.value, d.reason) for d in decisions] == [(True, "rollout"), (False, "off"), (False, "error")]
 
 
 async def test_watch_polls_the_event_log_and_resumes_after_an_id(
-        backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]) -> None:
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     import asyncio
 
     key = make_feature("watched", prod_rollout=25)
@@ -145,8 +183,9 @@ async def test_watch_polls_the_event_log_and_resumes_after_an_id(
     await resumed.aclose()  # type: ignore[attr-defined]
 
 
-async def test_archived_features_leave_the_list(backend: UnleashBackend, unleash: UnleashServer,
-                                                make_feature: Callable[..., str]) -> None:
+async def test_archived_features_leave_the_list(
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]
+) -> None:
     key = make_feature("archived")
     assert key in {f.key for f in await backend.list_flags("production")}
     with unleash.client() as c:
@@ -164,8 +203,10 @@ async def test_a_client_token_is_refused_with_a_clear_error(unleash: UnleashServ
     from flagops.errors import Forbidden
 
     with unleash.client() as c:
-        r = c.post("/api/admin/api-tokens", json={"type": "client", "environment": "production",
-                                                 "projects": ["*"], "tokenName": "sdk"})
+        r = c.post(
+            "/api/admin/api-tokens",
+            json={"type": "client", "environment": "production", "projects": ["*"], "tokenName": "sdk"},
+        )
         r.raise_for_status()
         client_token = r.json()["secret"]
     b = UnleashBackend(unleash.url, Secret(client_token))

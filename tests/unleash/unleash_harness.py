@@ -65,8 +65,11 @@ class UnleashServer:
 def start_unleash(pg: Postgres) -> UnleashServer:
     entry = unleash_dir() / "node_modules" / "unleash-server" / "dist" / "server.js"
     if not entry.is_file():
-        pytest.fail(f"unleash-server@{UNLEASH_VERSION} is not installed at {unleash_dir()}: "
-                    "run `bash tests/unleash/install.sh` (tests/run does).", pytrace=False)
+        pytest.fail(
+            f"unleash-server@{UNLEASH_VERSION} is not installed at {unleash_dir()}: "
+            "run `bash tests/unleash/install.sh` (tests/run does).",
+            pytrace=False,
+        )
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not installed (apt-get install nodejs npm).", pytrace=False)
@@ -89,8 +92,15 @@ def start_unleash(pg: Postgres) -> UnleashServer:
         "LOG_LEVEL": "info",
         "UNLEASH_DEFAULT_ADMIN_PASSWORD": secrets.token_urlsafe(16),
     }
-    process = subprocess.Popen([node, str(entry)], cwd=unleash_dir(), env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(
+        [node, str(entry)],
+        cwd=unleash_dir(),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     output: deque[str] = deque(maxlen=500)  # Unleash logs every permission check at info level
     port: list[int] = []
     seen = threading.Event()

@@ -43,8 +43,9 @@ from flagops.v1.wire import origin_to_json, state_to_json
 if TYPE_CHECKING:
     from flagops.config import Profile
 
-CAPABILITIES = BackendCapabilities(error_metrics=False, change_reasons=False, if_match=False, stream=False,
-                                   evaluate=True, restore_versions=True)
+CAPABILITIES = BackendCapabilities(
+    error_metrics=False, change_reasons=False, if_match=False, stream=False, evaluate=True, restore_versions=True
+)
 MAX_VERSION_PAGES = 20  # at most this many pages of 1000 events for one flag's history
 
 
@@ -52,9 +53,17 @@ class UnleashBackend:
     name = "unleash"
     capabilities = CAPABILITIES
 
-    def __init__(self, url: str, token: Secret, *, project: str | None = None, verify_tls: bool = True,
-                 changelog: ChangeLog | None = None, poll_interval: float = 2.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: Secret,
+        *,
+        project: str | None = None,
+        verify_tls: bool = True,
+        changelog: ChangeLog | None = None,
+        poll_interval: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.api = UnleashApi(url, token, verify=verify_tls, transport=transport)
         self.url = self.api.base_url
         self.project = project
@@ -73,9 +82,15 @@ class UnleashBackend:
 
     async def environments(self) -> list[Environment]:
         rows = await self.api.environments()
-        return [Environment(key=str(e["name"]), name=str(e["name"]),
-                            protected=e.get("type") == "production" or bool(e.get("protected")))
-                for e in sorted(rows, key=lambda e: (e.get("sortOrder", 0), e.get("name", ""))) if e.get("enabled", True)]
+        return [
+            Environment(
+                key=str(e["name"]),
+                name=str(e["name"]),
+                protected=e.get("type") == "production" or bool(e.get("protected")),
+            )
+            for e in sorted(rows, key=lambda e: (e.get("sortOrder", 0), e.get("name", "")))
+            if e.get("enabled", True)
+        ]
 
     async def list_flags(self, environment: str) -> list[Flag]:
         return await self.listing.list_flags(environment)
@@ -111,8 +126,9 @@ class UnleashBackend:
         for env in feature.get("environments") or []:
             name = str(env.get("name"))
             last = newest.get(name)
-            states[name] = env_state(bool(env.get("enabled")), env.get("strategies") or [],
-                                     int(last["id"]) if last else 0, last)
+            states[name] = env_state(
+                bool(env.get("enabled")), env.get("strategies") or [], int(last["id"]) if last else 0, last
+            )
         return feature, states
 
     async def get_flag(self, key: str, environment: str | None = None) -> Flag:
@@ -130,8 +146,9 @@ class UnleashBackend:
                 raise NotFound(f"{key} has no environment {environment!r} in Unleash.")
             events: list[dict[str, Any]] = []
             for page in range(MAX_VERSION_PAGES):
-                batch, total = await self.api.events(feature=key, environment=environment,
-                                                     types=STATE_EVENT_TYPES, offset=page * PAGE)
+                batch, total = await self.api.events(
+                    feature=key, environment=environment, types=STATE_EVENT_TYPES, offset=page * PAGE
+                )
                 events.extend(batch)
                 if len(batch) < PAGE or len(events) >= total:
                     break
@@ -149,18 +166,35 @@ class UnleashBackend:
             fresh = None
         return Conflict(message, fresh=fresh)
 
-    async def _guarded_write(self, key: str, environment: str, *, action: str, request: dict[str, Any],
-                             expected_version: int, reason: str, idempotency_key: str, ticket: str | None,
-                             origin: ChangeOrigin | None, target: Any) -> Flag:
+    async def _guarded_write(
+        self,
+        key: str,
+        environment: str,
+        *,
+        action: str,
+        request: dict[str, Any],
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None,
+        origin: ChangeOrigin | None,
+        target: Any,
+    ) -> Flag:
         """Idempotency, the version check, the change record around the write, and the read-back."""
         if not reason.strip():
             raise Invalid("A change reason is required (Unleash does not store one; flagops records it).")
         previous = self.log.by_idempotency_key(self.url, idempotency_key)
         if previous is not None:
             intent, outcome = previous
-            if intent.get("request") != request or intent.get("flag") != key or intent.get("environment") != environment:
-                raise Conflict(f"Idempotency key {idempotency_key!r} was already used for a different change. "
-                               "Retry without reusing the key.")
+            if (
+                intent.get("request") != request
+                or intent.get("flag") != key
+                or intent.get("environment") != environment
+            ):
+                raise Conflict(
+                    f"Idempotency key {idempotency_key!r} was already used for a different change. "
+                    "Retry without reusing the key."
+                )
             if outcome is not None and outcome.get("status") == "applied":
                 return await self.get_flag(key)  # a retry of a change that was applied: do not apply twice
         project = await self._project_of(key)
@@ -170,26 +204,50 @@ class UnleashBackend:
             raise NotFound(f"{key} has no environment {environment!r} in Unleash.")
         if current.version != expected_version:
             raise await self._fresh_conflict(
-                key, f"{key} in {environment} changed since you looked (version {expected_version} -> "
-                     f"{current.version}). Review the fresh state and try again.")
-        intent = self.log.intent(server=self.url, project=project, flag=key, environment=environment, action=action,
-                                 request=request, reason=reason, ticket=ticket, idempotencyKey=idempotency_key,
-                                 origin=origin_to_json(origin), expectedVersion=expected_version,
-                                 before=state_to_json(current.flag_state(environment)))
+                key,
+                f"{key} in {environment} changed since you looked (version {expected_version} -> "
+                f"{current.version}). Review the fresh state and try again.",
+            )
+        intent = self.log.intent(
+            server=self.url,
+            project=project,
+            flag=key,
+            environment=environment,
+            action=action,
+            request=request,
+            reason=reason,
+            ticket=ticket,
+            idempotencyKey=idempotency_key,
+            origin=origin_to_json(origin),
+            expectedVersion=expected_version,
+            before=state_to_json(current.flag_state(environment)),
+        )
         try:
             await target(project, current)
         except FlagOpsError as exc:
             after = await self._after(key, environment, expected_version)
-            self.log.outcome(intent, "failed", error=str(exc).splitlines()[0], events=after[1],
-                             after=state_to_json(after[0].flag_state(environment)) if after[0] else None)
+            self.log.outcome(
+                intent,
+                "failed",
+                error=str(exc).splitlines()[0],
+                events=after[1],
+                after=state_to_json(after[0].flag_state(environment)) if after[0] else None,
+            )
             if isinstance(exc, Conflict):
-                raise await self._fresh_conflict(key, f"{key} in {environment}: {exc.message} Nothing more was "
-                                                      "written; review the fresh state and try again.") from exc
+                raise await self._fresh_conflict(
+                    key,
+                    f"{key} in {environment}: {exc.message} Nothing more was "
+                    "written; review the fresh state and try again.",
+                ) from exc
             raise
         state, event_ids = await self._after(key, environment, expected_version)
         assert state is not None
-        self.log.outcome(intent, "applied" if event_ids else "noop", events=event_ids,
-                         after=state_to_json(state.flag_state(environment)))
+        self.log.outcome(
+            intent,
+            "applied" if event_ids else "noop",
+            events=event_ids,
+            after=state_to_json(state.flag_state(environment)),
+        )
         return await self.get_flag(key)
 
     async def _after(self, key: str, environment: str, since: int) -> tuple[EnvState | None, list[int]]:
@@ -200,9 +258,18 @@ class UnleashBackend:
             return None, []
         return states.get(environment), sorted(int(e["id"]) for e in events if int(e["id"]) > since)
 
-    async def update_state(self, key: str, environment: str, change: StateChange, *, expected_version: int,
-                           reason: str, idempotency_key: str, ticket: str | None = None,
-                           origin: ChangeOrigin | None = None) -> Flag:
+    async def update_state(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         if change.rules is not None or change.default_variant is not None:
             raise Invalid("With Unleash, flagops changes on/off and the rollout only; edit targeting in Unleash.")
         if change.is_empty():
@@ -218,12 +285,31 @@ class UnleashBackend:
                 await self.api.toggle(project, key, environment, True)
 
         request = {"enabled": change.enabled, "rollout": rollout}
-        return await self._guarded_write(key, environment, action="update", request=request,
-                                         expected_version=expected_version, reason=reason,
-                                         idempotency_key=idempotency_key, ticket=ticket, origin=origin, target=write)
+        return await self._guarded_write(
+            key,
+            environment,
+            action="update",
+            request=request,
+            expected_version=expected_version,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            ticket=ticket,
+            origin=origin,
+            target=write,
+        )
 
-    async def restore(self, key: str, environment: str, to_version: int, *, expected_version: int, reason: str,
-                      idempotency_key: str, ticket: str | None = None, origin: ChangeOrigin | None = None) -> Flag:
+    async def restore(
+        self,
+        key: str,
+        environment: str,
+        to_version: int,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+        origin: ChangeOrigin | None = None,
+    ) -> Flag:
         current, steps = await self._history(key, environment)
         target: EnvState | None = current if to_version == current.version else None
         for step in steps:
@@ -232,24 +318,42 @@ class UnleashBackend:
             if target is None and step.before.version == to_version:
                 target = step.before
         if target is None:
-            raise NotFound(f"{key} in {environment} has no version {to_version} in Unleash's event log "
-                           "(versions are event ids: see flagops audit).")
+            raise NotFound(
+                f"{key} in {environment} has no version {to_version} in Unleash's event log "
+                "(versions are event ids: see flagops audit)."
+            )
         wanted = target
 
         async def write(project: str, now: EnvState) -> None:
             await restore_state(self.api, project, key, environment, now, wanted)
 
-        return await self._guarded_write(key, environment, action="restore", request={"toVersion": to_version},
-                                         expected_version=expected_version, reason=reason,
-                                         idempotency_key=idempotency_key, ticket=ticket, origin=origin, target=write)
+        return await self._guarded_write(
+            key,
+            environment,
+            action="restore",
+            request={"toVersion": to_version},
+            expected_version=expected_version,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            ticket=ticket,
+            origin=origin,
+            target=write,
+        )
 
     # --- audit, metrics, evaluation, watching ---------------------------------------------------
 
-    async def audit(self, *, flag: str | None = None, environment: str | None = None,
-                    since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def audit(
+        self,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
         types = STATE_EVENT_TYPES + (LIFECYCLE_EVENT_TYPES if environment is None else ())
-        events, _ = await self.api.events(feature=flag, environment=environment, project=self.project,
-                                          types=types, limit=min(max(limit, 1) * 3, PAGE))
+        events, _ = await self.api.events(
+            feature=flag, environment=environment, project=self.project, types=types, limit=min(max(limit, 1) * 3, PAGE)
+        )
         current: dict[str, dict[str, EnvState]] = {}
         limit_requests = asyncio.Semaphore(8)
 
@@ -271,8 +375,9 @@ class UnleashBackend:
         """Unleash's event log has no hash chain; this verifies the console's own change log."""
         return self.log.verify()
 
-    async def metrics(self, key: str, environment: str, *, window_seconds: int = 300,
-                      step_seconds: int = 10) -> MetricSeries:
+    async def metrics(
+        self, key: str, environment: str, *, window_seconds: int = 300, step_seconds: int = 10
+    ) -> MetricSeries:
         """Unleash OSS keeps hourly yes/no usage counts and no errors: hourly points, has_errors=False."""
         return usage_series(key, environment, await self.api.raw_metrics(key), window_seconds)
 
@@ -285,15 +390,20 @@ class UnleashBackend:
             if marker not in by_context:
                 played = await self.api.playground(environment, context, self.project)
                 by_context[marker] = {str(f.get("name")): f for f in played}
-        return [decision(req, by_context[context_marker(playground_context(req))].get(req.flag_key))
-                for req in requests]
+        return [
+            decision(req, by_context[context_marker(playground_context(req))].get(req.flag_key)) for req in requests
+        ]
 
     async def _events_after(self, after: int | None) -> list[dict[str, Any]]:
         """Events newer than `after` (just the newest one when None), newest first, across pages."""
         found: list[dict[str, Any]] = []
         for page in range(MAX_VERSION_PAGES):
-            events, _ = await self.api.events(project=self.project, types=STATE_EVENT_TYPES + LIFECYCLE_EVENT_TYPES,
-                                              limit=1 if after is None else PAGE, offset=page * PAGE)
+            events, _ = await self.api.events(
+                project=self.project,
+                types=STATE_EVENT_TYPES + LIFECYCLE_EVENT_TYPES,
+                limit=1 if after is None else PAGE,
+                offset=page * PAGE,
+            )
             found.extend(events)
             if after is None or len(events) < PAGE or any(int(e["id"]) <= after for e in events):
                 break
@@ -319,8 +429,11 @@ class UnleashBackend:
                 env = event.get("environment")
                 if env not in (None, environment):
                     continue
-                kind = {"feature-created": "flag.created", "feature-archived": "flag.archived",
-                        "feature-deleted": "flag.archived"}.get(str(event.get("type")), "flag.updated")
+                kind = {
+                    "feature-created": "flag.created",
+                    "feature-archived": "flag.archived",
+                    "feature-deleted": "flag.archived",
+                }.get(str(event.get("type")), "flag.updated")
                 key = str(event.get("featureName"))
                 flag: Flag | None = None
                 if kind != "flag.archived":
@@ -328,8 +441,9 @@ class UnleashBackend:
                         flag = await self.get_flag(key, environment)
                     except FlagOpsError:
                         flag = None
-                yield ChangeEvent(id=after, type=kind, flag_key=key, environment=env, flag=flag,
-                                  actor=event.get("createdBy"))
+                yield ChangeEvent(
+                    id=after, type=kind, flag_key=key, environment=env, flag=flag, actor=event.get("createdBy")
+                )
             await asyncio.sleep(self.poll_interval)
 
 

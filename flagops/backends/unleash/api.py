@@ -56,8 +56,9 @@ def unleash_message(response: httpx.Response) -> str:
 class UnleashApi:
     """Typed-enough wrappers over the Admin API paths; everything returns parsed JSON."""
 
-    def __init__(self, base_url: str, token: Secret, *, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, token: Secret, *, verify: bool = True, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = ResilientClient(self.base_url, token, verify=verify, transport=transport)
 
@@ -67,8 +68,9 @@ class UnleashApi:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _call(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
-                    json: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Any:
         ok = (400, 403, 404, 409, 415, 422) + ((500,) if method == "PATCH" else ())
         response = await self.http.request(method, path, what=what, params=params, json=json, ok=ok)
         status = response.status_code
@@ -86,8 +88,10 @@ class UnleashApi:
         elif status == 500:
             error = Unavailable(f"{what}: Unleash failed (500): {message}")
         elif status == 403:
-            error = Forbidden(f"{what}: Unleash refused this token (403): {message}. flagops needs an admin API "
-                              "token or a personal access token with access to these projects and environments.")
+            error = Forbidden(
+                f"{what}: Unleash refused this token (403): {message}. flagops needs an admin API "
+                "token or a personal access token with access to these projects and environments."
+            )
         elif status == 404:
             error = NotFound(f"{what}: not found in Unleash (404): {message}")
         elif status == 409:
@@ -107,10 +111,15 @@ class UnleashApi:
         features: list[dict[str, Any]] = []
         offset = 0
         while True:
-            params = {"limit": str(PAGE), "offset": str(offset), "sortBy": "name", "sortOrder": "asc",
-                      "project": f"IS:{project}" if project else None, "query": query}
-            data = await self._call("GET", "/api/admin/search/features", what="search Unleash features",
-                                    params=params)
+            params = {
+                "limit": str(PAGE),
+                "offset": str(offset),
+                "sortBy": "name",
+                "sortOrder": "asc",
+                "project": f"IS:{project}" if project else None,
+                "query": query,
+            }
+            data = await self._call("GET", "/api/admin/search/features", what="search Unleash features", params=params)
             page = [f for f in data.get("features", []) if isinstance(f, dict)]
             features.extend(page)
             offset += len(page)
@@ -119,19 +128,28 @@ class UnleashApi:
 
     async def feature(self, project: str, key: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._call(
-            "GET", f"/api/admin/projects/{_seg(project)}/features/{_seg(key)}", what=f"read {key} from Unleash")
+            "GET", f"/api/admin/projects/{_seg(project)}/features/{_seg(key)}", what=f"read {key} from Unleash"
+        )
         return data
 
-    async def playground(self, environment: str, context: Mapping[str, Any],
-                         project: str | None = None) -> list[dict[str, Any]]:
+    async def playground(
+        self, environment: str, context: Mapping[str, Any], project: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every feature with its strategies and on/off in `environment`, evaluated for `context`."""
         body = {"environment": environment, "projects": [project] if project else "*", "context": dict(context)}
         data = await self._call("POST", "/api/admin/playground", what=f"read flags in {environment}", json=body)
         return [f for f in data.get("features", []) if isinstance(f, dict)]
 
-    async def events(self, *, feature: str | None = None, environment: str | None = None,
-                     project: str | None = None, types: tuple[str, ...] = (), limit: int = PAGE,
-                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    async def events(
+        self,
+        *,
+        feature: str | None = None,
+        environment: str | None = None,
+        project: str | None = None,
+        types: tuple[str, ...] = (),
+        limit: int = PAGE,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of the event search, newest first, and the total count."""
         params = {
             "feature": f"IS:{feature}" if feature else None,
@@ -146,8 +164,9 @@ class UnleashApi:
         return events, int(data.get("total", len(events)))
 
     async def raw_metrics(self, key: str) -> list[dict[str, Any]]:
-        data = await self._call("GET", f"/api/admin/client-metrics/features/{_seg(key)}/raw",
-                                what=f"read usage of {key}")
+        data = await self._call(
+            "GET", f"/api/admin/client-metrics/features/{_seg(key)}/raw", what=f"read usage of {key}"
+        )
         return [d for d in data.get("data", []) if isinstance(d, dict)]
 
     # --- writes --------------------------------------------------------------------------------
@@ -160,15 +179,21 @@ class UnleashApi:
         await self._call("POST", path, what=f"turn {key} {'on' if on else 'off'} in {environment}")
 
     async def add_strategy(self, project: str, key: str, environment: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        data: dict[str, Any] = await self._call("POST", self._env_path(project, key, environment) + "/strategies",
-                                                what=f"add a strategy to {key} in {environment}", json=dict(body))
+        data: dict[str, Any] = await self._call(
+            "POST",
+            self._env_path(project, key, environment) + "/strategies",
+            what=f"add a strategy to {key} in {environment}",
+            json=dict(body),
+        )
         return data
 
-    async def patch_strategy(self, project: str, key: str, environment: str, strategy_id: str,
-                             operations: list[dict[str, Any]]) -> dict[str, Any]:
+    async def patch_strategy(
+        self, project: str, key: str, environment: str, strategy_id: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         path = self._env_path(project, key, environment) + f"/strategies/{_seg(strategy_id)}"
-        data: dict[str, Any] = await self._call("PATCH", path, what=f"change a strategy of {key} in {environment}",
-                                                json=operations)
+        data: dict[str, Any] = await self._call(
+            "PATCH", path, what=f"change a strategy of {key} in {environment}", json=operations
+        )
         return data
 
     async def delete_strategy(self, project: str, key: str, environment: str, strategy_id: str) -> None:

@@ -16,19 +16,27 @@ from flagops.backends.unleash.state import EnvState, Step, history
 from flagops.model import AuditEntry
 from flagops.v1.wire import origin_from_json, parse_time, state_to_json
 
-LIFECYCLE_ACTIONS = {"feature-created": "flag.created", "feature-archived": "flag.archived",
-                     "feature-revived": "flag.revived", "feature-deleted": "flag.deleted"}
+LIFECYCLE_ACTIONS = {
+    "feature-created": "flag.created",
+    "feature-archived": "flag.archived",
+    "feature-revived": "flag.revived",
+    "feature-deleted": "flag.deleted",
+}
 
 
-def _intent_for(step: Step, key: str, environment: str, by_event: dict[int, dict[str, Any]],
-                pending: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _intent_for(
+    step: Step, key: str, environment: str, by_event: dict[int, dict[str, Any]], pending: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     for event_id in step.event_ids:
         if event_id in by_event:
             return by_event[event_id]
     # an intent without an outcome (the process died mid-write): the first change after the version it saw
     for intent in pending:
-        if (intent.get("flag") == key and intent.get("environment") == environment
-                and intent.get("expectedVersion") == step.before.version):
+        if (
+            intent.get("flag") == key
+            and intent.get("environment") == environment
+            and intent.get("expectedVersion") == step.before.version
+        ):
             return intent
     return None
 
@@ -55,8 +63,11 @@ def _entry(step: Step, key: str, environment: str, intent: dict[str, Any] | None
     )
 
 
-def audit_entries(events: list[dict[str, Any]], current: dict[str, dict[str, EnvState]],
-                  changelog: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]) -> list[AuditEntry]:
+def audit_entries(
+    events: list[dict[str, Any]],
+    current: dict[str, dict[str, EnvState]],
+    changelog: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]],
+) -> list[AuditEntry]:
     """Entries for `events` (newest first), given each feature's current states; newest first."""
     intents, outcomes = changelog
     by_event: dict[int, dict[str, Any]] = {}
@@ -71,8 +82,17 @@ def audit_entries(events: list[dict[str, Any]], current: dict[str, dict[str, Env
         kind = str(event.get("type"))
         at = parse_time(event.get("createdAt"))
         if kind in LIFECYCLE_ACTIONS and at is not None:
-            entries.append(AuditEntry(sequence=int(event["id"]), at=at, actor=str(event.get("createdBy") or ""),
-                                      action=LIFECYCLE_ACTIONS[kind], flag_key=key, environment=None, reason=""))
+            entries.append(
+                AuditEntry(
+                    sequence=int(event["id"]),
+                    at=at,
+                    actor=str(event.get("createdBy") or ""),
+                    action=LIFECYCLE_ACTIONS[kind],
+                    flag_key=key,
+                    environment=None,
+                    reason="",
+                )
+            )
         elif kind in STATE_EVENT_TYPES and event.get("environment"):
             streams.setdefault((key, str(event["environment"])), []).append(event)
     for (key, environment), stream in streams.items():
@@ -81,9 +101,17 @@ def audit_entries(events: list[dict[str, Any]], current: dict[str, dict[str, Env
             for event in stream:
                 at = parse_time(event.get("createdAt"))
                 if at is not None:
-                    entries.append(AuditEntry(sequence=int(event["id"]), at=at,
-                                              actor=str(event.get("createdBy") or ""), action="flag.updated",
-                                              flag_key=key, environment=environment, reason=""))
+                    entries.append(
+                        AuditEntry(
+                            sequence=int(event["id"]),
+                            at=at,
+                            actor=str(event.get("createdBy") or ""),
+                            action="flag.updated",
+                            flag_key=key,
+                            environment=environment,
+                            reason="",
+                        )
+                    )
             continue
         for step in history(state, stream):
             entries.append(_entry(step, key, environment, _intent_for(step, key, environment, by_event, pending)))

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def _digest(prev: str | None, record: dict[str, Any]) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class ChangeLog:
@@ -106,8 +106,9 @@ class ChangeLog:
         return full
 
     def intent(self, **fields: Any) -> dict[str, Any]:
-        return self.append({"kind": "intent", "id": uuid.uuid4().hex, "at": now_iso(), "actor": current_actor(),
-                            **fields})
+        return self.append(
+            {"kind": "intent", "id": uuid.uuid4().hex, "at": now_iso(), "actor": current_actor(), **fields}
+        )
 
     def outcome(self, intent: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:
         return self.append({"kind": "outcome", "intent": intent["id"], "at": now_iso(), "status": status, **fields})
@@ -120,8 +121,12 @@ class ChangeLog:
             if "corrupt" in record:
                 return AuditVerification(False, checked, broken_at=index, problem="line is not valid JSON")
             if record.get("prevHash") != prev:
-                return AuditVerification(False, checked, broken_at=int(seq),
-                                         problem="prevHash does not match the line before (deleted or reordered)")
+                return AuditVerification(
+                    False,
+                    checked,
+                    broken_at=int(seq),
+                    problem="prevHash does not match the line before (deleted or reordered)",
+                )
             if record.get("hash") != _digest(prev, record):
                 return AuditVerification(False, checked, broken_at=int(seq), problem="line was changed")
             prev = record.get("hash")

@@ -22,10 +22,23 @@ from flagops.model import Flag
 MAX_PAGES = 20  # at most this many pages of 1000 events when looking for versions
 CACHE_SECONDS = 30.0
 META_EVENT_TYPES = (
-    "feature-created", "feature-archived", "feature-revived", "feature-deleted", "feature-metadata-updated",
-    "feature-updated", "feature-stale-on", "feature-stale-off", "feature-tagged", "feature-untagged",
-    "feature-type-updated", "feature-project-change", "feature-import", "feature-variants-updated",
-    "feature-environment-variants-updated", "segment-updated", "segment-deleted",
+    "feature-created",
+    "feature-archived",
+    "feature-revived",
+    "feature-deleted",
+    "feature-metadata-updated",
+    "feature-updated",
+    "feature-stale-on",
+    "feature-stale-off",
+    "feature-tagged",
+    "feature-untagged",
+    "feature-type-updated",
+    "feature-project-change",
+    "feature-import",
+    "feature-variants-updated",
+    "feature-environment-variants-updated",
+    "segment-updated",
+    "segment-deleted",
 )
 
 
@@ -61,8 +74,9 @@ class FlagListing:
         fresh: dict[str, dict[str, Any]] = {}
         top = known.top
         for page in range(MAX_PAGES):
-            events, total = await self.api.events(environment=environment, project=self.project,
-                                                  types=STATE_EVENT_TYPES, offset=page * PAGE)
+            events, total = await self.api.events(
+                environment=environment, project=self.project, types=STATE_EVENT_TYPES, offset=page * PAGE
+            )
             reached = False
             for event in events:
                 if int(event["id"]) <= known.top:
@@ -84,8 +98,11 @@ class FlagListing:
         (state_top, versions), meta_top = await asyncio.gather(self.versions(environment), self._meta_top())
         cached = self._listings.get(environment)
         now = time.monotonic()
-        if (cached is not None and (cached.state_top, cached.meta_top) == (state_top, meta_top)
-                and now - cached.at < CACHE_SECONDS):
+        if (
+            cached is not None
+            and (cached.state_top, cached.meta_top) == (state_top, meta_top)
+            and now - cached.at < CACHE_SECONDS
+        ):
             return list(cached.flags)
         features, evaluated = await asyncio.gather(
             self.api.search_features(project=self.project),
@@ -102,8 +119,12 @@ class FlagListing:
                 continue
             event = versions.get(key)
             strategies = (played[key].get("strategies") or {}).get("data") or []
-            state = env_state(bool(played[key].get("isEnabledInCurrentEnvironment")), strategies,
-                              int(event["id"]) if event else 0, event)
+            state = env_state(
+                bool(played[key].get("isEnabledInCurrentEnvironment")),
+                strategies,
+                int(event["id"]) if event else 0,
+                event,
+            )
             flags.append(flag_from_feature(feature, {environment: state.flag_state(environment)}))
         self._listings[environment] = _Listing(state_top, meta_top, now, flags)
         return list(flags)

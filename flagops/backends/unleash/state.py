@@ -24,18 +24,32 @@ from flagops.v1.wire import parse_time
 
 PLAIN_STRATEGIES = ("default", "flexibleRollout")
 OPERATORS = {
-    "IN": "in", "NOT_IN": "not_in", "STR_CONTAINS": "contains", "STR_STARTS_WITH": "starts_with",
-    "STR_ENDS_WITH": "ends_with", "NUM_EQ": "eq", "NUM_GT": "gt", "NUM_GTE": "gte", "NUM_LT": "lt",
-    "NUM_LTE": "lte", "SEMVER_GT": "semver_gt", "SEMVER_LT": "semver_lt", "SEMVER_EQ": "semver_eq",
-    "DATE_AFTER": "date_after", "DATE_BEFORE": "date_before",
+    "IN": "in",
+    "NOT_IN": "not_in",
+    "STR_CONTAINS": "contains",
+    "STR_STARTS_WITH": "starts_with",
+    "STR_ENDS_WITH": "ends_with",
+    "NUM_EQ": "eq",
+    "NUM_GT": "gt",
+    "NUM_GTE": "gte",
+    "NUM_LT": "lt",
+    "NUM_LTE": "lte",
+    "SEMVER_GT": "semver_gt",
+    "SEMVER_LT": "semver_lt",
+    "SEMVER_EQ": "semver_eq",
+    "DATE_AFTER": "date_after",
+    "DATE_BEFORE": "date_before",
 }
 STRATEGY_FIELDS = ("name", "title", "disabled", "parameters", "constraints", "segments", "variants")
 
 
 def normalize_constraint(raw: Any) -> dict[str, Any]:
     c = raw if isinstance(raw, dict) else {}
-    out: dict[str, Any] = {"contextName": str(c.get("contextName", "")), "operator": str(c.get("operator", "")),
-                           "values": [str(v) for v in c.get("values") or []]}
+    out: dict[str, Any] = {
+        "contextName": str(c.get("contextName", "")),
+        "operator": str(c.get("operator", "")),
+        "values": [str(v) for v in c.get("values") or []],
+    }
     if c.get("value") is not None:
         out["value"] = str(c["value"])
     for flag in ("inverted", "caseInsensitive"):  # some endpoints omit them when false: only keep a true one
@@ -116,8 +130,9 @@ class EnvState:
             for i, c in enumerate(s["constraints"]):
                 op = OPERATORS.get(c["operator"], c["operator"].lower())
                 values = tuple(c["values"]) or ((c["value"],) if "value" in c else ())
-                rules.append(Rule(f"{s['id']}:{i}", c["contextName"], f"not {op}" if c.get("inverted") else op,
-                                  values, variant))
+                rules.append(
+                    Rule(f"{s['id']}:{i}", c["contextName"], f"not {op}" if c.get("inverted") else op, values, variant)
+                )
             for seg in s["segments"]:
                 rules.append(Rule(f"{s['id']}:segment:{seg}", "segment", "in", (str(seg),), variant))
             if not s["constraints"] and not s["segments"]:  # a targeting strategy type (userWithId, ...)
@@ -126,9 +141,17 @@ class EnvState:
         return tuple(rules)
 
     def flag_state(self, environment: str) -> FlagState:
-        return FlagState(environment=environment, enabled=self.enabled, rollout=self.rollout,
-                         default_variant="on", off_variant="off", version=self.version, rules=self.rules,
-                         updated_at=self.updated_at, updated_by=self.updated_by)
+        return FlagState(
+            environment=environment,
+            enabled=self.enabled,
+            rollout=self.rollout,
+            default_variant="on",
+            off_variant="off",
+            version=self.version,
+            rules=self.rules,
+            updated_at=self.updated_at,
+            updated_by=self.updated_by,
+        )
 
 
 def env_state(enabled: bool, strategies: list[Any], version: int = 0, event: dict[str, Any] | None = None) -> EnvState:
@@ -197,11 +220,18 @@ def history(current: EnvState, events_desc: list[dict[str, Any]]) -> list[Step]:
             before = undo(before, event)
         last = group[0]
         older = groups[index + 1][0] if index + 1 < len(groups) else None
-        after_state = replace(after, version=max(int(e["id"]) for e in group),
-                              updated_at=parse_time(last.get("createdAt")), updated_by=last.get("createdBy"))
-        before_state = replace(before, version=int(older["id"]) if older else 0,
-                               updated_at=parse_time(older.get("createdAt")) if older else None,
-                               updated_by=older.get("createdBy") if older else None)
+        after_state = replace(
+            after,
+            version=max(int(e["id"]) for e in group),
+            updated_at=parse_time(last.get("createdAt")),
+            updated_by=last.get("createdBy"),
+        )
+        before_state = replace(
+            before,
+            version=int(older["id"]) if older else 0,
+            updated_at=parse_time(older.get("createdAt")) if older else None,
+            updated_by=older.get("createdBy") if older else None,
+        )
         steps.append(Step(tuple(reversed(group)), before_state, after_state))
         after = before_state
     return steps
@@ -209,8 +239,13 @@ def history(current: EnvState, events_desc: list[dict[str, Any]]) -> list[Step]:
 
 def flag_from_feature(feature: dict[str, Any], states: dict[str, FlagState]) -> Flag:
     """A flag from a feature-search row (or a feature document) plus the states already built."""
-    tags = tuple(f"{t.get('type', 'simple')}:{t.get('value', '')}" if t.get("type") not in (None, "simple")
-                 else str(t.get("value", "")) for t in feature.get("tags") or [] if isinstance(t, dict))
+    tags = tuple(
+        f"{t.get('type', 'simple')}:{t.get('value', '')}"
+        if t.get("type") not in (None, "simple")
+        else str(t.get("value", ""))
+        for t in feature.get("tags") or []
+        if isinstance(t, dict)
+    )
     creator = feature.get("createdBy")
     variants = feature.get("variants") or []
     return Flag(

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flagops.model import Decision, EvaluationRequest, MetricPoint, MetricSeries
 from flagops.v1.wire import parse_time
 
 
-def usage_series(key: str, environment: str, rows: list[dict[str, Any]], window_seconds: int,
-                 now: datetime | None = None) -> MetricSeries:
+def usage_series(
+    key: str, environment: str, rows: list[dict[str, Any]], window_seconds: int, now: datetime | None = None
+) -> MetricSeries:
     """The hourly buckets that overlap the last `window_seconds`, summed over applications."""
-    start = (now or datetime.now(timezone.utc)) - timedelta(seconds=window_seconds)
+    start = (now or datetime.now(UTC)) - timedelta(seconds=window_seconds)
     hours: dict[datetime, dict[str, int]] = {}
     for row in rows:
         at = parse_time(row.get("timestamp"))

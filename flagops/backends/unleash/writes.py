@@ -35,44 +35,70 @@ def whole_percent(value: float) -> int:
     return int(value)
 
 
-async def set_rollout(api: UnleashApi, project: str, key: str, environment: str, state: EnvState,
-                      rollout: int) -> None:
+async def set_rollout(api: UnleashApi, project: str, key: str, environment: str, state: EnvState, rollout: int) -> None:
     managed = managed_rollout_strategy(key, environment, state)
     if managed is None:
-        await api.add_strategy(project, key, environment, {
-            "name": "flexibleRollout", "constraints": [], "segments": [],
-            "parameters": {"rollout": str(rollout), "stickiness": "default", "groupId": key},
-        })
+        await api.add_strategy(
+            project,
+            key,
+            environment,
+            {
+                "name": "flexibleRollout",
+                "constraints": [],
+                "segments": [],
+                "parameters": {"rollout": str(rollout), "stickiness": "default", "groupId": key},
+            },
+        )
         return
     if managed["parameters"].get("rollout") == str(rollout):
         return
-    await api.patch_strategy(project, key, environment, managed["id"], [
-        # the strategy must still be the plain one we read, with the rollout we read
-        {"op": "test", "path": "/parameters/rollout", "value": managed["parameters"].get("rollout")},
-        {"op": "test", "path": "/constraints", "value": []},
-        {"op": "test", "path": "/disabled", "value": False},
-        {"op": "replace", "path": "/parameters/rollout", "value": str(rollout)},
-    ])
+    await api.patch_strategy(
+        project,
+        key,
+        environment,
+        managed["id"],
+        [
+            # the strategy must still be the plain one we read, with the rollout we read
+            {"op": "test", "path": "/parameters/rollout", "value": managed["parameters"].get("rollout")},
+            {"op": "test", "path": "/constraints", "value": []},
+            {"op": "test", "path": "/disabled", "value": False},
+            {"op": "replace", "path": "/parameters/rollout", "value": str(rollout)},
+        ],
+    )
 
 
 def _strategy_body(s: dict[str, Any]) -> dict[str, Any]:
-    return {"name": s["name"], "title": s["title"], "disabled": s["disabled"], "parameters": s["parameters"],
-            "constraints": s["constraints"], "segments": s["segments"], "variants": s["variants"]}
+    return {
+        "name": s["name"],
+        "title": s["title"],
+        "disabled": s["disabled"],
+        "parameters": s["parameters"],
+        "constraints": s["constraints"],
+        "segments": s["segments"],
+        "variants": s["variants"],
+    }
 
 
 def _patch_ops(current: dict[str, Any], target: dict[str, Any]) -> list[dict[str, Any]]:
     # The guard tests the fields Unleash stores exactly as we read them (string parameters, a boolean);
     # constraints are not tested because endpoints differ in which default keys they spell out.
-    changes = [{"op": "replace", "path": f"/{f}", "value": target.get(f)}
-               for f in ("parameters", "constraints", "disabled", "title", "variants") if current.get(f) != target.get(f)]
+    changes = [
+        {"op": "replace", "path": f"/{f}", "value": target.get(f)}
+        for f in ("parameters", "constraints", "disabled", "title", "variants")
+        if current.get(f) != target.get(f)
+    ]
     if not changes:
         return []
-    return [{"op": "test", "path": "/parameters", "value": current["parameters"]},
-            {"op": "test", "path": "/disabled", "value": current["disabled"]}, *changes]
+    return [
+        {"op": "test", "path": "/parameters", "value": current["parameters"]},
+        {"op": "test", "path": "/disabled", "value": current["disabled"]},
+        *changes,
+    ]
 
 
-async def restore_state(api: UnleashApi, project: str, key: str, environment: str, current: EnvState,
-                        target: EnvState) -> None:
+async def restore_state(
+    api: UnleashApi, project: str, key: str, environment: str, current: EnvState, target: EnvState
+) -> None:
     """Make `environment` behave like `target`: toggle, then strategies updated/re-added/removed.
 
     Order matters for safety: turning off happens first and turning on last, and strategies are added before

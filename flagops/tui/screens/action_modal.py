@@ -78,16 +78,20 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             if self.kind == "rollout":
                 yield Label("New rollout % (0-100)", classes="action-field-label", markup=False)
                 yield Input(placeholder="e.g. 5", id="action-percent", restrict=r"[0-9.%]*", max_length=6)
-            yield Label(f"Reason (required, at least {ops.min_reason_length} characters)",
-                        classes="action-field-label", markup=False)
+            yield Label(
+                f"Reason (required, at least {ops.min_reason_length} characters)",
+                classes="action-field-label",
+                markup=False,
+            )
             yield Input(placeholder="why, for the audit log", id="action-reason", max_length=500)
             yield Label("Ticket / incident (optional)", classes="action-field-label", markup=False)
             yield Input(placeholder="e.g. INC-123", id="action-ticket", max_length=100)
             yield Label("", id="action-typed-label", classes="action-field-label", markup=False)
             yield Input(placeholder="type the flag key", id="action-typed-key", max_length=1000)
             yield Label("", id="action-message", markup=False)
-            yield Label("tab/shift+tab: fields and buttons · enter: next field · esc: cancel",
-                        id="action-hint", markup=False)
+            yield Label(
+                "tab/shift+tab: fields and buttons · enter: next field · esc: cancel", id="action-hint", markup=False
+            )
             with Horizontal(id="action-buttons"):
                 yield Button("Cancel", id="action-cancel", variant="default")
                 yield Button(VERBS[self.kind], id="action-apply", variant="error", disabled=True)
@@ -190,8 +194,9 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         """Kill an off flag, roll back to what it already is: say so, ask nothing, write nothing."""
         self._set_asking(False)
         where = printable(plan.environment.key, 40)
-        self._message(f"Already {describe_state(plan.before)} in {where}: nothing to change, nothing is written.",
-                      "success")
+        self._message(
+            f"Already {describe_state(plan.before)} in {where}: nothing to change, nothing is written.", "success"
+        )
         close = self.query_one("#action-close", Button)
         close.display = True
         close.focus()
@@ -229,8 +234,10 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         if field == "action-reason":
             reason = self.query_one("#action-reason", Input).value.strip()
             if len(reason) < ops.min_reason_length:
-                return (f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed). "
-                        "The cursor is in the Reason field.")
+                return (
+                    f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed). "
+                    "The cursor is in the Reason field."
+                )
         elif field == "action-typed-key" and ops.needs_typed_key(plan):
             if self.query_one("#action-typed-key", Input).value.strip() != plan.flag.key:
                 return "The typed key does not match the flag key. The cursor is in the typed-key field."
@@ -292,14 +299,20 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             fresh = exc.fresh.state(self.environment) if exc.fresh is not None else None
             if exc.fresh is not None:
                 self.flagops.store.put(exc.fresh)
-            now = f"now {describe_state(fresh)} (v{fresh.version}, by {printable(fresh.updated_by or '?', 40)})" \
-                if fresh is not None else "it changed"
+            now = (
+                f"now {describe_state(fresh)} (v{fresh.version}, by {printable(fresh.updated_by or '?', 40)})"
+                if fresh is not None
+                else "it changed"
+            )
             self.replan(f"Someone else changed this flag first: {now}. Check the effect and apply again.")
             return
         except FlagOpsError as exc:
             self._set_inputs_disabled(False)
-            self._message(f"{exc.message} Nothing was changed unless the audit log says so; "
-                          "applying again is safe (same idempotency key).", "error")
+            self._message(
+                f"{exc.message} Nothing was changed unless the audit log says so; "
+                "applying again is safe (same idempotency key).",
+                "error",
+            )
             return
         finally:
             self.busy = False
@@ -323,11 +336,14 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         if applied.noop:
             text = f"Nothing to change: already {describe_state(state)}."
         elif applied.confirmed and applied.time_to_effect is not None:
-            text = (f"Done: now {describe_state(state)} (v{state.version}). "
-                    f"Took effect in {applied.time_to_effect:.2f} s.")
+            text = (
+                f"Done: now {describe_state(state)} (v{state.version}). Took effect in {applied.time_to_effect:.2f} s."
+            )
         else:
-            text = (f"Written: now {describe_state(state)} (v{state.version}), "
-                    "but the service did not confirm it is served yet.")
+            text = (
+                f"Written: now {describe_state(state)} (v{state.version}), "
+                "but the service did not confirm it is served yet."
+            )
         self._message(text, "success")
         self.query_one("#action-apply").display = False
         self.query_one("#action-cancel").display = False

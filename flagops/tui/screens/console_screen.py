@@ -48,8 +48,9 @@ class ConsoleScreen(Screen[None]):
     def _merge_bindings(cls):  # type: ignore[no-untyped-def]
         """A screen's own keys first in the footer, the navigation keys shared by all screens after them."""
         keys = super()._merge_bindings().key_to_bindings
-        ordered = {k: v for k, v in keys.items() if k not in NAVIGATION_KEYS} | \
-            {k: v for k, v in keys.items() if k in NAVIGATION_KEYS}
+        ordered = {k: v for k, v in keys.items() if k not in NAVIGATION_KEYS} | {
+            k: v for k, v in keys.items() if k in NAVIGATION_KEYS
+        }
         return BindingsMap.from_keys(ordered)
 
     def compose(self) -> ComposeResult:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from textual import work
@@ -26,14 +26,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from flagops.errors import FlagOpsError
+from flagops.metrics.base import VariantRate, variant_rates
+from flagops.metrics.paired import metrics_source
 from flagops.model import AuditEntry, Flag, MetricSeries
 from flagops.tui import clock
 from flagops.tui.host import console_host, live_store
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import change_summary
-from flagops.metrics.base import VariantRate, variant_rates
-from flagops.metrics.paired import metrics_source
 from flagops.tui.widgets.charts import TREND_LEGEND, format_rate, format_span, trend_sparkline
 
 FEED_SECONDS = 2.0
@@ -51,7 +51,7 @@ METRICS_STEP = 10  # the v1 API's metric resolution: steps are multiples of it
 
 def utcnow() -> datetime:
     """The dashboard's clock (one place, so snapshot tests can pin it)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,19 @@ class DashboardScreen(ConsoleScreen):
         self.key_width = 30
         # kept as attributes: nested children may mount after this screen's own Mount event
         self.grid = Grid()
-        self.panels = {name: Static("", id=name, classes=classes, markup=False) for name, classes in (
-            ("suspects", "panel panel-wide"), ("top-errors", "panel"), ("recent", "panel"),
-            ("feed", "panel panel-wide"))}
+        self.panels = {
+            name: Static("", id=name, classes=classes, markup=False)
+            for name, classes in (
+                ("suspects", "panel panel-wide"),
+                ("top-errors", "panel"),
+                ("recent", "panel"),
+                ("feed", "panel panel-wide"),
+            )
+        }
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll():
-            with self.grid:
-                yield from self.panels.values()
+        with VerticalScroll(), self.grid:
+            yield from self.panels.values()
 
     def on_resize(self) -> None:
         self._fit(self.size.width)
@@ -206,15 +211,22 @@ class DashboardScreen(ConsoleScreen):
             step = max(METRICS_STEP, window // 30 // METRICS_STEP * METRICS_STEP)  # the API wants multiples
             window = -(-window // step) * step
             try:
-                series = await host.backend.metrics(entry.flag_key, host.environment,
-                                                    window_seconds=window, step_seconds=step)
+                series = await host.backend.metrics(
+                    entry.flag_key, host.environment, window_seconds=window, step_seconds=step
+                )
             except FlagOpsError:
                 return None
             rose = rose_after_change(series, entry.at)
             if not rose:
                 return None
-            return Rise(entry.flag_key, rose[0], rose[1], entry, int((now - entry.at).total_seconds()),
-                        after_by_variant(series, entry.at))
+            return Rise(
+                entry.flag_key,
+                rose[0],
+                rose[1],
+                entry,
+                int((now - entry.at).total_seconds()),
+                after_by_variant(series, entry.at),
+            )
 
         results = await asyncio.gather(*(check(e) for e in candidates))
         self.rises = {r.flag_key: r for r in results if r is not None}
@@ -248,8 +260,7 @@ class DashboardScreen(ConsoleScreen):
             parts.append(("\nno error source configured: cannot compare error rates", "dim"))
             return Content.assemble(*parts)
         if problem := self._source_problem():
-            parts.append(("\n" + plain(problem, 300, note=False) + " — the numbers below are the last known",
-                          "$error"))
+            parts.append(("\n" + plain(problem, 300, note=False) + " — the numbers below are the last known", "$error"))
         if not self.rises:
             parts.append((f"\nnone in the last {int(SUSPECT_WINDOW.total_seconds() // 60)} min", "dim"))
             return Content.assemble(*parts)
@@ -260,8 +271,9 @@ class DashboardScreen(ConsoleScreen):
             parts.append((plain(rise.flag_key, 40, note=False), "bold"))
             parts.append(f"  {format_rate(rise.before)} -> ")
             parts.append((format_rate(rise.after), "bold $error"))
-            parts.append(f"  after {change_summary(rise.change)} by {plain(rise.change.actor, 24)}"
-                         f" {_age(rise.change.at, now)}")
+            parts.append(
+                f"  after {change_summary(rise.change)} by {plain(rise.change.actor, 24)} {_age(rise.change.at, now)}"
+            )
             if flag is not None:
                 parts.append((f"  now {_state(flag, env)}", "dim"))
             # the window is said, so this and "Highest error rate, last 5 min" cannot seem to disagree
@@ -271,8 +283,12 @@ class DashboardScreen(ConsoleScreen):
                 for i, v in enumerate(rise.by_variant[:4]):
                     worst = v.rate is not None and v.rate == max((x.rate or 0.0) for x in rise.by_variant)
                     parts.append(("" if i == 0 else ", ", "dim"))
-                    parts.append((f"{plain(v.variant, 20, note=False)} {format_rate(v.rate)}",
-                                  "bold $error" if worst and len(rise.by_variant) > 1 else ""))
+                    parts.append(
+                        (
+                            f"{plain(v.variant, 20, note=False)} {format_rate(v.rate)}",
+                            "bold $error" if worst and len(rise.by_variant) > 1 else "",
+                        )
+                    )
         return Content.assemble(*parts)
 
     def _top_errors(self, flags: Mapping[str, Flag], metrics: Mapping[str, Any], env: str) -> Content:
@@ -284,8 +300,9 @@ class DashboardScreen(ConsoleScreen):
         if problem := self._source_problem():
             parts.append(("\n" + plain(problem, 300, note=False), "$error"))
         # O(n) with plain tuples: this runs over every flag every 2 s
-        top = heapq.nlargest(TOP_N, ((m.error_rate, key) for key, m in metrics.items()
-                                     if m.error_rate is not None and key in flags))
+        top = heapq.nlargest(
+            TOP_N, ((m.error_rate, key) for key, m in metrics.items() if m.error_rate is not None and key in flags)
+        )
         if not top:
             parts.append(("\nwaiting for metrics…", "dim"))
         for rate, key in top:
@@ -302,9 +319,14 @@ class DashboardScreen(ConsoleScreen):
 
     def _recent(self, flags: Mapping[str, Flag], env: str, now: datetime) -> Content:
         parts: list[str | tuple[str, str]] = [("Most recently changed", "bold $primary")]
-        top = heapq.nlargest(TOP_N, ((state.updated_at, key) for key, flag in flags.items()
-                                     if (state := flag.states.get(env)) is not None
-                                     and state.updated_at is not None))
+        top = heapq.nlargest(
+            TOP_N,
+            (
+                (state.updated_at, key)
+                for key, flag in flags.items()
+                if (state := flag.states.get(env)) is not None and state.updated_at is not None
+            ),
+        )
         if not top:
             parts.append(("\nno flags loaded yet", "dim"))
         for changed_at, key in top:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-
 from typing import Any, ClassVar
 
 from textual import work
@@ -25,9 +24,9 @@ from flagops.metrics.paired import metrics_source
 from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
 from flagops.tui import clock
 from flagops.tui.host import console_host
-from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.runbook_links import RunbookLink, load_runbook_catalog, runbooks_touching
 from flagops.tui.safe_text import plain, plain_lines
+from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import AuditView
 from flagops.tui.widgets.charts import MetricsPanel
 
@@ -73,10 +72,13 @@ def summary_line(flag: Flag) -> Content:
     """owner · risk · kill switch · stage · ticket, on one line under the title."""
     risky = flag.risk_level.value in ("high", "critical")
     parts: list[str | tuple[str, str]] = [
-        (plain(flag.owner, 40, note=False) or "no owner", "$accent"), "  ",
-        (f"risk {flag.risk_level.value}", "bold $error" if risky else ""), "  ",
+        (plain(flag.owner, 40, note=False) or "no owner", "$accent"),
+        "  ",
+        (f"risk {flag.risk_level.value}", "bold $error" if risky else ""),
+        "  ",
         ("kill switch" if flag.kill_switch else "no kill switch", "bold" if flag.kill_switch else "dim"),
-        "  ", f"stage {flag.stage.value}",
+        "  ",
+        f"stage {flag.stage.value}",
     ]
     if flag.ticket:
         parts += ["  ", plain(flag.ticket, 30, note=False)]
@@ -168,8 +170,7 @@ class FlagDetailScreen(ConsoleScreen):
             yield MetricsPanel(id="detail-charts")
             yield Static("Audit history (newest first)", classes="section", markup=False)
             yield AuditView(id="detail-audit")
-            yield Static("Runbooks that touch this flag", classes="section", id="detail-runbooks-title",
-                         markup=False)
+            yield Static("Runbooks that touch this flag", classes="section", id="detail-runbooks-title", markup=False)
             yield Static("", id="detail-runbooks", markup=False)
             yield Static("Metadata", classes="section", markup=False)
             yield Static("loading…", id="detail-meta", markup=False)
@@ -201,7 +202,8 @@ class FlagDetailScreen(ConsoleScreen):
         env = plain(self.chart_environment, 30)
         self.query_one("#detail-rules-title", Static).update(Content(f"Rules and rollout in {env}"))
         self.query_one("#detail-charts-title", Static).update(
-            Content(f"Live in {env}: evaluations by variant and error rate (every {REFRESH_SECONDS:g}s)"))
+            Content(f"Live in {env}: evaluations by variant and error rate (every {REFRESH_SECONDS:g}s)")
+        )
 
     @work(exclusive=True, group="detail-runbooks", exit_on_error=False)
     async def load_runbooks(self) -> None:
@@ -251,7 +253,8 @@ class FlagDetailScreen(ConsoleScreen):
         self.query_one("#detail-description", Static).update(Content(plain_lines(flag.description, 600)))
         self.query_one("#detail-meta", Static).update(metadata_lines(flag))
         self.query_one("#detail-envs", Static).update(
-            environment_lines(flag, list(host.environments), self.chart_environment))
+            environment_lines(flag, list(host.environments), self.chart_environment)
+        )
         self.query_one("#detail-rules", Static).update(rules_lines(flag.state(self.chart_environment)))
         self.query_one(MetricsPanel).set_state(flag.state(self.chart_environment))  # treatment vs control
         self._show_runbooks()
@@ -265,8 +268,9 @@ class FlagDetailScreen(ConsoleScreen):
         except FlagOpsError as exc:
             # "metrics source unreachable since 03:12:09 (...)": how long, not only that it failed
             health = metrics_source(host.backend).health.label()
-            panel.show_problem(f"{health} — showing the last charts" if health else
-                               f"Metrics unavailable: {exc.message}")
+            panel.show_problem(
+                f"{health} — showing the last charts" if health else f"Metrics unavailable: {exc.message}"
+            )
             return
         state = self.flag.state(self.chart_environment) if self.flag is not None else None
         panel.show(series, error_source=host.backend.capabilities.error_metrics, state=state)

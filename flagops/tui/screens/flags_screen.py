@@ -6,7 +6,7 @@ matching), and forwards live updates to the table so only changed visible lines 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
@@ -18,9 +18,9 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from flagops.model import Environment, Flag
+from flagops.tui import clock
 from flagops.tui.screens.action_modal import ActionKind
 from flagops.tui.screens.console_screen import ConsoleScreen
-from flagops.tui import clock
 from flagops.tui.widgets.flag_table import FlagTable, fit_middle, printable
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class FlagsScreen(ConsoleScreen):
             flags = sorted(flags, key=error_key)
         elif self.sort == "last change":
             env = store.environment
-            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            epoch = datetime.min.replace(tzinfo=UTC)
 
             def change_key(flag: Flag) -> datetime:
                 state = flag.state(env)

@@ -68,8 +68,7 @@ class GoToFlagModal(ModalScreen[str | None]):
             self.dismiss(key)
             return
         suggestions = did_you_mean(key, self.keys)
-        self.query_one("#goto-message", Label).update(Content(unknown_flag_message(key, self.environment,
-                                                                                   suggestions)))
+        self.query_one("#goto-message", Label).update(Content(unknown_flag_message(key, self.environment, suggestions)))
         options = self.query_one(OptionList)
         options.clear_options()
         options.add_options([Option(Content(plain(s, 120)), id=s) for s in suggestions])

@@ -40,8 +40,7 @@ def key_lines(screen: Screen[Any]) -> list[tuple[str, str, str, str]]:
         binding = active.binding
         if binding.system:
             continue
-        where = ("this screen" if active.node is screen else "everywhere" if active.node is app
-                 else "the focused panel")
+        where = "this screen" if active.node is screen else "everywhere" if active.node is app else "the focused panel"
         shown = app.get_key_display(binding) or key
         what = _description(binding)
         if (shown, what) in seen:

@@ -34,8 +34,9 @@ class StartRequest:
 
 def default_params_text(runbook: Runbook) -> str:
     units = {ParamType.DURATION: "s"}
-    return " ".join(f"{p.name}={show_value(p.default)}{units.get(p.type, '')}" for p in runbook.params
-                    if p.default is not None)
+    return " ".join(
+        f"{p.name}={show_value(p.default)}{units.get(p.type, '')}" for p in runbook.params if p.default is not None
+    )
 
 
 class RunbookStartModal(ModalScreen[StartRequest | None]):
@@ -53,8 +54,10 @@ class RunbookStartModal(ModalScreen[StartRequest | None]):
         with Vertical(classes="runbook-dialog"):
             yield Label(Content(f"Run {plain(self.runbook.id, 64)}"), classes="runbook-dialog-title")
             yield Label(Content(plain(self.runbook.title, 120)), markup=False)
-            yield Label(Content(f"Reason for the whole run (at least {self.min_reason_length} characters)"),
-                        classes="runbook-field-label")
+            yield Label(
+                Content(f"Reason for the whole run (at least {self.min_reason_length} characters)"),
+                classes="runbook-field-label",
+            )
             yield Input(placeholder="why, for the audit log", id="runbook-reason", max_length=500)
             yield Label(Content("Ticket / incident (optional)"), classes="runbook-field-label")
             yield Input(placeholder="e.g. INC-123", id="runbook-ticket", max_length=100)
@@ -101,8 +104,9 @@ class StepConfirmModal(ModalScreen[bool]):
     CSS_PATH = "runbooks.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="runbook_step_cancel")]
 
-    def __init__(self, title: str, lines: list[str], *, typed: str | None = None, what: str = "",
-                 verb: str = "Apply") -> None:
+    def __init__(
+        self, title: str, lines: list[str], *, typed: str | None = None, what: str = "", verb: str = "Apply"
+    ) -> None:
         super().__init__(id="runbook-step-modal", classes="runbook-modal")
         self.title_text = title
         self.lines = lines
@@ -116,13 +120,14 @@ class StepConfirmModal(ModalScreen[bool]):
             with VerticalScroll(id="runbook-step-changes"):
                 yield Static(Content(plain_lines("\n".join(self.lines), 4000)), markup=False)
             if self.typed is not None:
-                yield Label(Content(f"Protected environment: type {self.what} to confirm"),
-                            classes="runbook-field-label protected")
+                yield Label(
+                    Content(f"Protected environment: type {self.what} to confirm"),
+                    classes="runbook-field-label protected",
+                )
                 yield Input(placeholder=self.what, id="runbook-typed", max_length=300)
             with Horizontal(classes="runbook-buttons"):
                 yield Button("Cancel", id="runbook-step-cancel")
-                yield Button(self.verb, id="runbook-step-apply", variant="error",
-                             disabled=self.typed is not None)
+                yield Button(self.verb, id="runbook-step-apply", variant="error", disabled=self.typed is not None)
 
     def on_mount(self) -> None:
         self.query_one("#runbook-step-cancel", Button).focus()

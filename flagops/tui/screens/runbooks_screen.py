@@ -122,8 +122,9 @@ class RunbooksScreen(ConsoleScreen):
         self.shown = rank(self.catalog, self.query_one("#runbook-filter", Input).value)
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(Content(f"{plain(rb.id, 40)}  {plain(rb.title, 60)}"), id=rb.id)
-                             for rb in self.shown])
+        options.add_options(
+            [Option(Content(f"{plain(rb.id, 40)}  {plain(rb.title, 60)}"), id=rb.id) for rb in self.shown]
+        )
         if self.shown:
             options.highlighted = 0
 
@@ -176,8 +177,9 @@ class RunbooksScreen(ConsoleScreen):
         if self.flagops.readonly:
             self._status("Read-only: runbooks cannot run in this console.")
             return
-        self.app.push_screen(RunbookStartModal(rb, self.flagops.ops.min_reason_length),
-                             lambda request: self._start(rb, request))
+        self.app.push_screen(
+            RunbookStartModal(rb, self.flagops.ops.min_reason_length), lambda request: self._start(rb, request)
+        )
 
     def _start(self, rb: Runbook, request: StartRequest | None) -> None:
         if request is not None:
@@ -216,8 +218,15 @@ class RunbooksScreen(ConsoleScreen):
         self._show("#runbook-plan", "")
         self._render_progress(f"Running {rb.id}…")
         try:
-            log = await start_run(self.flagops.ops, rb, request.params, reason=request.reason,
-                                  ticket=request.ticket, confirm=self._confirm, on_event=self._on_event)
+            log = await start_run(
+                self.flagops.ops,
+                rb,
+                request.params,
+                reason=request.reason,
+                ticket=request.ticket,
+                confirm=self._confirm,
+                on_event=self._on_event,
+            )
         except FlagOpsError as exc:
             self._render_progress(f"{rb.id} did not start:\n{exc}")
             self._status(f"{rb.id} did not start.")
@@ -240,8 +249,13 @@ class RunbooksScreen(ConsoleScreen):
             return bool(answer)
 
         try:
-            results = await undo_run(self.flagops.ops, log, RunStore(), reason=f"undo of runbook run {log.run_id}: "
-                                     f"{log.reason}", confirm=confirm)
+            results = await undo_run(
+                self.flagops.ops,
+                log,
+                RunStore(),
+                reason=f"undo of runbook run {log.run_id}: {log.reason}",
+                confirm=confirm,
+            )
         except FlagOpsError as exc:
             self._status(plain(exc.message, 200))
             return

@@ -29,7 +29,9 @@ from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.flag_table import fit_middle
 
 WINDOWS: tuple[tuple[str, timedelta], ...] = (
-    ("15 min", timedelta(minutes=15)), ("1 h", timedelta(hours=1)), ("2 h", timedelta(hours=2)),
+    ("15 min", timedelta(minutes=15)),
+    ("1 h", timedelta(hours=1)),
+    ("2 h", timedelta(hours=2)),
     ("24 h", timedelta(hours=24)),
 )
 DEFAULT_WINDOW = 2  # 2 h, as `flagops timeline` defaults to
@@ -47,22 +49,30 @@ def change_content(change: TimelineChange, width: int) -> Content:
     effect = f"  {change.summary}"
     key = plain(e.flag_key, 200, note=False)
     room = width - len(when) - len(env) - len(effect)
-    first = Content.assemble((when, "dim"), (fit_middle(key, max(16, room)).rstrip(), "bold"), (env, "$accent"),
-                             (effect, "bold"))
+    first = Content.assemble(
+        (when, "dim"), (fit_middle(key, max(16, room)).rstrip(), "bold"), (env, "$accent"), (effect, "bold")
+    )
     who: list[str | tuple[str, str]] = ["    by ", plain(e.actor, 30, note=False), ": "]
     who.append(plain(e.reason, 300, note=False) if e.reason else ("(no reason recorded)", "dim"))
     if e.ticket:
         who += ["  ticket ", plain(e.ticket, 40, note=False)]
     rate = change.rate
     rose = rate.before is not None and rate.after is not None and rate.after > rate.before * 1.5 + 0.005
-    third: list[str | tuple[str, str]] = [("    error rate ", "dim"), f"{numfmt.rate(rate.before, none='n/a')} -> ",
-                                          (numfmt.rate(rate.after, none="n/a"), "bold $error" if rose else "")]
+    third: list[str | tuple[str, str]] = [
+        ("    error rate ", "dim"),
+        f"{numfmt.rate(rate.before, none='n/a')} -> ",
+        (numfmt.rate(rate.after, none="n/a"), "bold $error" if rose else ""),
+    ]
     origin = origin_text(change)  # "runbook run ID step n", as `flagops timeline` writes it
     if origin:  # before the note: where a change came from matters more than how long "after" was
         third.append(f"  runbook {plain(origin, 100, note=False)}")
     if rate.after is not None and len(rate.after_by_variant) > 1:  # is the new path the one failing?
-        third.append("  by variant after: " + ", ".join(
-            f"{plain(v, 20, note=False)} {numfmt.rate(r)}" for v, r in list(rate.after_by_variant.items())[:4]))
+        third.append(
+            "  by variant after: "
+            + ", ".join(
+                f"{plain(v, 20, note=False)} {numfmt.rate(r)}" for v, r in list(rate.after_by_variant.items())[:4]
+            )
+        )
     if rate.note:
         third.append((f"  ({plain(rate.note, 80, note=False)})", "dim"))
     lines = [first, Content.assemble(*who), Content.assemble(*third)]
@@ -131,8 +141,9 @@ class TimelineScreen(ConsoleScreen):
         self.query_one("#timeline-title", Label).update(Content(title))
         options = self.query_one(OptionList)
         highlighted = options.highlighted
-        previous = options.get_option_at_index(highlighted).id if highlighted is not None and \
-            options.option_count else None
+        previous = (
+            options.get_option_at_index(highlighted).id if highlighted is not None and options.option_count else None
+        )
         changes = list(reversed(timeline.changes))
         options.clear_options()
         width = max(40, options.scrollable_content_region.width or self.size.width - 4)
@@ -184,8 +195,9 @@ class TimelineScreen(ConsoleScreen):
 
     def action_next_window(self) -> None:
         self.window = (self.window + 1) % len(WINDOWS)
-        self.query_one("#timeline-title", Label).update(Content(f"Flag changes, last {WINDOWS[self.window][0]}: "
-                                                                "loading…"))
+        self.query_one("#timeline-title", Label).update(
+            Content(f"Flag changes, last {WINDOWS[self.window][0]}: loading…")
+        )
         self.load()
 
     def action_toggle_environments(self) -> None:

@@ -40,16 +40,18 @@ def describe_state(state: Any) -> str:
 
 
 def change_summary(entry: AuditEntry) -> str:
-    """"on 25% -> off" for updates and restores, the action itself otherwise."""
+    """ "on 25% -> off" for updates and restores, the action itself otherwise."""
     if entry.before is None and entry.after is None:
         return entry.action.removeprefix("flag.")
     if entry.before is None:
         return f"created: {describe_state(entry.after)}"
     before, after = describe_state(entry.before), describe_state(entry.after)
     if before == after and isinstance(entry.before, dict) and isinstance(entry.after, dict):
-        changed = sorted(k for k in set(entry.before) | set(entry.after)
-                         if k not in ("version", "updatedAt", "updatedBy")
-                         and entry.before.get(k) != entry.after.get(k))
+        changed = sorted(
+            k
+            for k in set(entry.before) | set(entry.after)
+            if k not in ("version", "updatedAt", "updatedBy") and entry.before.get(k) != entry.after.get(k)
+        )
         return f"{before} (changed: {', '.join(changed)})" if changed else before
     return f"{before} -> {after}"
 

@@ -173,8 +173,10 @@ def compare_arms(series: MetricSeries, state: FlagState | None) -> str | None:
     if pair is None:
         return None
     t, c = pair.treatment, pair.control
-    head = f"treatment {plain(t.variant, 20)} {format_rate(t.rate)} vs control {plain(c.variant, 20)} " \
-           f"{format_rate(c.rate)}"
+    head = (
+        f"treatment {plain(t.variant, 20)} {format_rate(t.rate)} vs control {plain(c.variant, 20)} "
+        f"{format_rate(c.rate)}"
+    )
     if pair.difference is None:
         missing = "treatment" if t.rate is None else "control"
         return f"{head} ({missing} had no traffic: nothing to compare)"
@@ -216,9 +218,11 @@ class MetricsPanel(Vertical):
         self._last = (series, error_source)
         counts = variant_counts(series)
         total = series.evaluations
-        summary = (f"last {format_span(len(series.points) * series.step_seconds)}, "
-                   f"{format_span(series.step_seconds, short=True)} steps: "
-                   f"{format_count(total)} evaluations ({format_count(series.evaluations_per_minute())}/min)")
+        summary = (
+            f"last {format_span(len(series.points) * series.step_seconds)}, "
+            f"{format_span(series.step_seconds, short=True)} steps: "
+            f"{format_count(total)} evaluations ({format_count(series.evaluations_per_minute())}/min)"
+        )
         if series.note:
             summary += f" — {plain(series.note, 200)}"
         self.query_one("#chart-summary", Static).update(Content(summary))
@@ -226,11 +230,11 @@ class MetricsPanel(Vertical):
         if list(counts) != self._variants:  # the set of variants changed: rebuild (rare)
             self._variants = list(counts)
             variants.remove_children()
-            rows = [ChartRow(name, values, self._variant_stats(values, total))
-                    for name, values in counts.items()]
+            rows = [ChartRow(name, values, self._variant_stats(values, total)) for name, values in counts.items()]
             if not rows:
                 rows_or_note: list[Static | ChartRow] = [
-                    Static("no evaluations in this window", classes="chart-note", markup=False)]
+                    Static("no evaluations in this window", classes="chart-note", markup=False)
+                ]
             else:
                 rows_or_note = list(rows)
             variants.mount_all(rows_or_note)
@@ -253,8 +257,7 @@ class MetricsPanel(Vertical):
             compare.update("")
             if not box.query(".no-error-source"):
                 box.remove_children()
-                box.mount(Static(f"error rate: {NO_ERROR_SOURCE}", classes="chart-note no-error-source",
-                                 markup=False))
+                box.mount(Static(f"error rate: {NO_ERROR_SOURCE}", classes="chart-note no-error-source", markup=False))
             return
         # (label, per-step rates, evaluations, rate over the window)
         rows: list[tuple[str, list[float], float, float | None]] = []
@@ -270,8 +273,9 @@ class MetricsPanel(Vertical):
         if labels != self._error_rows:
             self._error_rows = labels
             box.remove_children()
-            box.mount_all([ErrorRow(label, values, top, _rate_stats(values, n, rate))
-                           for label, values, n, rate in rows])
+            box.mount_all(
+                [ErrorRow(label, values, top, _rate_stats(values, n, rate)) for label, values, n, rate in rows]
+            )
         else:
             for row, (_, values, n, rate) in zip(box.query(ErrorRow), rows, strict=False):
                 row.set_values(values, top, _rate_stats(values, n, rate))

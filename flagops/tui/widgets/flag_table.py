@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -200,7 +200,7 @@ class FlagTable(ScrollView, can_focus=True):
         self._longest_key = 0  # how wide the key column would like to be
         self._longest_of = -1  # the number of flags _longest_key was measured over
         self._last_visible: list[str] = []
-        self._now = datetime.now(timezone.utc)
+        self._now = datetime.now(UTC)
 
     # -- rows ----------------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class FlagTable(ScrollView, can_focus=True):
             # of every flag, not of the rows shown: the columns must not shift while a search is typed
             self._longest_of = len(self.store.flags)
             self._longest_key = max(map(len, self.store.flags), default=0)
-        self._now = datetime.now(timezone.utc)
+        self._now = datetime.now(UTC)
         self.virtual_size = Size(self.size.width, len(keys) + 1)
         row = 0
         if current is not None and len(keys) < 200_000:
@@ -326,9 +326,7 @@ class FlagTable(ScrollView, can_focus=True):
 
     def _render_header(self, width: int, base: Style) -> Strip:
         style = base + self.get_component_rich_style("flag-table--header")
-        text = " ".join(
-            (c.title.rjust(w) if c.right else c.title.ljust(w))[:w] for c, w in self._layout(width)
-        )
+        text = " ".join((c.title.rjust(w) if c.right else c.title.ljust(w))[:w] for c, w in self._layout(width))
         return Strip([Segment(fit(" " + text, width), style)], width)
 
     def _render_row(self, row: int, width: int, base: Style) -> Strip:

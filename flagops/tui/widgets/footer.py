@@ -40,8 +40,11 @@ class ConsoleFooter(Footer):
         others = [w for w in widgets if not isinstance(w, FooterKey)]
         hidden = self._hidden_actions()
         plans = (  # (compact, with the palette hint, drop NARROW_HIDDEN, short labels)
-            (False, True, False, False), (True, True, False, False), (True, False, False, False),
-            (True, False, True, False), (True, False, True, True),
+            (False, True, False, False),
+            (True, True, False, False),
+            (True, False, False, False),
+            (True, False, True, False),
+            (True, False, True, True),
         )
         for compact, with_palette, drop, short in plans:
             shown = [k for k in keys if not (drop and k.action in hidden)]
@@ -58,8 +61,7 @@ class ConsoleFooter(Footer):
 
     def _hidden_actions(self) -> set[str]:
         ids = set(getattr(self.screen, "NARROW_HIDDEN", ()))
-        return {active.binding.action for active in self.screen.active_bindings.values()
-                if active.binding.id in ids}
+        return {active.binding.action for active in self.screen.active_bindings.values() if active.binding.id in ids}
 
     def on_resize(self, event: Resize) -> None:
         if self._laid_out_for >= 0 and self.app.size.width != self._laid_out_for:
