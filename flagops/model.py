@@ -264,3 +264,5 @@ class BackendCapabilities:
     stream: bool = True  # push updates (else: polling)
     evaluate: bool = True
     restore_versions: bool = True  # restore to an arbitrary earlier version
+    approvals: bool = False  # change requests, four-eyes approval and break-glass reviews (flagops.governance)
+    segments: bool = False  # saved segments that flag rules reference
