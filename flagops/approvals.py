@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from flagops.backends.base import GovernanceBackend
-from flagops.errors import ApprovalsUnsupported, RequestClosed, Unavailable
+from flagops.errors import ApprovalsUnsupported, Invalid, NotFound, RequestClosed, Unavailable
 from flagops.governance import ApprovalPolicy, ApprovalRule, ChangeRequest, RequestStatus, Review
 from flagops.model import ChangeOrigin, Flag, FlagState, StateChange
 
@@ -83,6 +83,10 @@ class Approvals:
             self.ops.backend, GovernanceBackend
         )
 
+    def check_supported(self, doing: str) -> None:
+        """Raise ApprovalsUnsupported (saying so plainly) where the backend has no change requests."""
+        self._governance(doing)
+
     def _governance(self, doing: str) -> GovernanceBackend:
         if not self.supported:
             raise ApprovalsUnsupported(
@@ -123,7 +127,12 @@ class Approvals:
     async def needs_approval(self, plan: PlannedChange) -> ApprovalRule | None:
         if plan.noop or self.is_break_glass(plan):
             return None
-        return await self.rule_for(plan)
+        try:
+            return await self.rule_for(plan)
+        except (NotFound, Unavailable, Invalid):
+            # a policy this client cannot read must never block a write: the service enforces its policy anyway
+            # (a 409 that arrives as ApprovalRequired), so the write is sent and the service decides
+            return None
 
     # --- writing: apply, or open a change request -------------------------------------------
 
