@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import RunningService
+
 from server.governance_helpers import audit_ok, create_flag, open_request, prod_version, start_governed
 
 
