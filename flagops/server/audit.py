@@ -178,8 +178,9 @@ def audit_query(
             sql += " AND e.entity=?"
             args.append(entity)
     if flag is not None:
-        sql += " AND a.flag=?"
-        args.append(flag)
+        # the flag's own writes (as before governance): its change request and review rows need entity=flag:KEY
+        sql += " AND a.flag=? AND (e.entity IS NULL OR e.entity=?)"
+        args += [flag, f"flag:{flag}"]
     if environment is not None:
         sql += " AND a.environment=?"
         args.append(environment)

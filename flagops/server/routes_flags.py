@@ -97,7 +97,7 @@ def add_routes(app: FastAPI, svc: Service, gate: Gate) -> None:
             change, reason, ticket, origin = codec.parse_patch(raw, flag)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        also, opened = gate.for_patch(principal, flag, environment, change, reason)  # 409 approval-required
+        also, opened = gate.for_patch(principal, flag, environment, change, reason, ticket)  # 409 approval-required
         result = await run_in_threadpool(
             store.patch,
             key,
