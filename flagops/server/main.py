@@ -22,12 +22,13 @@ from typing import Any
 
 import uvicorn
 
-from flagops.server.app import Service, create_app
+from flagops.server.app import create_app
 from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
 from flagops.server.demo import INCIDENT_FLAG, demo_flags
 from flagops.server.engine import is_postgres_url
 from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.metrics import MetricsStore
+from flagops.server.service import Service
 from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
 from flagops.server.stream import Broker

@@ -20,8 +20,8 @@ from flagops.server.metrics import BASE_STEP, MAX_POINTS, RETENTION, parse_inges
 from flagops.server.problems import Problem, invalid
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
     from flagops.server.auth import Principal
+    from flagops.server.service import Service
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
 

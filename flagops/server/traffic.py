@@ -23,7 +23,7 @@ from flagops.server.metrics import BASE_STEP
 from flagops.server.problems import Problem
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
+    from flagops.server.service import Service
 
 RAMP = (2.0, 5.0, 10.0, 25.0, 50.0)
 BOT = "deploy-bot"
