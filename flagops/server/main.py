@@ -234,7 +234,7 @@ def _run(
             lines.append("  tokens (generated for this run; pass --tokens FILE to use your own):")
             lines += [f"    {name}: {token}" for name, token in printed_tokens]
             lines.append(f"  try: curl -H 'Authorization: Bearer <admin token>' '{url}/v1/flags?environment=prod'")
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines), flush=True)  # noqa: T201 - the banner (URL, tokens) is the program's output
 
     svc.on_ready = ready
     config = uvicorn.Config(
@@ -264,4 +264,4 @@ def redacted(url: str) -> str:
 
 def main_error(message: str) -> None:
     logging.getLogger("flagops.server").error(message)
-    print(f"flagops serve: {message}", file=sys.stderr, flush=True)
+    print(f"flagops serve: {message}", file=sys.stderr, flush=True)  # noqa: T201 - to the operator, not the log
