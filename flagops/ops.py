@@ -24,7 +24,6 @@ from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, U
 from flagops.metrics.base import VariantRate, variant_rates
 from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.v1 import wire
 
 if TYPE_CHECKING:
     from flagops.probe import Probe, ProbeResult
@@ -209,15 +208,10 @@ class Ops:
         previous_of: dict[int, int] = {}  # version -> version it replaced
         for entry in entries:
             for snapshot in (entry.before, entry.after):
-                if isinstance(snapshot, dict) and isinstance(snapshot.get("version"), int):
-                    try:
-                        snapshots.setdefault(snapshot["version"], wire.state_from_json(environment, snapshot))
-                    except ValueError:
-                        continue
-            if isinstance(entry.before, dict) and isinstance(entry.after, dict):
-                b, a = entry.before.get("version"), entry.after.get("version")
-                if isinstance(a, int) and isinstance(b, int):
-                    previous_of.setdefault(a, b)
+                if snapshot is not None:
+                    snapshots.setdefault(snapshot.version, snapshot)
+            if entry.before is not None and entry.after is not None:
+                previous_of.setdefault(entry.after.version, entry.before.version)
         if to_version is None:
             to_version = previous_of.get(before.version)
             if to_version is None:

@@ -12,9 +12,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
+from flagops.model import ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
 from flagops.server.limits import utc_time
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
@@ -65,7 +66,7 @@ def _visible_states(value: Any, visible: frozenset[str] | None) -> Any:
     return dict(value, environments={k: v for k, v in value["environments"].items() if k in visible})
 
 
-def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> dict[str, Any]:
+def audit_to_json(entry: AuditRecord, visible: frozenset[str] | None = None) -> dict[str, Any]:
     """An audit entry for the wire. With `visible` (a token's environments), a flag-wide entry (created,
     archived: its before/after hold a whole flag) keeps only those environments' states; `hash` is still
     the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify). Entries come

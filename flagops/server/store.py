@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
+from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
 from flagops.server.engine import Engine, open_engine
@@ -34,6 +34,7 @@ from flagops.server.limits import MAX_STORED_DEPTH, load_bounded, stored_json
 from flagops.server.problems import Problem
 from flagops.server.readmodel import Published, ReadModel
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 DEFAULT_ENVIRONMENTS = (
     Environment("dev", "Development"),
@@ -112,7 +113,7 @@ class Store:
         # signs each new audit head in the write's own transaction (signing.Signer.sign); None: unsigned
         self.sign_head: Callable[[str, int, str], str] | None = None
         self._lock = threading.RLock()  # one user of the connection at a time, one writer in this process
-        self._pending: list[AuditEntry] = []  # audit entries of the open transaction
+        self._pending: list[AuditRecord] = []  # audit entries of the open transaction
         self.model = ReadModel()
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads the db
         with self._lock:
@@ -287,7 +288,7 @@ class Store:
         before: Any,
         after: Any,
         origin: ChangeOrigin | None,
-    ) -> AuditEntry:
+    ) -> AuditRecord:
         seq = self.head_sequence + 1 if not self._pending else self._pending[-1].sequence + 1
         prev = self._head_hash if not self._pending else (self._pending[-1].hash or GENESIS)
         columns = (
@@ -332,7 +333,7 @@ class Store:
             )
 
     def _commit(
-        self, entries: list[AuditEntry], changed: list[Published], archived: list[Flag], envs: list[str]
+        self, entries: list[AuditRecord], changed: list[Published], archived: list[Flag], envs: list[str]
     ) -> None:
         """COMMIT (durable), then publish the new state to memory: content first, versions last."""
         if entries:
@@ -544,7 +545,7 @@ class Store:
 
     def _insert_flag(
         self, flag: Flag, actor: str, reason: str, origin: ChangeOrigin | None, idem: Idem | None
-    ) -> tuple[AuditEntry, Published]:
+    ) -> tuple[AuditRecord, Published]:
         published = _published(self._stamped(flag, actor))
         flag = published.flag
         self.db.execute("INSERT INTO flags VALUES (?,?,0)", (flag.key, published.meta_text))
@@ -639,7 +640,7 @@ class Store:
         since_time: datetime | None = None,
         limit: int = 100,
         environments: frozenset[str] | None = None,
-    ) -> list[AuditEntry]:
+    ) -> list[AuditRecord]:
         sql, args = audit_query(
             flag=flag,
             environment=environment,
@@ -683,7 +684,7 @@ class Store:
             ).fetchall()
         return [self.event(row_to_entry(r)) for r in rows]
 
-    def event(self, entry: AuditEntry) -> Event:
+    def event(self, entry: AuditRecord) -> Event:
         flag = self.model.flags.get(entry.flag_key) or self.model.archived.get(entry.flag_key)
         return make_event(entry, flag)
 
