@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from flagops.backends.base import FlagBackend
-from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
+from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, ReasonTooShort, Refused, Unauthorized
 from flagops.metrics.base import VariantRate, variant_rates
 from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
@@ -112,13 +112,15 @@ def refuse_if_readonly(readonly: bool, action: str, key: str) -> None:
 
 
 def refuse_bad_reason(reason: str | None, min_length: int) -> None:
-    """The reason rule alone."""
+    """The reason rule alone: `ReasonTooShort` carries the length given and the minimum."""
     given = (reason or "").strip()
     if len(given) < min_length:
         what = "A reason is required" if not given else f"The reason {given!r} is too short"
-        raise Refused(
+        raise ReasonTooShort(
             f"{what}: say why in at least {min_length} characters "
-            '(e.g. --reason "errors on checkout since 14:02, INC-123"). It goes into the audit log.'
+            '(e.g. --reason "errors on checkout since 14:02, INC-123"). It goes into the audit log.',
+            length=len(given),
+            minimum=min_length,
         )
 
 
