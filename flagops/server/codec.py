@@ -15,7 +15,7 @@ from typing import Any
 from flagops.model import ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
 from flagops.server.limits import utc_time
 from flagops.v1 import wire
-from flagops.v1.audit import AuditRecord
+from flagops.v1.audit import AuditRecord, audit_json
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
@@ -71,23 +71,7 @@ def audit_to_json(entry: AuditRecord, visible: frozenset[str] | None = None) -> 
     archived: its before/after hold a whole flag) keeps only those environments' states; `hash` is still
     the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify). Entries come
     from audit.row_to_entry, which already cut stored values too deep to serve."""
-    before, after = _visible_states(entry.before, visible), _visible_states(entry.after, visible)
-    return {
-        "sequence": entry.sequence,
-        "at": wire.iso(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "flag": entry.flag_key,
-        "environment": entry.environment,
-        "reason": entry.reason,
-        "ticket": entry.ticket,
-        "idempotencyKey": entry.idempotency_key,
-        "before": before,
-        "after": after,
-        "origin": wire.origin_to_json(entry.origin),
-        "prevHash": entry.prev_hash,
-        "hash": entry.hash,
-    }
+    return audit_json(entry, _visible_states(entry.before, visible), _visible_states(entry.after, visible))
 
 
 def _create_types(d: dict[str, Any]) -> None:

@@ -129,9 +129,9 @@ def _snapshots_to_json(entry: AuditEntry) -> tuple[Any, Any]:
     return before, after
 
 
-def audit_to_json(entry: AuditEntry) -> dict[str, Any]:
-    """The entry in the wire shape `audit_from_json` reads (what `flagops audit --json` prints)."""
-    before, after = _snapshots_to_json(entry)
+def audit_json(entry: AuditEntry | AuditRecord, before: Any, after: Any) -> dict[str, Any]:
+    """The wire audit entry, with `before`/`after` already in their wire shape (the service passes its
+    stored snapshots, scoped to what the token may see)."""
     return {
         "sequence": entry.sequence,
         "at": iso(entry.at),
@@ -148,3 +148,8 @@ def audit_to_json(entry: AuditEntry) -> dict[str, Any]:
         "prevHash": entry.prev_hash,
         "hash": entry.hash,
     }
+
+
+def audit_to_json(entry: AuditEntry) -> dict[str, Any]:
+    """The entry in the wire shape `audit_from_json` reads (what `flagops audit --json` prints)."""
+    return audit_json(entry, *_snapshots_to_json(entry))
