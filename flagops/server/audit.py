@@ -79,7 +79,7 @@ def _int(text: str | None) -> int | None:
 
 
 def _meta(db: Any) -> dict[str, str]:
-    return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
+    return dict(db.execute("SELECT key, value FROM meta"))
 
 
 def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
