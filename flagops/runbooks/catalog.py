@@ -16,6 +16,7 @@ from flagops.errors import NotFound
 from flagops.model import Flag
 from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
 from flagops.runbooks.schema import Runbook
+from flagops.runbooks.targets import touches
 
 
 def shipped_dir() -> Path | None:
@@ -60,7 +61,7 @@ class Catalog:
 
     def touching(self, flag: Flag, environment: str | None = None) -> list[Runbook]:
         """Runbooks that name `flag` or select it with their default params, by id."""
-        return sorted((rb for rb in self.runbooks.values() if rb.touches(flag, environment)), key=lambda rb: rb.id)
+        return sorted((rb for rb in self.runbooks.values() if touches(rb, flag, environment)), key=lambda rb: rb.id)
 
 
 def load_catalog(dirs: list[Path]) -> Catalog:

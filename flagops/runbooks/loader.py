@@ -15,10 +15,6 @@ from typing import Any
 from flagops.errors import ConfigError
 from flagops.runbooks import yamlsrc
 from flagops.runbooks.schema import (
-    COMPATIBLE,
-    PARSERS,
-    PLACEHOLDER,
-    RUNBOOK_ID,
     Condition,
     Guard,
     Param,
@@ -30,8 +26,8 @@ from flagops.runbooks.schema import (
     StepKind,
     Template,
     Value,
-    parse_text,
 )
+from flagops.runbooks.values import COMPATIBLE, PARSERS, PLACEHOLDER, RUNBOOK_ID, parse_text
 from flagops.runbooks.yamlsrc import Located
 
 TOP_FIELDS = ("id", "title", "description", "environment", "params", "steps", "tags")
