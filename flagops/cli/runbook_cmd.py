@@ -21,8 +21,8 @@ from flagops.ops import Ops, PlannedChange
 from flagops.runbooks import views
 from flagops.runbooks.catalog import Catalog, default_dirs, load_catalog
 from flagops.runbooks.execute import RunEvent
-from flagops.runbooks.loader import RunbookError
 from flagops.runbooks.params import bind, parse_assignments
+from flagops.runbooks.problems import RunbookError
 from flagops.runbooks.runlog import RunLog, RunStore
 from flagops.runbooks.schema import Runbook, Step, StepKind
 

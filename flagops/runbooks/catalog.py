@@ -14,7 +14,8 @@ from pathlib import Path
 from flagops import resources
 from flagops.errors import NotFound
 from flagops.model import Flag
-from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
+from flagops.runbooks.loader import SUFFIX, load_file
+from flagops.runbooks.problems import RunbookError
 from flagops.runbooks.schema import Runbook
 from flagops.runbooks.targets import touches
 

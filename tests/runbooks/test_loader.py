@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from flagops.errors import ConfigError, ExitCode
 from flagops.runbooks.catalog import load_catalog, shipped_dir
-from flagops.runbooks.loader import RunbookError, loads
+from flagops.runbooks.loader import loads
 from flagops.runbooks.params import ParamError, bind, parse_assignments
+from flagops.runbooks.problems import RunbookError
 from flagops.runbooks.schema import Ref, StepKind
 
 GOOD = """\
