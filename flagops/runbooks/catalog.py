@@ -8,6 +8,7 @@ a `Broken` entry so `runbook list` can show it instead of failing as a whole.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,3 +82,11 @@ def load_catalog(dirs: list[Path]) -> Catalog:
                 catalog.shadowed.append(f"{runbook.id}: {catalog.runbooks[runbook.id].path} shadowed by {path}")
             catalog.runbooks[runbook.id] = runbook
     return catalog
+
+
+def runbook_catalog(runbooks_dir: str | None = None, only: Sequence[str | Path] = ()) -> Catalog:
+    """The runbooks every face shows (CLI, runbooks screen, palette, flag detail): the shipped examples plus
+    `runbooks_dir` (the profile's), else the user's folder; with `only` (`--dir`), exactly those folders.
+    Blocking file I/O: the console calls it from a thread."""
+    folders = [Path(d).expanduser() for d in only] if only else default_dirs(runbooks_dir)
+    return load_catalog(folders)
