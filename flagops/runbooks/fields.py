@@ -11,7 +11,7 @@ from typing import Any
 from flagops.runbooks.problems import Problem
 from flagops.runbooks.schema import Param, ParamType, Ref, Template, Value
 from flagops.runbooks.values import COMPATIBLE, PARSERS, PLACEHOLDER, parse_text
-from flagops.runbooks.yamlsrc import Located
+from flagops.yamlsrc import Located
 
 PARAM_FIELDS = ("type", "default", "description", "choices")
 TEXT_TYPES = (ParamType.STRING, ParamType.FLAG, ParamType.TEAM, ParamType.ENVIRONMENT)

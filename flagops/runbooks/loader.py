@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flagops.runbooks import yamlsrc
+from flagops import yamlsrc
 from flagops.runbooks.problems import Problem, RunbookError
 from flagops.runbooks.schema import ParamType, Runbook
 from flagops.runbooks.step_reader import StepReader
 from flagops.runbooks.values import RUNBOOK_ID
-from flagops.runbooks.yamlsrc import Located
+from flagops.yamlsrc import Located
 
 TOP_FIELDS = ("id", "title", "description", "environment", "params", "steps", "tags")
 SUFFIX = (".yaml", ".yml")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flagops.runbooks.fields import FieldReader
 from flagops.runbooks.schema import Condition, Guard, ParamType, Selector, Step, StepKind, Value
-from flagops.runbooks.yamlsrc import Located
+from flagops.yamlsrc import Located
 
 COMMON_STEP_FIELDS = {"name": ParamType.STRING, "environment": ParamType.ENVIRONMENT}
 CONDITION_FIELDS = {
