@@ -117,3 +117,13 @@ class RequestClosed(Conflict):
 
 class ApprovalsUnsupported(Refused):
     """The backend cannot hold changes for approval (Unleash OSS): said plainly, never pretended."""
+
+
+class ReasonTooShort(Refused):
+    """The reason rule said no. Carries the numbers, so each face words it its own way: the CLI shows the
+    message (with a --reason example), the TUI points at its Reason field."""
+
+    def __init__(self, message: str, *, length: int, minimum: int) -> None:
+        super().__init__(message)
+        self.length = length  # characters given, surrounding whitespace not counted
+        self.minimum = minimum

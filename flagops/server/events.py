@@ -8,10 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from flagops.audit_chain import AFTER_NOTES
-from flagops.model import AuditEntry, Flag
+from flagops.model import Flag
 from flagops.server.codec import flag_json
 from flagops.server.limits import bounded
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _scoped_frame(frame: bytes, visible: frozenset[str]) -> bytes:
     return head + sep + body.encode() + b"\n\n"
 
 
-def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
+def make_event(entry: AuditRecord, flag: Flag | None) -> Event:
     """`flag` supplies the metadata; the state is the entry's `after`, so a replayed event shows the state
     as it was then, not as it is now. Restores travel as flag.updated (the data's `action` says which)."""
     if not entry.action.startswith("flag."):  # change-request.*, review.*, segment.*
@@ -70,7 +71,7 @@ def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
 _GOVERNANCE_EVENTS = {"change-request": "changeRequest", "review": "review", "segment": "segment"}
 
 
-def governance_event(entry: AuditEntry) -> Event:
+def governance_event(entry: AuditRecord) -> Event:
     """`change-request.updated` {"changeRequest"}, `review.updated` {"review"}, `segment.updated` {"segment"}
     (plus the step's action, actor and reason)."""
     family = entry.action.partition(".")[0]

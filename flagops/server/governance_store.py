@@ -17,12 +17,13 @@ from functools import partial
 from typing import Any
 
 from flagops.governance import ApprovalPolicy, ChangeRequest, RequestStatus, Verdict
-from flagops.model import AuditEntry, Flag, FlagState, StateChange
+from flagops.model import Flag, FlagState, StateChange
 from flagops.server.auth import Principal
 from flagops.server.problems import Problem
 from flagops.server.store import AlsoWrite, Idem, Store, WriteResult
 from flagops.v1 import governance as g
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 PROBLEMS = "https://flagops.dev/problems/"
 MIN_TEXT, MAX_TEXT = 8, 1000
@@ -83,7 +84,7 @@ class Governance:
         ticket: str | None = None,
         idem: Idem | None = None,
         at: datetime | None = None,
-    ) -> AuditEntry:
+    ) -> AuditRecord:
         """Inside a write transaction: one audit row for a governance step, and what it is about."""
         entry = self.store._audit(
             at=at or self.clock(),
@@ -159,7 +160,7 @@ class Governance:
             )
         return data
 
-    def _cr_step(self, cr: ChangeRequest, action: str, actor: str, reason: str, **kw: Any) -> AuditEntry:
+    def _cr_step(self, cr: ChangeRequest, action: str, actor: str, reason: str, **kw: Any) -> AuditRecord:
         data = self._save(cr, new=action == "change-request.created")
         return self.step(
             action=action,
@@ -319,7 +320,7 @@ class Governance:
             raise Problem(412, f"If-Match {if_match} is not {cr.id}'s baseVersion {cr.base_version}", field="If-Match")
         applied: list[ChangeRequest] = []
 
-        def close(new_state: FlagState, flag_entry: AuditEntry) -> list[AuditEntry]:
+        def close(new_state: FlagState, flag_entry: AuditRecord) -> list[AuditRecord]:
             current = self.seen(self._read(cr_id))  # again, inside the flag write's transaction
             if current.status is not RequestStatus.APPROVED:
                 raise self._not_approved(current)

@@ -9,12 +9,13 @@ from dataclasses import replace
 from typing import Any
 
 from flagops.governance import Review
-from flagops.model import AuditEntry, FlagState
+from flagops.model import FlagState
 from flagops.server.auth import Principal
 from flagops.server.governance_store import PROBLEMS, Governance
 from flagops.server.problems import Problem
 from flagops.server.store import AlsoWrite, WriteResult
 from flagops.v1 import governance as g
+from flagops.v1.audit import AuditRecord
 
 
 def _dumps(data: object) -> str:
@@ -30,7 +31,7 @@ class Reviews:
     ) -> AlsoWrite:
         """The AlsoWrite for a break-glass kill: the review opens in the kill's own transaction."""
 
-        def open_review(new_state: FlagState, kill: AuditEntry) -> list[AuditEntry]:
+        def open_review(new_state: FlagState, kill: AuditRecord) -> list[AuditRecord]:
             number = self.gov._next_number("reviews")
             review = Review(f"rv-{number}", flag_key, environment, kill.sequence, actor, reason, kill.at)
             data = g.review_to_json(review)

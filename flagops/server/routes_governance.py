@@ -25,7 +25,7 @@ from flagops.server.store import AlsoWrite
 from flagops.v1 import governance as g
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
+    from flagops.server.service import Service
 
 log = logging.getLogger("flagops.server")
 SWEEP_SECONDS = 30.0

@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 from flagops.governance import ApprovalPolicy, Segment
-from flagops.model import AuditEntry, Rule
+from flagops.model import Rule
 from flagops.server.governance_store import Governance, text_field
 from flagops.server.problems import Problem, invalid
 from flagops.server.store import Idem, Store, WriteResult
 from flagops.v1 import governance as g
+from flagops.v1.audit import AuditRecord
 
 SEGMENT_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 MAX_CONDITIONS = 50
@@ -35,7 +36,7 @@ class Segments:
         rows = self.store.db.execute("SELECT data FROM segments").fetchall()
         self.store.segments = {s.key: s for s in (g.segment_from_json(json.loads(r[0])) for r in rows)}
 
-    def _on_entries(self, entries: list[AuditEntry]) -> None:
+    def _on_entries(self, entries: list[AuditRecord]) -> None:
         if any(e.action.startswith("segment.") for e in entries):
             self._reload()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagState, StateChange
+from flagops.model import ChangeOrigin, Flag, FlagState, StateChange
 from flagops.server.codec import flag_json
 from flagops.server.flag_rows import compact_json, encode_flag, meta_text, state_data
 from flagops.server.problems import Problem
@@ -30,6 +30,7 @@ from flagops.server.readmodel import Published
 from flagops.server.store_reads import DEFAULT_ENVIRONMENTS, utc_now
 from flagops.server.store_transactions import AlsoWrite, Idem, StoreTransactions, WriteResult
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 __all__ = ["DEFAULT_ENVIRONMENTS", "AlsoWrite", "Idem", "Store", "WriteResult"]
 
@@ -229,7 +230,7 @@ class Store(StoreTransactions):
 
     def _insert_flag(
         self, flag: Flag, actor: str, reason: str, origin: ChangeOrigin | None, idem: Idem | None
-    ) -> tuple[AuditEntry, Published]:
+    ) -> tuple[AuditRecord, Published]:
         published = encode_flag(self._stamped(flag, actor))
         flag = published.flag
         self.db.execute("INSERT INTO flags VALUES (?,?,0)", (flag.key, published.meta_text))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flagops.governance import Segment
-from flagops.model import AuditEntry, Environment, Flag
+from flagops.model import Environment, Flag
 from flagops.server.audit import GENESIS, audit_query, export_bundle, row_to_entry, verify_database
 from flagops.server.engine import Engine, open_engine
 from flagops.server.events import Event, make_event
@@ -26,6 +26,7 @@ from flagops.server.flag_rows import encode_flag, parse_flag_rows
 from flagops.server.problems import Problem
 from flagops.server.readmodel import Published, ReadModel
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 DEFAULT_ENVIRONMENTS = (
     Environment("dev", "Development"),
@@ -47,11 +48,11 @@ class StoreReads:
         # signs each new audit head in the write's own transaction (signing.Signer.sign); None: unsigned
         self.sign_head: Callable[[str, int, str], str] | None = None
         self._lock = threading.RLock()  # one user of the connection at a time, one writer in this process
-        self._pending: list[AuditEntry] = []  # audit entries of the open transaction
+        self._pending: list[AuditRecord] = []  # audit entries of the open transaction
         self.model = ReadModel()
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads the db
         self.segments: dict[str, Segment] = {}  # key -> segment, for evaluation (segments.py keeps it)
-        self.on_entries: list[Callable[[list[AuditEntry]], None]] = []  # told of other replicas' entries
+        self.on_entries: list[Callable[[list[AuditRecord]], None]] = []  # told of other replicas' entries
         with self._lock:
             self.db.begin_write()  # replicas starting together: one of them initializes
             try:
@@ -188,7 +189,7 @@ class StoreReads:
         since_time: datetime | None = None,
         limit: int = 100,
         environments: frozenset[str] | None = None,
-    ) -> list[AuditEntry]:
+    ) -> list[AuditRecord]:
         sql, args = audit_query(
             flag=flag,
             entity=entity,
@@ -233,7 +234,7 @@ class StoreReads:
             ).fetchall()
         return [self.event(row_to_entry(r)) for r in rows]
 
-    def event(self, entry: AuditEntry) -> Event:
+    def event(self, entry: AuditRecord) -> Event:
         flag = self.model.flags.get(entry.flag_key) or self.model.archived.get(entry.flag_key)
         return make_event(entry, flag)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagState
+from flagops.model import ChangeOrigin, Flag, FlagState
 from flagops.server.audit import GENESIS, entry_hash, row_to_entry
 from flagops.server.flag_rows import compact_json, state_data
 from flagops.server.limits import stored_json
@@ -22,6 +22,7 @@ from flagops.server.problems import Problem
 from flagops.server.readmodel import Published
 from flagops.server.store_reads import StoreReads
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class AlsoWrite:
     change request an apply closes): `note` joins the flag row's audit `after`; `write` runs after the flag
     row, inside the transaction, and returns the audit entries it added."""
 
-    write: Callable[[FlagState, AuditEntry], list[AuditEntry]]
+    write: Callable[[FlagState, AuditRecord], list[AuditRecord]]
     note: dict[str, Any] | None = None
 
 
@@ -102,7 +103,7 @@ class StoreTransactions(StoreReads):
         before: Any,
         after: Any,
         origin: ChangeOrigin | None,
-    ) -> AuditEntry:
+    ) -> AuditRecord:
         seq = self.head_sequence + 1 if not self._pending else self._pending[-1].sequence + 1
         prev = self._head_hash if not self._pending else (self._pending[-1].hash or GENESIS)
         columns = (
@@ -155,7 +156,7 @@ class StoreTransactions(StoreReads):
             )
 
     def _commit(
-        self, entries: list[AuditEntry], changed: list[Published], archived: list[Flag], envs: list[str]
+        self, entries: list[AuditRecord], changed: list[Published], archived: list[Flag], envs: list[str]
     ) -> None:
         """COMMIT (durable), then publish the new state to memory: content first, versions last."""
         if entries:
