@@ -1,7 +1,7 @@
 """Benchmark of the reference Flag API service over real loopback HTTP. Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 600] [--rounds 5] [--subscribers 100]
-        [--compare-with DIR]
+    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 600] [--rounds 5]
+        [--subscribers 100] [--compare-with DIR]
 
 Each flag count gets a fresh database and service, all running at once; the writes are measured in rounds,
 every service in turn, so drifting machine load hits all counts alike. The numbers are printed side by side,

@@ -94,7 +94,7 @@ async def test_rules_refuse_before_writing(backend: FlagApiBackend, picker: Flag
         await Ops(backend, readonly=True).apply(plan, reason=REASON)
     with pytest.raises(Refused, match="reason is required"):
         await Ops(backend).apply(plan, reason="   ")
-    with pytest.raises(Refused, match="too short.*at least 20"):
+    with pytest.raises(Refused, match=r"too short.*at least 20"):
         await Ops(backend, min_reason_length=20).apply(plan, reason="because")
     assert (await backend.get_flag(key, "dev")).states["dev"].enabled is True
     assert Ops(backend).needs_typed_key(await Ops(backend).plan_kill(key, "prod")) is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from flagops.model import AuditEntry, MetricPoint, MetricSeries
@@ -289,22 +290,22 @@ async def test_dashboard_calls_out_a_rise_after_a_change(
     try:
         key = new_flag(svc, rollout=10)
         now = datetime.now(UTC)
-        with httpx.Client(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
+        async with httpx.AsyncClient(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
             for seconds in range(300, 20, -10):
                 body = {
                     "environment": "prod",
                     "at": (now - timedelta(seconds=seconds)).isoformat(),
                     "counts": [{"flag": key, "evaluations": {"on": 20, "off": 180}, "errors": 1}],
                 }
-                assert metrics.post("/v1/metrics", json=body).status_code == 202
+                assert (await metrics.post("/v1/metrics", json=body)).status_code == 202
             patch(svc, key, "prod", "ramping to half of prod", rollout=50)
             changed = time.time()
-            time.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
+            await asyncio.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
             body = {
                 "environment": "prod",
                 "counts": [{"flag": key, "evaluations": {"on": 100, "off": 100}, "errors": 20}],
             }
-            assert metrics.post("/v1/metrics", json=body).status_code == 202
+            assert (await metrics.post("/v1/metrics", json=body)).status_code == 202
         profile = Profile(name="rise", url=svc.url, environment="prod")
         app = FlagOpsApp(profile, open_backend(profile, svc.admin_token))
         async with app.run_test(size=(120, 40)) as pilot:

@@ -28,7 +28,7 @@ async def test_rows_before_index_then_changes_made_meanwhile_are_searchable(serv
     renamed = dataclasses.replace(flags[0], owner="zebra-team-during-build")
     store.put(renamed)
     archived = flags[1].key
-    store.replace_all([renamed] + flags[2:])  # a resync: the renamed flag, and one flag gone
+    store.replace_all([renamed, *flags[2:]])  # a resync: the renamed flag, and one flag gone
     assert store._index_task is not None
     await store._index_task
     assert store._index_ready
