@@ -87,3 +87,13 @@ class Refused(FlagOpsError):
     """A safety rule said no: read-only, missing/short reason, not confirmed, protected environment."""
 
     exit_code = ExitCode.REFUSED
+
+
+class ReasonTooShort(Refused):
+    """The reason rule said no. Carries the numbers, so each face words it its own way: the CLI shows the
+    message (with a --reason example), the TUI points at its Reason field."""
+
+    def __init__(self, message: str, *, length: int, minimum: int) -> None:
+        super().__init__(message)
+        self.length = length  # characters given, surrounding whitespace not counted
+        self.minimum = minimum

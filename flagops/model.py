@@ -158,11 +158,13 @@ class AuditEntry:
     reason: str
     ticket: str | None = None
     idempotency_key: str | None = None
-    before: JSON = None  # state snapshot (wire JSON) before the change
-    after: JSON = None
+    before: FlagState | None = None  # the environment's state before the change (updates and restores)
+    after: FlagState | None = None  # and after it; None where the source has no snapshot
     origin: ChangeOrigin | None = None
     prev_hash: str | None = None
     hash: str | None = None
+    restored_from: int | None = None  # flag.restored: the version it brought back
+    flag: Flag | None = None  # flag-wide entries: the flag as created (flag.created) or as archived (flag.archived)
 
 
 @dataclass(frozen=True, slots=True)

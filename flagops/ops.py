@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from flagops.backends.base import FlagBackend
-from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
+from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, ReasonTooShort, Refused, Unauthorized
 from flagops.metrics.base import VariantRate, variant_rates
 from flagops.metrics.paired import metrics_source
 from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChange
-from flagops.v1 import wire
 
 if TYPE_CHECKING:
     from flagops.probe import Probe, ProbeResult
@@ -113,13 +112,15 @@ def refuse_if_readonly(readonly: bool, action: str, key: str) -> None:
 
 
 def refuse_bad_reason(reason: str | None, min_length: int) -> None:
-    """The reason rule alone."""
+    """The reason rule alone: `ReasonTooShort` carries the length given and the minimum."""
     given = (reason or "").strip()
     if len(given) < min_length:
         what = "A reason is required" if not given else f"The reason {given!r} is too short"
-        raise Refused(
+        raise ReasonTooShort(
             f"{what}: say why in at least {min_length} characters "
-            '(e.g. --reason "errors on checkout since 14:02, INC-123"). It goes into the audit log.'
+            '(e.g. --reason "errors on checkout since 14:02, INC-123"). It goes into the audit log.',
+            length=len(given),
+            minimum=min_length,
         )
 
 
@@ -209,15 +210,10 @@ class Ops:
         previous_of: dict[int, int] = {}  # version -> version it replaced
         for entry in entries:
             for snapshot in (entry.before, entry.after):
-                if isinstance(snapshot, dict) and isinstance(snapshot.get("version"), int):
-                    try:
-                        snapshots.setdefault(snapshot["version"], wire.state_from_json(environment, snapshot))
-                    except ValueError:
-                        continue
-            if isinstance(entry.before, dict) and isinstance(entry.after, dict):
-                b, a = entry.before.get("version"), entry.after.get("version")
-                if isinstance(a, int) and isinstance(b, int):
-                    previous_of.setdefault(a, b)
+                if snapshot is not None:
+                    snapshots.setdefault(snapshot.version, snapshot)
+            if entry.before is not None and entry.after is not None:
+                previous_of.setdefault(entry.after.version, entry.before.version)
         if to_version is None:
             to_version = previous_of.get(before.version)
             if to_version is None:

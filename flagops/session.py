@@ -7,10 +7,11 @@ and the token is resolved here (FLAGOPS_TOKEN, then the keyring) so no face touc
 
 from __future__ import annotations
 
-import importlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flagops.config import Profile
+from flagops.config import Profile, state_dir
 from flagops.errors import ConfigError
 from flagops.secrets import Secret, require_token
 
@@ -40,17 +41,27 @@ def open_backend(profile: Profile, token: str | Secret | None = None, *, one_sho
         else:
             backend = FlagApiBackend(profile.url, secret, verify_tls=profile.verify_tls)
     elif profile.backend == "unleash":
-        # owned by the Unleash adapter; imported only for Unleash profiles
-        module = importlib.import_module("flagops.backends.unleash")
-        opener = getattr(module, "open_unleash_backend", None)
-        if opener is None:
-            raise ConfigError("This flagops build has no Unleash adapter yet (flagops.backends.unleash).")
-        backend = opener(profile, secret)
+        from flagops.backends.unleash import open_unleash_backend
+
+        backend = open_unleash_backend(
+            profile.url,
+            secret,
+            project=profile.unleash_project,
+            verify_tls=profile.verify_tls,
+            changelog_path=unleash_changelog_path(),
+        )
     else:
         raise ConfigError(
             f"Profile {profile.name!r}: unknown backend {profile.backend!r} (expected flagapi or unleash)."
         )
     return with_metrics_source(profile, backend, secret)
+
+
+def unleash_changelog_path() -> Path:
+    """The Unleash adapter's change log (reasons, tickets, idempotency keys Unleash does not store): one file
+    per machine, shared by every flagops process; `FLAGOPS_STATE_DIR` moves it (tests, several setups)."""
+    override = os.environ.get("FLAGOPS_STATE_DIR")
+    return (Path(override).expanduser() if override else state_dir()) / "unleash-changes.jsonl"
 
 
 def with_metrics_source(profile: Profile, backend: FlagBackend, secret: Secret) -> FlagBackend:
@@ -61,8 +72,6 @@ def with_metrics_source(profile: Profile, backend: FlagBackend, secret: Secret) 
         settings.source == "v1" and profile.backend == "flagapi" and settings.url in (None, profile.url)
     ):
         return backend
-    import os
-
     from flagops.metrics.paired import MeteredBackend
 
     token = secret

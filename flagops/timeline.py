@@ -18,7 +18,7 @@ from flagops import numfmt
 from flagops.backends.base import FlagBackend
 from flagops.errors import FlagOpsError
 from flagops.metrics.base import variant_rates
-from flagops.model import AuditEntry, MetricSeries
+from flagops.model import AuditEntry, FlagState, MetricSeries
 from flagops.v1 import wire
 
 AUDIT_PAGE = 1000
@@ -65,20 +65,14 @@ class Timeline:
         return [(run_id, runbook, changes) for run_id, (runbook, changes) in out.items()]
 
 
-def _state_text(snapshot: Any) -> str:
-    if not isinstance(snapshot, dict):
+def _state_text(snapshot: FlagState | None) -> str:
+    if snapshot is None:
         return "?"
-    enabled, rollout = snapshot.get("enabled"), snapshot.get("rollout")
-    if enabled is False:
-        return "off"
-    if isinstance(rollout, (int, float)) and not isinstance(rollout, bool):
-        return f"on {rollout:g}%"
-    return "on"
+    return f"on {snapshot.rollout:g}%" if snapshot.enabled else "off"
 
 
-def _version(snapshot: Any) -> str:
-    version = snapshot.get("version") if isinstance(snapshot, dict) else None
-    return f"v{version}" if isinstance(version, int) else "v?"
+def _version(snapshot: FlagState | None) -> str:
+    return f"v{snapshot.version}" if snapshot is not None else "v?"
 
 
 def describe_change(entry: AuditEntry) -> str:
@@ -88,8 +82,8 @@ def describe_change(entry: AuditEntry) -> str:
     text = f"{_state_text(entry.before)} -> {_state_text(entry.after)}"
     if entry.action == "flag.restored":
         text = "restored: " + text
-    rules_before = entry.before.get("rules") if isinstance(entry.before, dict) else None
-    rules_after = entry.after.get("rules") if isinstance(entry.after, dict) else None
+    rules_before = entry.before.rules if entry.before is not None else None
+    rules_after = entry.after.rules if entry.after is not None else None
     if rules_before != rules_after:
         text += ", rules changed"
     return f"{text} ({_version(entry.before)} -> {_version(entry.after)})"

@@ -45,6 +45,7 @@ from flagops.model import (
 )
 from flagops.secrets import Secret
 from flagops.v1 import flag_list, wire
+from flagops.v1.audit import audit_from_json
 
 STREAM_EVENTS = frozenset({"flag.updated", "flag.created", "flag.archived"})
 
@@ -302,7 +303,7 @@ class FlagApiBackend:
         params = {"flag": flag, "environment": environment, "since": wire.iso(since), "limit": limit}
         response = await self._client.request("GET", "/v1/audit", what=what, params=params)
         entries: list[AuditEntry] = _parse(
-            what, lambda d: [wire.audit_from_json(e) for e in d["entries"]], _json(response, what)
+            what, lambda d: [audit_from_json(e) for e in d["entries"]], _json(response, what)
         )
         return entries
 

@@ -23,7 +23,7 @@ from flagops.cli.common import (
 from flagops.cli.output import clean, emit_json, emit_table, percent, say, table
 from flagops.errors import FlagOpsError, Forbidden, NotFound
 from flagops.metrics.base import variant_rates
-from flagops.model import AuditEntry, Flag, MetricSeries
+from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
 from flagops.timefmt import ago, when
 
 _env = click.option("--env", "env_opt", default=None, help="Environment (default: the profile's).")
@@ -198,40 +198,18 @@ def status(ctx: click.Context, flag: str, env_opt: str | None, as_json: bool) ->
     emit_table(["env", "state", "rollout", "version", "evals", "errors 5m", "last change"], rows)
 
 
-def _entry_json(entry: AuditEntry) -> dict[str, Any]:
-    from flagops.v1 import wire
-
-    return {
-        "sequence": entry.sequence,
-        "at": wire.iso(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "flag": entry.flag_key,
-        "environment": entry.environment,
-        "reason": entry.reason,
-        "ticket": entry.ticket,
-        "idempotencyKey": entry.idempotency_key,
-        "before": entry.before,
-        "after": entry.after,
-        "origin": wire.origin_to_json(entry.origin),
-        "prevHash": entry.prev_hash,
-        "hash": entry.hash,
-    }
-
-
-def _short(snapshot: Any) -> str:
+def _short(snapshot: FlagState | None) -> str:
     """One environment's state in an audit snapshot: "on 25% v7"."""
-    if not isinstance(snapshot, dict):
+    if snapshot is None:
         return "?"
-    version = snapshot.get("version")
-    shown = f"on {numfmt.rollout(snapshot.get('rollout'))}" if snapshot.get("enabled") else "off"
-    return shown + (f" v{version}" if isinstance(version, int) else "")
+    shown = f"on {numfmt.rollout(snapshot.rollout)}" if snapshot.enabled else "off"
+    return f"{shown} v{snapshot.version}"
 
 
 def _change_text(entry: AuditEntry, environment: str | None = None) -> str:
     if entry.action == "flag.created":
-        states = entry.after.get("environments") if isinstance(entry.after, dict) else None
-        if not isinstance(states, dict) or not states:
+        states = entry.flag.states if entry.flag is not None else {}
+        if not states:
             return "created"
         if environment in states:
             return f"created: {_short(states[environment])}"
@@ -297,7 +275,9 @@ def audit(
 
     entries = run(with_backend(inv.profile, read))
     if as_json:
-        emit_json({"entries": [_entry_json(e) for e in entries]})
+        from flagops.v1.audit import audit_to_json
+
+        emit_json({"entries": [audit_to_json(e) for e in entries]})
         return
     now = datetime.now(UTC)
     rows = [

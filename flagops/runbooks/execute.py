@@ -182,9 +182,9 @@ class Runner:
                 origin = entry.origin
                 if origin is None or origin.run_id != self.log.run_id or origin.step != step.index:
                     continue
-                before = entry.before.get("version") if isinstance(entry.before, dict) else None
-                after = entry.after.get("version") if isinstance(entry.after, dict) else None
-                if isinstance(before, int) and isinstance(after, int) and (key, after) not in recorded:
+                before = entry.before.version if entry.before is not None else None
+                after = entry.after.version if entry.after is not None else None
+                if before is not None and after is not None and (key, after) not in recorded:
                     self.log.changes.append(
                         ChangeRecord(
                             step.index,

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from flagops.audit_chain import BUNDLE_FORMAT, COLUMNS, GENESIS, ChainWalk, entry_hash, verify_rows
-from flagops.model import AuditEntry, AuditVerification
+from flagops.model import AuditVerification
 from flagops.server.limits import stored_json
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 __all__ = [
     "GENESIS",
@@ -38,7 +39,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
-def row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
+def row_to_entry(row: tuple[Any, ...]) -> AuditRecord:
     """An audit row as an entry, whatever the row holds: values that cannot be served (nested too deep, not
     JSON, a time out of range) become placeholders here, so one bad row never fails a whole audit page.
     The hash chain is checked on the stored text (verify_rows), never on these."""
@@ -51,7 +52,7 @@ def row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
         origin = wire.origin_from_json(stored_json(row[11]))
     except ValueError:
         origin = None
-    return AuditEntry(
+    return AuditRecord(
         sequence=row[0],
         at=at,
         actor=row[2],
@@ -78,7 +79,7 @@ def _int(text: str | None) -> int | None:
 
 
 def _meta(db: Any) -> dict[str, str]:
-    return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
+    return dict(db.execute("SELECT key, value FROM meta"))
 
 
 def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:

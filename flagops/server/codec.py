@@ -12,9 +12,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flagops.model import AuditEntry, ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
+from flagops.model import ChangeOrigin, Flag, FlagKind, FlagState, Rule, StateChange, Variant
 from flagops.server.limits import utc_time
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord, audit_json
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_REASON = 1000
@@ -65,28 +66,12 @@ def _visible_states(value: Any, visible: frozenset[str] | None) -> Any:
     return dict(value, environments={k: v for k, v in value["environments"].items() if k in visible})
 
 
-def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> dict[str, Any]:
+def audit_to_json(entry: AuditRecord, visible: frozenset[str] | None = None) -> dict[str, Any]:
     """An audit entry for the wire. With `visible` (a token's environments), a flag-wide entry (created,
     archived: its before/after hold a whole flag) keeps only those environments' states; `hash` is still
     the stored one, so only an every-environment token can re-check it (GET /v1/audit/verify). Entries come
     from audit.row_to_entry, which already cut stored values too deep to serve."""
-    before, after = _visible_states(entry.before, visible), _visible_states(entry.after, visible)
-    return {
-        "sequence": entry.sequence,
-        "at": wire.iso(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "flag": entry.flag_key,
-        "environment": entry.environment,
-        "reason": entry.reason,
-        "ticket": entry.ticket,
-        "idempotencyKey": entry.idempotency_key,
-        "before": before,
-        "after": after,
-        "origin": wire.origin_to_json(entry.origin),
-        "prevHash": entry.prev_hash,
-        "hash": entry.hash,
-    }
+    return audit_json(entry, _visible_states(entry.before, visible), _visible_states(entry.after, visible))
 
 
 def _create_types(d: dict[str, Any]) -> None:
@@ -175,9 +160,8 @@ def parse_patch(d: Any, flag: Flag) -> tuple[StateChange, str, str | None, Chang
     rollout = _rollout(d["rollout"]) if d.get("rollout") is not None else None
     rules = _rules(d["rules"], variants) if d.get("rules") is not None else None
     default_variant = d.get("defaultVariant")
-    if default_variant is not None:
-        if not isinstance(default_variant, str) or default_variant not in variants:
-            raise ValueError(f"defaultVariant: expected one of {', '.join(sorted(variants))}")
+    if default_variant is not None and (not isinstance(default_variant, str) or default_variant not in variants):
+        raise ValueError(f"defaultVariant: expected one of {', '.join(sorted(variants))}")
     change = StateChange(enabled=enabled, rollout=rollout, rules=rules, default_variant=default_variant)
     reason, ticket, origin = _reason(d)
     if change.is_empty():

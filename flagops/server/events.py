@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flagops.model import AuditEntry, Flag
+from flagops.model import Flag
 from flagops.server.codec import flag_json
 from flagops.server.limits import bounded
 from flagops.v1 import wire
+from flagops.v1.audit import AuditRecord
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _scoped_frame(frame: bytes, visible: frozenset[str]) -> bytes:
     return head + sep + body.encode() + b"\n\n"
 
 
-def make_event(entry: AuditEntry, flag: Flag | None) -> Event:
+def make_event(entry: AuditRecord, flag: Flag | None) -> Event:
     """`flag` supplies the metadata; the state is the entry's `after`, so a replayed event shows the state
     as it was then, not as it is now. Restores travel as flag.updated (the data's `action` says which)."""
     kind = "flag.updated" if entry.action == "flag.restored" else entry.action

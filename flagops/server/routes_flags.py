@@ -15,7 +15,7 @@ from flagops.server.problems import Problem, invalid
 from flagops.server.store import WriteResult
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
+    from flagops.server.service import Service
 
 ENV_QUERY = Query(..., description="Environment key, e.g. prod.", max_length=100)
 

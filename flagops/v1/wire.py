@@ -15,7 +15,7 @@ PATCH body:
     {"enabled"?, "rollout"?, "rules"?, "defaultVariant"?, "changeReason", "ticket"?, "origin"?}
 Origin (a runbook run that made the change):
     {"runbook"?, "runId"?, "step"?, "tool"?}
-Audit entry:
+Audit entry (parsed and written by `flagops.v1.audit`, which says what before/after hold per action):
     {"sequence", "at", "actor", "action", "flag", "environment", "reason", "ticket", "idempotencyKey",
      "before", "after", "origin", "prevHash", "hash"}
 Metric series:
@@ -38,7 +38,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flagops.model import (
-    AuditEntry,
     ChangeEvent,
     ChangeOrigin,
     Environment,
@@ -338,31 +337,7 @@ def patch_body(change: StateChange, reason: str, ticket: str | None, origin: Cha
     return body
 
 
-# --- audit, metrics, events -------------------------------------------------------------------
-
-
-def audit_from_json(d: Any) -> AuditEntry:
-    if not isinstance(d, dict):
-        raise ValueError("audit entry: expected an object")
-    at = parse_time(d.get("at"), "at")
-    if at is None:
-        raise ValueError("at: missing")
-    return AuditEntry(
-        sequence=int(d["sequence"]),
-        at=at,
-        actor=_str(d, "actor", ""),
-        action=_str(d, "action", ""),
-        flag_key=_str(d, "flag", ""),
-        environment=_opt_str(d, "environment"),
-        reason=_str(d, "reason", ""),
-        ticket=_opt_str(d, "ticket"),
-        idempotency_key=_opt_str(d, "idempotencyKey"),
-        before=d.get("before"),
-        after=d.get("after"),
-        origin=origin_from_json(d.get("origin")),
-        prev_hash=_opt_str(d, "prevHash"),
-        hash=_opt_str(d, "hash"),
-    )
+# --- metrics, events -------------------------------------------------------------------
 
 
 def metrics_from_json(d: Any) -> MetricSeries:

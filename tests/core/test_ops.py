@@ -10,7 +10,7 @@ from conftest import RunningService
 
 from core.clitools import FlagPicker
 from flagops.backends.flagapi import FlagApiBackend
-from flagops.errors import Conflict, Invalid, NotFound, Refused
+from flagops.errors import Conflict, Invalid, NotFound, ReasonTooShort, Refused
 from flagops.model import StateChange
 from flagops.ops import Ops
 from flagops.secrets import Secret
@@ -94,8 +94,10 @@ async def test_rules_refuse_before_writing(backend: FlagApiBackend, picker: Flag
         await Ops(backend, readonly=True).apply(plan, reason=REASON)
     with pytest.raises(Refused, match="reason is required"):
         await Ops(backend).apply(plan, reason="   ")
-    with pytest.raises(Refused, match=r"too short.*at least 20"):
-        await Ops(backend, min_reason_length=20).apply(plan, reason="because")
+    with pytest.raises(Refused, match=r"too short.*at least 20") as short:
+        await Ops(backend, min_reason_length=20).apply(plan, reason=" because ")
+    # the numbers travel with the refusal, so a face can word it its own way
+    assert isinstance(short.value, ReasonTooShort) and (short.value.length, short.value.minimum) == (7, 20)
     assert (await backend.get_flag(key, "dev")).states["dev"].enabled is True
     assert Ops(backend).needs_typed_key(await Ops(backend).plan_kill(key, "prod")) is True
 

@@ -140,12 +140,14 @@ def build_flags() -> list[Flag]:
     return flags
 
 
+def _snapshot(enabled: bool, rollout: float, version: int) -> FlagState:
+    return FlagState("", enabled, float(rollout), "on", "off", version)
+
+
 def build_audit() -> list[AuditEntry]:
     """Newest first: the deploy-bot's ramp of the incident flag, human changes elsewhere (one from a runbook
     run) and one from three days ago, so dates show next to times. Sequences follow time, as in the service."""
-    changes: list[
-        tuple[timedelta, str, str, str, str, str, dict[str, object], dict[str, object], ChangeOrigin | None]
-    ] = [
+    changes: list[tuple[timedelta, str, str, str, str, str, FlagState, FlagState, ChangeOrigin | None]] = [
         (
             timedelta(days=3),
             "alice",
@@ -153,8 +155,8 @@ def build_audit() -> list[AuditEntry]:
             "staging",
             "staging soak done, full rollout",
             "CHK-4821",
-            {"enabled": True, "rollout": 50, "version": 3},
-            {"enabled": True, "rollout": 100, "version": 4},
+            _snapshot(True, 50, 3),
+            _snapshot(True, 100, 4),
             None,
         )
     ]
@@ -167,8 +169,8 @@ def build_audit() -> list[AuditEntry]:
                 "prod",
                 f"progressive rollout {before}% -> {after}% (automated deploy pipeline)",
                 "DEPLOY-4821",
-                {"enabled": True, "rollout": before, "defaultVariant": "on", "version": version},
-                {"enabled": True, "rollout": after, "defaultVariant": "on", "version": version + 1},
+                _snapshot(True, before, version),
+                _snapshot(True, after, version + 1),
                 ChangeOrigin(tool="deploy-pipeline"),
             )
         )
@@ -180,8 +182,8 @@ def build_audit() -> list[AuditEntry]:
             "prod",
             "pausing while fraud team reviews",
             "PAY-77",
-            {"enabled": True, "rollout": 25, "version": 2},
-            {"enabled": False, "rollout": 25, "version": 3},
+            _snapshot(True, 25, 2),
+            _snapshot(False, 25, 3),
             None,
         )
     )
@@ -193,8 +195,8 @@ def build_audit() -> list[AuditEntry]:
             "prod",
             "coupon abuse: stop stacking",
             "INC-88",
-            {"enabled": True, "rollout": 10, "version": 1},
-            {"enabled": False, "rollout": 10, "version": 2},
+            _snapshot(True, 10, 1),
+            _snapshot(False, 10, 2),
             ChangeOrigin(tool="flagops", runbook="panic-service", run_id="r-7f3a", step=2),
         )
     )
@@ -208,8 +210,8 @@ def build_audit() -> list[AuditEntry]:
             env,
             reason,
             ticket=ticket,
-            before=before,
-            after=after,
+            before=replace(before, environment=env),
+            after=replace(after, environment=env),
             origin=origin,
         )
         for n, (ago, actor, key, env, reason, ticket, before, after, origin) in enumerate(changes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from flagops.model import AuditEntry, MetricPoint, MetricSeries
+from flagops.model import AuditEntry, FlagState, MetricPoint, MetricSeries, Rule
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.dashboard_screen import rose_after_change
 from flagops.tui.widgets.audit_view import change_summary, describe_state
@@ -66,16 +66,21 @@ def test_chart_helpers() -> None:
 
 
 def test_change_summary_before_after() -> None:
-    def entry(before: object, after: object, action: str = "flag.updated") -> AuditEntry:
+    def entry(before: FlagState | None, after: FlagState | None, action: str = "flag.updated") -> AuditEntry:
         return AuditEntry(1, T0, "alice", action, "f", "prod", "why not", before=before, after=after)
 
-    assert change_summary(entry({"enabled": True, "rollout": 25}, {"enabled": False, "rollout": 25})) == "on 25% -> off"
-    assert change_summary(entry(None, {"enabled": True, "rollout": 100})) == "created: on 100%"
+    def state(enabled: bool, rollout: float, off_variant: str = "off", rules: tuple[Rule, ...] = ()) -> FlagState:
+        return FlagState("prod", enabled, rollout, "on", off_variant, 1, rules=rules)
+
+    assert change_summary(entry(state(True, 25), state(False, 25))) == "on 25% -> off"
+    assert change_summary(entry(None, state(True, 100))) == "created: on 100%"
     assert change_summary(entry(None, None, "flag.archived")) == "archived"
-    same = entry({"enabled": True, "rollout": 5, "offVariant": "a"}, {"enabled": True, "rollout": 5, "offVariant": "b"})
+    same = entry(state(True, 5, off_variant="a"), state(True, 5, off_variant="b"))
     assert change_summary(same) == "on 5% (changed: offVariant)"
-    assert describe_state({"enabled": True, "rollout": 5, "rules": [{}, {}]}) == "on 5% +2 rules"
-    assert describe_state("garbage") == "—"
+    assert change_summary(entry(state(False, 5), state(False, 10))) == "off (changed: rollout)"
+    rules = tuple(Rule(f"r{i}", "country", "in", ("NL",), "on") for i in range(2))
+    assert describe_state(state(True, 5, rules=rules)) == "on 5% +2 rules"
+    assert describe_state(None) == "—"
 
 
 def test_plain_makes_terminal_controls_visible() -> None:

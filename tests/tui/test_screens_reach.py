@@ -244,7 +244,7 @@ async def test_a_change_days_old_shows_its_date(service: Any, size: tuple[int, i
 def test_audit_lines_show_the_date_of_an_old_change() -> None:
     from datetime import datetime, timedelta
 
-    from flagops.model import AuditEntry
+    from flagops.model import AuditEntry, FlagState
     from flagops.tui.widgets.audit_view import audit_lines
 
     now = datetime.now(UTC)
@@ -256,8 +256,8 @@ def test_audit_lines_show_the_date_of_an_old_change() -> None:
         "f",
         "prod",
         "why not",
-        before={"enabled": True},
-        after={"enabled": False},
+        before=FlagState("prod", True, 100.0, "on", "off", 1),
+        after=FlagState("prod", False, 100.0, "on", "off", 2),
     )
     fresh = AuditEntry(
         2,
@@ -267,8 +267,8 @@ def test_audit_lines_show_the_date_of_an_old_change() -> None:
         "f",
         "prod",
         "why not",
-        before={"enabled": False},
-        after={"enabled": True},
+        before=FlagState("prod", False, 100.0, "on", "off", 2),
+        after=FlagState("prod", True, 100.0, "on", "off", 3),
     )
     text = audit_lines([fresh, old]).plain.splitlines()
     assert text[0].startswith((now - timedelta(seconds=5)).astimezone().strftime("%H:%M:%S"))

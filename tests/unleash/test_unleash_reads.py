@@ -8,6 +8,7 @@ from datetime import UTC
 import pytest
 
 from flagops.backends.unleash import UnleashBackend
+from flagops.backends.unleash.changelog import ChangeLog
 from flagops.errors import NotFound, Unauthorized
 from flagops.secrets import Secret
 
@@ -100,9 +101,9 @@ async def test_unknown_flag_and_environment_are_not_found(
         await backend.get_flag(key, "staging")
 
 
-async def test_wrong_token_is_unauthorized_and_never_shown(unleash: UnleashServer) -> None:
+async def test_wrong_token_is_unauthorized_and_never_shown(unleash: UnleashServer, changelog: ChangeLog) -> None:
     secret = "*:*.definitely-not-the-token-0123456789"
-    b = UnleashBackend(unleash.url, Secret(secret))
+    b = UnleashBackend(unleash.url, Secret(secret), changelog=changelog)
     try:
         with pytest.raises(Unauthorized) as raised:
             await b.environments()
@@ -184,14 +185,14 @@ async def test_watch_polls_the_event_log_and_resumes_after_an_id(
 
 
 async def test_archived_features_leave_the_list(
-    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str]
+    backend: UnleashBackend, unleash: UnleashServer, make_feature: Callable[..., str], changelog: ChangeLog
 ) -> None:
     key = make_feature("archived")
     assert key in {f.key for f in await backend.list_flags("production")}
     with unleash.client() as c:
         c.delete(f"/api/admin/projects/default/features/{key}").raise_for_status()
     assert key not in {f.key for f in await backend.list_flags("production")}
-    fresh = UnleashBackend(unleash.url, Secret(unleash.admin_token))
+    fresh = UnleashBackend(unleash.url, Secret(unleash.admin_token), changelog=changelog)
     try:
         with pytest.raises(NotFound):
             await fresh.get_flag(key)
@@ -199,7 +200,7 @@ async def test_archived_features_leave_the_list(
         await fresh.aclose()
 
 
-async def test_a_client_token_is_refused_with_a_clear_error(unleash: UnleashServer) -> None:
+async def test_a_client_token_is_refused_with_a_clear_error(unleash: UnleashServer, changelog: ChangeLog) -> None:
     from flagops.errors import Forbidden
 
     with unleash.client() as c:
@@ -209,7 +210,7 @@ async def test_a_client_token_is_refused_with_a_clear_error(unleash: UnleashServ
         )
         r.raise_for_status()
         client_token = r.json()["secret"]
-    b = UnleashBackend(unleash.url, Secret(client_token))
+    b = UnleashBackend(unleash.url, Secret(client_token), changelog=changelog)
     try:
         with pytest.raises(Forbidden, match="admin API token") as raised:
             await b.list_flags("production")

@@ -239,8 +239,8 @@ async def test_restore_rebuilds_an_older_state_from_pre_data(
     assert flag.states["production"].rollout == 25
     entries = await backend.audit(flag=key, environment="production")
     assert entries[0].action == "flag.restored" and entries[0].reason == "back to the known good state"
-    assert entries[0].after is not None and entries[0].after["rollout"] == 25
-    assert entries[0].before is not None and entries[0].before["enabled"] is False
+    assert entries[0].after is not None and entries[0].after.rollout == 25
+    assert entries[0].before is not None and entries[0].before.enabled is False
     with pytest.raises(Exception, match="no version 999999"):
         await backend.restore(
             key,
@@ -274,7 +274,7 @@ async def test_audit_joins_unleash_events_with_flagops_reasons(
     assert by_action[0][3] == "admin"
     assert by_action[1][:3] == ("flag.updated", "production", "ramp for the launch") and entries[1].ticket == "CHG-1"
     assert entries[1].before is not None and entries[1].after is not None
-    assert (entries[1].before["rollout"], entries[1].after["rollout"]) == (25, 50)
+    assert (entries[1].before.rollout, entries[1].after.rollout) == (25, 50)
     assert entries[-1].action == "flag.created"
     assert [e.sequence for e in entries] == sorted((e.sequence for e in entries), reverse=True)
     assert (await backend.verify_audit()).ok
@@ -303,7 +303,7 @@ async def test_audit_without_a_flag_covers_every_feature(
     keys = {e.flag_key for e in entries}
     assert {one, two} <= keys
     mine = next(e for e in entries if e.flag_key == two and e.reason)
-    assert mine.reason == "narrow it down" and mine.after is not None and mine.after["rollout"] == 15
+    assert mine.reason == "narrow it down" and mine.after is not None and mine.after.rollout == 15
     only_prod = await backend.audit(environment="production", limit=20)
     assert only_prod and all(e.environment == "production" for e in only_prod)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,9 +41,6 @@ from flagops.model import (
 from flagops.secrets import Secret
 from flagops.v1.wire import origin_to_json, state_to_json
 
-if TYPE_CHECKING:
-    from flagops.config import Profile
-
 CAPABILITIES = BackendCapabilities(
     error_metrics=False, change_reasons=False, if_match=False, stream=False, evaluate=True, restore_versions=True
 )
@@ -60,14 +58,14 @@ class UnleashBackend:
         *,
         project: str | None = None,
         verify_tls: bool = True,
-        changelog: ChangeLog | None = None,
+        changelog: ChangeLog,
         poll_interval: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.api = UnleashApi(url, token, verify=verify_tls, transport=transport)
         self.url = self.api.base_url
         self.project = project
-        self.log = changelog or ChangeLog()
+        self.log = changelog
         self.poll_interval = poll_interval
         self._projects: dict[str, str] = {}  # flag key -> project id
         self.listing = FlagListing(self.api, project, self._projects)
@@ -447,6 +445,9 @@ class UnleashBackend:
             await asyncio.sleep(self.poll_interval)
 
 
-def open_unleash_backend(profile: Profile, token: Secret) -> UnleashBackend:
-    """The `backend: unleash` branch of session.open_backend."""
-    return UnleashBackend(profile.url, token, project=profile.unleash_project, verify_tls=profile.verify_tls)
+def open_unleash_backend(
+    url: str, token: Secret, *, project: str | None, verify_tls: bool, changelog_path: Path
+) -> UnleashBackend:
+    """The `backend: unleash` branch of session.open_backend: everything it needs is passed in, so the
+    adapter knows nothing of profiles or where the console keeps its state."""
+    return UnleashBackend(url, token, project=project, verify_tls=verify_tls, changelog=ChangeLog(changelog_path))

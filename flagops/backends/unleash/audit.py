@@ -14,7 +14,7 @@ from typing import Any
 from flagops.backends.unleash.api import STATE_EVENT_TYPES
 from flagops.backends.unleash.state import EnvState, Step, history
 from flagops.model import AuditEntry
-from flagops.v1.wire import origin_from_json, parse_time, state_to_json
+from flagops.v1.wire import origin_from_json, parse_time
 
 LIFECYCLE_ACTIONS = {
     "feature-created": "flag.created",
@@ -57,8 +57,8 @@ def _entry(step: Step, key: str, environment: str, intent: dict[str, Any] | None
         reason=str(intent.get("reason") or ""),
         ticket=intent.get("ticket"),
         idempotency_key=intent.get("idempotencyKey"),
-        before=state_to_json(step.before.flag_state(environment)),
-        after=state_to_json(step.after.flag_state(environment)),
+        before=step.before.flag_state(environment),
+        after=step.after.flag_state(environment),
         origin=origin_from_json(intent.get("origin")) if intent.get("origin") else None,
     )
 

@@ -1,8 +1,9 @@
 """The console's own record of the changes it made through Unleash: an append-only, hash-chained JSONL file.
 
-Unleash OSS stores no change reason, ticket or idempotency key, so flagops keeps them here, in the XDG state
-dir (`FLAGOPS_STATE_DIR` overrides): an `intent` line before each write (so a crash mid-write still leaves the
-reason on record) and an `outcome` line after it with the Unleash event ids the write produced. The audit view
+Unleash OSS stores no change reason, ticket or idempotency key, so flagops keeps them here, in the file the
+session names (in the XDG state dir, or `FLAGOPS_STATE_DIR`): an `intent` line before each write (so a crash
+mid-write still leaves the reason on record) and an `outcome` line after it with the Unleash event ids the write
+produced. The audit view
 joins these lines to Unleash's event log by event id. Each line carries the hash of the one before, so an edited,
 deleted or reordered line is found by `verify()`. The file is shared by every flagops process on the machine
 (appends take an exclusive lock and are fsync'ed) but not across machines.
@@ -21,17 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from flagops.model import AuditVerification
-
-FILE_NAME = "unleash-changes.jsonl"
-
-
-def default_path() -> Path:
-    override = os.environ.get("FLAGOPS_STATE_DIR")
-    if override:
-        return Path(override).expanduser() / FILE_NAME
-    from flagops.config import state_dir
-
-    return state_dir() / FILE_NAME
 
 
 def current_actor() -> str:
@@ -55,8 +45,8 @@ def now_iso() -> str:
 
 
 class ChangeLog:
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_path()
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def __repr__(self) -> str:
         return f"ChangeLog({str(self.path)!r})"

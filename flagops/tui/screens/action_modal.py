@@ -25,7 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from flagops.errors import Conflict, FlagOpsError, Refused
+from flagops.errors import Conflict, FlagOpsError, ReasonTooShort, Refused
 from flagops.ops import AppliedChange, PlannedChange, describe_state
 from flagops.tui.live import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
@@ -232,10 +232,11 @@ class ActionModal(ModalScreen[AppliedChange | None]):
     def _field_problem(self, field: str | None, plan: PlannedChange) -> str | None:
         ops = self.flagops.ops
         if field == "action-reason":
-            reason = self.query_one("#action-reason", Input).value.strip()
-            if len(reason) < ops.min_reason_length:
+            try:
+                ops.check_reason(self.query_one("#action-reason", Input).value)
+            except ReasonTooShort as short:
                 return (
-                    f"A reason is required: at least {ops.min_reason_length} characters ({len(reason)} typed). "
+                    f"A reason is required: at least {short.minimum} characters ({short.length} typed). "
                     "The cursor is in the Reason field."
                 )
         elif field == "action-typed-key" and ops.needs_typed_key(plan):

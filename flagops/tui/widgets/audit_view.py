@@ -8,35 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from textual.content import Content
 from textual.widgets import Static
 
-from flagops.model import AuditEntry
+from flagops.model import AuditEntry, FlagState
 from flagops.tui import clock
 from flagops.tui.safe_text import plain
 
 
-def describe_state(state: Any) -> str:
-    """A wire State snapshot in a few words: "on 25%", "off", "on 100% +2 rules"."""
-    if not isinstance(state, dict):
+def describe_state(state: FlagState | None) -> str:
+    """A state snapshot in a few words: "on 25%", "off", "on 100% +2 rules"."""
+    if state is None:
         return "—"
-    enabled = state.get("enabled")
-    rollout = state.get("rollout")
-    if enabled is False:
-        words = "off"
-    elif isinstance(rollout, (int, float)) and not isinstance(rollout, bool):
-        words = f"on {rollout:g}%"
-    else:
-        words = "on"
-    rules = state.get("rules")
-    if isinstance(rules, list) and rules:
-        words += f" +{len(rules)} rule{'s' if len(rules) != 1 else ''}"
-    variant = state.get("defaultVariant")
-    if isinstance(variant, str) and variant not in ("on", "true", ""):
-        words += f" -> {plain(variant, 24)}"
+    words = f"on {state.rollout:g}%" if state.enabled else "off"
+    if state.rules:
+        words += f" +{len(state.rules)} rule{'s' if len(state.rules) != 1 else ''}"
+    if state.default_variant not in ("on", "true", ""):
+        words += f" -> {plain(state.default_variant, 24)}"
     return words
+
+
+# what a change that leaves the few words alone may have changed, by the names the audit log uses
+_QUIET_FIELDS = (
+    ("enabled", "enabled"),
+    ("rollout", "rollout"),
+    ("rules", "rules"),
+    ("default_variant", "defaultVariant"),
+    ("off_variant", "offVariant"),
+)
 
 
 def change_summary(entry: AuditEntry) -> str:
@@ -46,11 +46,9 @@ def change_summary(entry: AuditEntry) -> str:
     if entry.before is None:
         return f"created: {describe_state(entry.after)}"
     before, after = describe_state(entry.before), describe_state(entry.after)
-    if before == after and isinstance(entry.before, dict) and isinstance(entry.after, dict):
+    if before == after and entry.after is not None:
         changed = sorted(
-            k
-            for k in set(entry.before) | set(entry.after)
-            if k not in ("version", "updatedAt", "updatedBy") and entry.before.get(k) != entry.after.get(k)
+            name for field, name in _QUIET_FIELDS if getattr(entry.before, field) != getattr(entry.after, field)
         )
         return f"{before} (changed: {', '.join(changed)})" if changed else before
     return f"{before} -> {after}"
