@@ -38,7 +38,7 @@ from flagops.errors import ConfigError
 from flagops.metrics.settings import MetricsSettings, parse_settings
 
 if TYPE_CHECKING:
-    import yaml
+    from flagops.yamlsrc import Located
 
 BACKENDS = ("flagapi", "unleash")
 DEFAULT_PROFILE = "default"
@@ -131,55 +131,25 @@ _FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Located:
-    """A YAML mapping with the line each key was found on (1-based)."""
-
-    values: dict[str, Any]
-    lines: dict[str, int]
-    line: int
-
-
-def _compose(path: Path) -> yaml.Node | None:
-    import yaml
+def _read(path: Path) -> Located | None:
+    """The file as located YAML (flagops.yamlsrc, imported here: the panic path without a file never needs YAML)."""
+    from flagops import yamlsrc
 
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc}).") from None
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{where}: {problem} — fix the YAML syntax there.") from None
+        return yamlsrc.compose(data)
+    except yamlsrc.SourceError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise ConfigError(f"{where}: {exc.problem} — fix the YAML syntax there.") from None
 
 
-def _construct(node: yaml.Node) -> Any:
-    import yaml
-
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def _mapping(path: Path, node: yaml.Node, what: str) -> _Located:
-    import yaml
-
-    if not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{path}:{node.start_mark.line + 1}: {what} must be a mapping (key: value lines).")
-    values: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    for key_node, value_node in node.value:
-        key = _construct(key_node)
-        if not isinstance(key, str):
-            raise ConfigError(f"{path}:{key_node.start_mark.line + 1}: {what}: keys must be names, got {key!r}.")
-        lines[key] = key_node.start_mark.line + 1
-        values[key] = value_node if isinstance(value_node, yaml.MappingNode) else _construct(value_node)
-    return _Located(values, lines, node.start_mark.line + 1)
+def _mapping(path: Path, node: Located, what: str) -> dict[str, Located]:
+    if not node.is_map():
+        raise ConfigError(f"{path}:{node.start}: {what} must be a mapping (key: value lines).")
+    return dict(node.value)
 
 
 def url_problem(url: str) -> str | None:
@@ -243,20 +213,18 @@ def _as_any(value: Any) -> Any:
     return value
 
 
-def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
-    import yaml
-
-    located = _mapping(path, node, f"profiles.{name}")
+def _profile_from(path: Path, name: str, node: Located) -> Profile:
+    entries = _mapping(path, node, f"profiles.{name}")
     kwargs: dict[str, Any] = {}
-    for key, raw in located.values.items():
-        where = f"{path}:{located.lines[key]}: profiles.{name}.{key}"
+    for key, entry in entries.items():
+        where = f"{path}:{entry.line}: profiles.{name}.{key}"
         if key not in _FIELDS:
             known = ", ".join(sorted(_FIELDS))
             raise ConfigError(f"{where}: unknown field. Known fields: {known}.")
         types, description = _FIELDS[key]
         if key == "metrics":  # checked after the loop: it depends on url and backend
             continue
-        value: Any = _construct(raw) if isinstance(raw, yaml.Node) else raw
+        value: Any = entry.plain()
         if value is None and key not in ("url", "backend", "readonly", "min_reason_length", "keys", "verify_tls"):
             kwargs[key] = None
             continue
@@ -276,31 +244,27 @@ def _profile_from(path: Path, name: str, node: yaml.Node) -> Profile:
                 raise ConfigError(f"{where}: expected {description}; {bad[0]!r} is not a name: key pair.")
             value = dict(value)
         if key == "probe":
-            value = _probe_from(f"{path}:{located.lines[key]}: profiles.{name}.probe", value)
+            value = _probe_from(f"{path}:{entry.line}: profiles.{name}.probe", value)
         kwargs[key] = value
     if "url" not in kwargs and not os.environ.get("FLAGOPS_URL"):
-        raise ConfigError(f"{path}:{located.line}: profiles.{name}: missing field url (the service's address).")
+        raise ConfigError(f"{path}:{node.start}: profiles.{name}: missing field url (the service's address).")
     kwargs.setdefault("url", "")
-    if "metrics" in located.values:
-        kwargs["metrics"] = _metrics_from(path, name, located, kwargs)
+    if "metrics" in entries:
+        kwargs["metrics"] = _metrics_from(path, name, entries["metrics"], kwargs)
     return Profile(name=name, source=str(path), **kwargs)
 
 
-def _metrics_from(path: Path, name: str, profile: _Located, kwargs: dict[str, Any]) -> MetricsSettings:
+def _metrics_from(path: Path, name: str, node: Located, kwargs: dict[str, Any]) -> MetricsSettings:
     """The profile's `metrics:` mapping (parsed by flagops.metrics.settings), errors with their lines."""
-    import yaml
-
-    raw = profile.values["metrics"]
-    if not isinstance(raw, yaml.MappingNode):
+    if not node.is_map():
         raise ConfigError(
-            f"{path}:{profile.lines['metrics']}: profiles.{name}.metrics: must be a mapping "
-            "(source: prometheus, url: ...)."
+            f"{path}:{node.line}: profiles.{name}.metrics: must be a mapping (source: prometheus, url: ...)."
         )
-    located = _mapping(path, raw, f"profiles.{name}.metrics")
-    values = {k: _construct(v) if isinstance(v, yaml.Node) else v for k, v in located.values.items()}
+    entries = _mapping(path, node, f"profiles.{name}.metrics")
+    lines = {key: entry.line for key, entry in entries.items()}
     return parse_settings(
-        values,
-        lambda field: f"{path}:{located.lines.get(field, located.line)}: profiles.{name}.metrics.{field}",
+        {key: entry.plain() for key, entry in entries.items()},
+        lambda field: f"{path}:{lines.get(field, node.start)}: profiles.{name}.metrics.{field}",
         default_url=kwargs.get("url") or os.environ.get("FLAGOPS_URL"),
         backend=kwargs.get("backend", "flagapi"),
     )
@@ -308,30 +272,27 @@ def _metrics_from(path: Path, name: str, profile: _Located, kwargs: dict[str, An
 
 def load_profiles(path: Path) -> tuple[dict[str, Profile], str | None]:
     """Every profile in `path`, and the file's default_profile."""
-    import yaml
-
-    root = _compose(path)
+    root = _read(path)
     if root is None:
         return {}, None
     top = _mapping(path, root, "the config file")
-    for key in top.values:
+    for key, entry in top.items():
         if key not in ("profiles", "default_profile"):
             raise ConfigError(
-                f"{path}:{top.lines[key]}: {key}: unknown top-level field. Known fields: default_profile, profiles."
+                f"{path}:{entry.line}: {key}: unknown top-level field. Known fields: default_profile, profiles."
             )
-    default = top.values.get("default_profile")
+    default = top["default_profile"].plain() if "default_profile" in top else None
     if default is not None and not isinstance(default, str):
-        raise ConfigError(f"{path}:{top.lines['default_profile']}: default_profile: expected a profile name.")
-    profiles_node = top.values.get("profiles")
-    if profiles_node is None:
+        raise ConfigError(f"{path}:{top['default_profile'].line}: default_profile: expected a profile name.")
+    profiles_node = top.get("profiles")
+    if profiles_node is None or profiles_node.value is None:
         return {}, default
-    if not isinstance(profiles_node, yaml.MappingNode):
-        raise ConfigError(f"{path}:{top.lines['profiles']}: profiles: must be a mapping of name -> settings.")
-    profiles_map = _mapping(path, profiles_node, "profiles")
+    if not profiles_node.is_map():
+        raise ConfigError(f"{path}:{profiles_node.line}: profiles: must be a mapping of name -> settings.")
     profiles = {}
-    for name, node in profiles_map.values.items():
-        if not isinstance(node, yaml.Node):
-            raise ConfigError(f"{path}:{profiles_map.lines[name]}: profiles.{name}: must be a mapping of settings.")
+    for name, node in _mapping(path, profiles_node, "profiles").items():
+        if not node.is_map():
+            raise ConfigError(f"{path}:{node.line}: profiles.{name}: must be a mapping of settings.")
         profiles[name] = _profile_from(path, name, node)
     return profiles, default
 

@@ -19,23 +19,23 @@ from flagops.cli.output import clean, emit_json, emit_table, say, stdin_is_tty, 
 from flagops.errors import ConfigError, FlagOpsError, Refused
 from flagops.ops import Ops, PlannedChange
 from flagops.runbooks import views
-from flagops.runbooks.catalog import Catalog, default_dirs, load_catalog
+from flagops.runbooks.catalog import Catalog, runbook_catalog
 from flagops.runbooks.execute import RunEvent
-from flagops.runbooks.loader import RunbookError
 from flagops.runbooks.params import bind, parse_assignments
+from flagops.runbooks.problems import RunbookError
 from flagops.runbooks.runlog import RunLog, RunStore
 from flagops.runbooks.schema import Runbook, Step, StepKind
 
 
 def _catalog(ctx: click.Context, dirs: tuple[str, ...]) -> Catalog:
     if dirs:
-        return load_catalog([Path(d).expanduser() for d in dirs])
+        return runbook_catalog(only=dirs)
     profile_dir = None
     try:
         profile_dir = invocation(ctx).profile.runbooks_dir
     except ConfigError:
         pass  # listing shipped runbooks must work before any profile exists
-    return load_catalog(default_dirs(profile_dir))
+    return runbook_catalog(profile_dir)
 
 
 _dir = click.option(

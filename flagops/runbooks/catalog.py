@@ -8,14 +8,17 @@ a `Broken` entry so `runbook list` can show it instead of failing as a whole.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flagops import resources
 from flagops.errors import NotFound
 from flagops.model import Flag
-from flagops.runbooks.loader import SUFFIX, RunbookError, load_file
+from flagops.runbooks.loader import SUFFIX, load_file
+from flagops.runbooks.problems import RunbookError
 from flagops.runbooks.schema import Runbook
+from flagops.runbooks.targets import touches
 
 
 def shipped_dir() -> Path | None:
@@ -60,7 +63,7 @@ class Catalog:
 
     def touching(self, flag: Flag, environment: str | None = None) -> list[Runbook]:
         """Runbooks that name `flag` or select it with their default params, by id."""
-        return sorted((rb for rb in self.runbooks.values() if rb.touches(flag, environment)), key=lambda rb: rb.id)
+        return sorted((rb for rb in self.runbooks.values() if touches(rb, flag, environment)), key=lambda rb: rb.id)
 
 
 def load_catalog(dirs: list[Path]) -> Catalog:
@@ -79,3 +82,11 @@ def load_catalog(dirs: list[Path]) -> Catalog:
                 catalog.shadowed.append(f"{runbook.id}: {catalog.runbooks[runbook.id].path} shadowed by {path}")
             catalog.runbooks[runbook.id] = runbook
     return catalog
+
+
+def runbook_catalog(runbooks_dir: str | None = None, only: Sequence[str | Path] = ()) -> Catalog:
+    """The runbooks every face shows (CLI, runbooks screen, palette, flag detail): the shipped examples plus
+    `runbooks_dir` (the profile's), else the user's folder; with `only` (`--dir`), exactly those folders.
+    Blocking file I/O: the console calls it from a thread."""
+    folders = [Path(d).expanduser() for d in only] if only else default_dirs(runbooks_dir)
+    return load_catalog(folders)

@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any
 
 from flagops.errors import ExitCode, FlagOpsError
-from flagops.runbooks.schema import PARSERS, Param, Ref, Runbook, Template, Value
+from flagops.runbooks.schema import Param, Ref, Runbook, Template, Value
+from flagops.runbooks.values import PARSERS
 
 
 class ParamError(FlagOpsError):

@@ -1,4 +1,4 @@
-"""The runbook format as typed objects, and the value types its fields and params use.
+"""The runbook format as typed objects (the value types its fields take are in `flagops.runbooks.values`).
 
 A loaded `Runbook` may still hold `Ref`s (a whole field is `${param}`) and `Template`s (text with
 `${param}` inside); `flagops.runbooks.params.bind` replaces them with concrete values, checked against
@@ -8,13 +8,9 @@ See README "Runbooks" for the format with examples.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from flagops.model import Flag
+from typing import Any
 
 Value = Any  # a literal, a Ref or a Template before binding; a literal after
 
@@ -213,26 +209,6 @@ class Runbook:
             return text
         return value
 
-    def touches(self, flag: Flag, environment: str | None = None) -> bool:
-        """Whether a step names `flag` or, with params at their defaults, selects it (panic, freeze ...)."""
-        if flag.key in self.flag_keys():
-            return True
-        from flagops.runbooks.targets import matches
-
-        for step in self.steps:
-            if step.selector is None:
-                continue
-            env = self.default(step.environment) or self.default(self.environment) or environment or ""
-            fields = {
-                name: getattr(step.selector, name) for name in ("owner", "tag", "kill_switch", "enabled", "partial")
-            }
-            defaults = {name: self.default(value) for name, value in fields.items()}
-            if any(value is not None and defaults[name] is None for name, value in fields.items()):
-                continue  # a required param decides: cannot tell without it
-            if matches(Selector(**defaults), flag, str(env)):
-                return True
-        return False
-
     def flag_keys(self) -> set[str]:
         """Flag keys this runbook names literally or through param defaults (for "runbooks touching X")."""
         keys: set[str] = set()
@@ -283,118 +259,3 @@ def describe_step(step: Step) -> str:
     guard = step.guard.describe() if step.guard else "?"
     stages = ", ".join(show_value(p) for p in step.percents)
     return f"progressive rollout of {target}: {stages}% (roll back if {guard})"
-
-
-# --- value types ------------------------------------------------------------------------------
-
-FLAG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-RUNBOOK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(value: Any) -> float:
-    """`30s`, `5m`, `1h30m`, `500ms`, or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m or 1h")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            text += "s"  # a bare number is seconds, as in YAML
-        parts = _DURATION_PART.findall(text)
-        if not text or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"expected a duration like 30s, 5m or 1h, got {value[:40]!r}")
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    else:
-        raise ValueError("expected a duration like 30s, 5m or 1h")
-    if not 0 <= seconds <= 7 * 24 * 3600:
-        raise ValueError("expected a duration between 0s and 7 days")
-    return seconds
-
-
-def parse_percent(value: Any) -> float:
-    """`25`, `2.5`, `"2.5%"` -> 2.5 (percent units, 0-100)."""
-    raw = value
-    if isinstance(value, str) and value.strip().endswith("%"):
-        value = value.strip()[:-1]
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"expected a percent 0-100, got {str(raw)[:40]!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"expected a percent 0-100, got {str(raw)[:40]!r}")
-    if not 0 <= value <= 100:
-        raise ValueError(f"expected a percent 0-100, got {str(raw)[:40]}")
-    return float(value)
-
-
-def parse_int(value: Any) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {value[:40]!r}") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {str(value)[:40]!r}")
-    return value
-
-
-def parse_number(value: Any) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {value[:40]!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"expected a number, got {str(value)[:40]!r}")
-    return float(value)
-
-
-def parse_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
-        return value.strip().lower() in ("true", "yes", "on", "1")
-    raise ValueError(f"expected true or false, got {str(value)[:40]!r}")
-
-
-def parse_key(value: Any, what: str = "flag key") -> str:
-    if not isinstance(value, str) or not FLAG_KEY.match(value):
-        raise ValueError(f"expected a {what} (letters, digits, . _ : -), got {str(value)[:40]!r}")
-    return value
-
-
-def parse_text(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"expected text, got {type(value).__name__}")
-    return str(value)
-
-
-PARSERS = {
-    ParamType.STRING: parse_text,
-    ParamType.INT: parse_int,
-    ParamType.NUMBER: parse_number,
-    ParamType.PERCENT: parse_percent,
-    ParamType.BOOL: parse_bool,
-    ParamType.DURATION: parse_duration,
-    ParamType.FLAG: parse_key,
-    ParamType.ENVIRONMENT: lambda v: parse_key(v, "environment key"),
-    ParamType.TEAM: lambda v: parse_key(v, "team name"),
-}
-
-# which param types may fill a field of a given value type
-COMPATIBLE: dict[ParamType, frozenset[ParamType]] = {
-    ParamType.STRING: frozenset(ParamType),
-    ParamType.FLAG: frozenset({ParamType.FLAG, ParamType.STRING}),
-    ParamType.ENVIRONMENT: frozenset({ParamType.ENVIRONMENT, ParamType.STRING}),
-    ParamType.TEAM: frozenset({ParamType.TEAM, ParamType.STRING}),
-    ParamType.PERCENT: frozenset({ParamType.PERCENT, ParamType.NUMBER, ParamType.INT}),
-    ParamType.NUMBER: frozenset({ParamType.PERCENT, ParamType.NUMBER, ParamType.INT}),
-    ParamType.INT: frozenset({ParamType.INT}),
-    ParamType.BOOL: frozenset({ParamType.BOOL}),
-    ParamType.DURATION: frozenset({ParamType.DURATION}),
-}

@@ -1,4 +1,5 @@
-"""Which flags a step acts on: its one flag key, or every live flag its selector matches."""
+"""Which flags a step acts on: its one flag key, or every live flag its selector matches; and, for the
+"runbooks touching this flag" lists, whether a runbook would act on a given flag."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ async def resolve(backend: FlagBackend, runbook: Runbook, step: Step) -> list[st
     environment = step_environment(runbook, step)
     flags = await backend.list_flags(environment)
     return sorted(f.key for f in flags if matches(step.selector, f, environment))
+
+
+def touches(runbook: Runbook, flag: Flag, environment: str | None = None) -> bool:
+    """Whether a step names `flag` or, with params at their defaults, selects it (panic, freeze ...)."""
+    if flag.key in runbook.flag_keys():
+        return True
+    for step in runbook.steps:
+        if step.selector is None:
+            continue
+        env = runbook.default(step.environment) or runbook.default(runbook.environment) or environment or ""
+        fields = {name: getattr(step.selector, name) for name in ("owner", "tag", "kill_switch", "enabled", "partial")}
+        defaults = {name: runbook.default(value) for name, value in fields.items()}
+        if any(value is not None and defaults[name] is None for name, value in fields.items()):
+            continue  # a required param decides: cannot tell without it
+        if matches(Selector(**defaults), flag, str(env)):
+            return True
+    return False

@@ -12,7 +12,7 @@ import difflib
 from flagops.backends.base import FlagBackend
 from flagops.errors import NotFound
 from flagops.model import Flag
-from flagops.runbooks.loader import Problem, RunbookError
+from flagops.runbooks.problems import Problem, RunbookError
 from flagops.runbooks.schema import Runbook, StepKind
 from flagops.runbooks.targets import step_environment
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from flagops.runbooks.loader import Problem
+from flagops.runbooks.problems import Problem
 from flagops.runbooks.runlog import RunLog, UndoRecord
 from flagops.runbooks.schema import ParamType, Ref, Runbook, show_value
 

@@ -1,15 +1,13 @@
 """Which runbooks touch a flag, for the detail screen.
 
-Uses the runbooks package's catalog (flagops.runbooks.catalog: `default_dirs`, `load_catalog`,
-`Catalog.touching`) — the same folders and the same "touches" rule as `flagops runbook` and the runbooks
-screen. Returns None when that package is not there, so the console leaves the section out instead of
-faking it. Broken files are not reported here: `flagops runbook list` is where their problems show.
+Uses the runbooks package's catalog (flagops.runbooks.catalog: `runbook_catalog`, `Catalog.touching`) — the
+same folders and the same "touches" rule as `flagops runbook` and the runbooks screen. Broken files are not
+reported here: `flagops runbook list` is where their problems show.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flagops.model import Flag
@@ -24,13 +22,10 @@ class RunbookLink:
 
 def load_runbook_catalog(app: object) -> Any | None:
     """The catalog for the app's profile (blocking file I/O: call it from a thread)."""
-    try:
-        from flagops.runbooks.catalog import default_dirs, load_catalog
-    except ImportError:
-        return None
+    from flagops.runbooks.catalog import runbook_catalog
+
     profile = getattr(app, "profile", None)
-    dirs = default_dirs(getattr(profile, "runbooks_dir", None))
-    return load_catalog([Path(d) for d in dirs])
+    return runbook_catalog(getattr(profile, "runbooks_dir", None))
 
 
 def runbooks_touching(catalog: Any | None, flag: Flag, environment: str) -> list[RunbookLink] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -29,11 +28,10 @@ class RunbooksProvider(Provider):
     entries: list[tuple[str, str | None]] = []
 
     async def startup(self) -> None:
-        from flagops.runbooks.catalog import default_dirs, load_catalog
+        from flagops.runbooks.catalog import runbook_catalog
 
         profile = getattr(self.app, "profile", None)
-        dirs = default_dirs(getattr(profile, "runbooks_dir", None))
-        catalog = await asyncio.to_thread(load_catalog, [Path(d) for d in dirs])
+        catalog = await asyncio.to_thread(runbook_catalog, getattr(profile, "runbooks_dir", None))
         self.entries = [
             (f"runbook: {plain(rb.id, 64)}  {plain(rb.title, 60)}", rb.id)
             for rb in sorted(catalog.runbooks.values(), key=lambda rb: rb.id)

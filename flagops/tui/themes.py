@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from platformdirs import user_config_path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from flagops import yamlsrc
 from flagops.resources import shipped_dir
 from flagops.tui.safe_text import plain
 
@@ -215,13 +215,11 @@ def load_theme_file(path: Path) -> Theme:
     except UnicodeDecodeError:
         raise ThemeError(f"{path}: not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ThemeError(f"{path}:{line}: {problem}") from None
-    return parse_theme(data, str(path))
+        root = yamlsrc.compose(text)
+    except yamlsrc.SourceError as exc:
+        line = f" line {exc.line}" if exc.line is not None else ""
+        raise ThemeError(f"{path}:{line}: {exc.problem}") from None
+    return parse_theme(root.plain() if root is not None else None, str(path))
 
 
 def load_themes(dirs: Iterable[Path] | None = None) -> ThemeCatalog:

@@ -11,7 +11,8 @@ from flagops.metrics.base import VariantRate, arms, variant_rates
 from flagops.metrics.prometheus import regex_literal, render
 from flagops.metrics.settings import DEFAULT_ERRORS, parse_duration, template_problem
 from flagops.model import FlagState, MetricPoint, MetricSeries
-from flagops.runbooks.loader import RunbookError, loads
+from flagops.runbooks.loader import loads
+from flagops.runbooks.problems import RunbookError
 
 
 def test_rendering_escapes_keys_for_regex_and_string() -> None:

@@ -9,7 +9,6 @@ it watches. All work on the service runs in named workers ("runbook-plan", "runb
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rapidfuzz import fuzz
@@ -24,7 +23,7 @@ from textual.widgets.option_list import Option
 from flagops.errors import FlagOpsError
 from flagops.ops import PlannedChange
 from flagops.runbooks import views
-from flagops.runbooks.catalog import Catalog, default_dirs, load_catalog
+from flagops.runbooks.catalog import Catalog, runbook_catalog
 from flagops.runbooks.execute import RunEvent
 from flagops.runbooks.runlog import RunLog, RunStore
 from flagops.runbooks.schema import Runbook, Step
@@ -94,8 +93,7 @@ class RunbooksScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="runbook-catalog", exit_on_error=False)
     def load_catalog(self) -> None:
-        dirs = default_dirs(self.flagops.profile.runbooks_dir)
-        catalog = load_catalog([Path(d) for d in dirs])
+        catalog = runbook_catalog(self.flagops.profile.runbooks_dir)
         self.app.call_from_thread(self._catalog_loaded, catalog)
 
     def _catalog_loaded(self, catalog: Catalog) -> None:

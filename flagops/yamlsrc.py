@@ -1,6 +1,6 @@
-"""YAML to values that remember where they came from.
+"""YAML to values that remember where they came from: the one YAML reader for runbooks, profiles and themes.
 
-Runbook errors must name the file, line and field, so we compose the YAML into nodes (which carry marks)
+Runbook and config errors must name the file, line and field, so we compose the YAML into nodes (which carry marks)
 and convert those ourselves instead of calling `yaml.safe_load`, which throws the marks away. The
 conversion is defensive because runbooks are untrusted input: a size cap, a node budget (alias bombs
 expand through shared nodes), a depth cap, only the standard safe scalar tags, and no duplicate keys.
@@ -33,13 +33,22 @@ class Located:
     """A YAML value and the 1-based line it started on. Mappings and lists hold `Located` items."""
 
     value: Any  # str | int | float | bool | None | dict[str, Located] | list[Located] | other scalar
-    line: int
+    line: int  # where a person looks: a mapping entry's key line, else where the value starts
+    start: int  # where the value itself starts (a block mapping or list under its key starts below it)
 
     def is_map(self) -> bool:
         return isinstance(self.value, dict)
 
     def is_list(self) -> bool:
         return isinstance(self.value, list)
+
+    def plain(self) -> Any:
+        """The value without lines: dicts, lists and scalars, as `yaml.safe_load` would give."""
+        if isinstance(self.value, dict):
+            return {key: item.plain() for key, item in self.value.items()}
+        if isinstance(self.value, list):
+            return [item.plain() for item in self.value]
+        return self.value
 
 
 class _Converter:
@@ -57,9 +66,9 @@ class _Converter:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, depth, line)
         if isinstance(node, yaml.SequenceNode):
-            return Located([self.convert(item, depth + 1) for item in node.value], line)
+            return Located([self.convert(item, depth + 1) for item in node.value], line, line)
         if isinstance(node, yaml.ScalarNode):
-            return Located(self._scalar(node, line), line)
+            return Located(self._scalar(node, line), line, line)
         raise SourceError("unsupported YAML node", line)
 
     def _mapping(self, node: yaml.MappingNode, depth: int, line: int) -> Located:
@@ -69,7 +78,7 @@ class _Converter:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SourceError("merge keys (<<) are not supported in runbooks", key_line)
+                raise SourceError("merge keys (<<) are not supported", key_line)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise SourceError("mapping keys must be plain words, not lists or mappings", key_line)
             key = self._scalar(key_node, key_line)
@@ -79,8 +88,8 @@ class _Converter:
                 raise SourceError(f"duplicate key {key[:60]!r} (first on line {out[key].line})", key_line)
             value = self.convert(value_node, depth + 1)
             # the key's line is where a person looks for the field, even when the value starts below it
-            out[key] = Located(value.value, key_line)
-        return Located(out, line)
+            out[key] = Located(value.value, key_line, value.start)
+        return Located(out, line, line)
 
     def _scalar(self, node: yaml.ScalarNode, line: int) -> Any:
         if not node.tag.startswith("tag:yaml.org,2002:") or node.tag.endswith((":binary", ":omap", ":pairs", ":set")):
@@ -109,7 +118,15 @@ def _mark_line(exc: yaml.YAMLError) -> int | None:
 
 
 def parse(text: str | bytes) -> Located:
-    """Parse one YAML document into `Located` values, or raise `SourceError`."""
+    """Parse one YAML document into `Located` values, or raise `SourceError` (also for an empty file)."""
+    root = compose(text)
+    if root is None:
+        raise SourceError("the file is empty", 1)
+    return root
+
+
+def compose(text: str | bytes) -> Located | None:
+    """Like `parse`, but an empty document (no YAML at all) is None."""
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise SourceError(f"file is larger than {MAX_BYTES // 1024} KiB", None)
@@ -126,7 +143,7 @@ def parse(text: str | bytes) -> Located:
     except RecursionError:
         raise SourceError(f"nested deeper than {MAX_DEPTH} levels", None) from None
     if node is None:
-        raise SourceError("the file is empty", 1)
+        return None
     try:
         return _Converter().convert(node, 0)
     except RecursionError:
