@@ -34,9 +34,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from postgres_harness import Postgres, start_postgres  # noqa: E402
+from postgres_harness import Postgres, start_postgres  # noqa: E402 - after sys.path has the repo root
 
-from benchmarks.service_proc import listening_url  # noqa: E402
+from benchmarks.service_proc import listening_url  # noqa: E402 - after sys.path has the repo root
 
 ENV = "dev"
 

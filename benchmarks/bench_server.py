@@ -42,9 +42,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.service_proc import listening_url  # noqa: E402
-from flagops.model import Flag, FlagState, Variant  # noqa: E402
-from flagops.server.store import Store  # noqa: E402
+from benchmarks.service_proc import listening_url  # noqa: E402 - after sys.path has the repo root
+from flagops.model import Flag, FlagState, Variant  # noqa: E402 - after sys.path has the repo root
+from flagops.server.store import Store  # noqa: E402 - after sys.path has the repo root
 
 
 def ms(seconds: float) -> str:
