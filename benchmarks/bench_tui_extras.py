@@ -25,8 +25,11 @@ from textual.command import CommandPalette
 from textual.widgets import Static
 
 from benchmarks.flaggen import generate_flags
+from flagops.config import Profile
 from flagops.model import BackendCapabilities, Environment
-from flagops.tui.live import FlagMetrics, LiveFlags
+from flagops.tui.host import ActionKind, Destination
+from flagops.tui.live.error_rates import ErrorRateFeed
+from flagops.tui.live.store import FlagMetrics, LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS, FlagsProvider
 from flagops.tui.screens.dashboard_screen import DashboardScreen
 
@@ -42,23 +45,42 @@ class QuietBackend:
 
 
 class BenchApp(App[None]):
+    """A console host (flagops/tui/host.py) with the store and nothing else: the flows are not measured."""
+
     COMMANDS = App.COMMANDS | PALETTE_PROVIDERS
 
     def __init__(self, store: LiveFlags) -> None:
         super().__init__()
         self.backend: Any = QuietBackend()
+        self.ops: Any = None
         self.environment = "prod"
         self.environments = [Environment("prod", "Production", True)]
         self.readonly = False
-        self.profile = None
+        self.profile = Profile(name="bench", url="http://bench.invalid")
         self.store = store
+        self.error_rates = ErrorRateFeed(self.backend, store)
 
     def compose(self) -> ComposeResult:
         yield Static("bench")
 
+    def current_environment(self) -> Environment:
+        return self.environments[0]
+
+    def open_flag(self, key: str) -> None: ...
+
+    def goto_flag(self, typed: str = "") -> None: ...
+
+    def start_action(self, kind: ActionKind, key: str) -> None: ...
+
+    def switch_environment(self, environment: str) -> None: ...
+
+    def go_to(self, name: Destination, select: str | None = None) -> None: ...
+
+    def check_size(self) -> None: ...
+
 
 def build_store(n: int) -> LiveFlags:
-    store = LiveFlags(QuietBackend(), "prod")  # type: ignore[arg-type]
+    store = LiveFlags("prod")
     store.replace_all(generate_flags(n))
     rng = random.Random(3)
     for key in store.flags:

@@ -1,18 +1,20 @@
 """FlagOpsApp: the console. Holds the backend, ops, the current environment and the live flag store.
 
-Surface other screens rely on (see notes/interfaces.md point 5): `backend`, `ops`, `environment`,
-`environments`, `readonly`, `profile`, `store` (LiveFlags), `open_flag(key)`, `start_action(kind, key)`.
+It is the ConsoleHost (flagops/tui/host.py) its screens see: they ask for it through `console_host(app)`
+and never import this module, so app.py can import the screens without a circle. Screens other than the
+flags screen are imported when first shown: the console starts without them.
 
-Blocking work runs in named workers: "environments" (startup), "live" (stream + probes) and "metrics"
-(error rates). Backend failures never escape a worker: the store turns them into connection state.
+Blocking work runs in named workers: "environments" (startup), "live" (the ChangeFeed: stream + probes)
+and "metrics" (the ErrorRateFeed). Backend failures never escape a worker: they become connection state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,9 +29,13 @@ from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
 from flagops.probe import probe_for
-from flagops.tui.live import LiveFlags
+from flagops.tui.host import ActionKind, ConsoleHost, Destination
+from flagops.tui.live.changes import ChangeFeed
+from flagops.tui.live.error_rates import ErrorRateFeed
+from flagops.tui.live.store import LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS, ConsolePalette
-from flagops.tui.screens.action_modal import ActionKind, ActionModal
+from flagops.tui.screens.action_modal import ActionModal
+from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.screens.flags_screen import FlagsScreen
 from flagops.tui.themes import install_themes
 from flagops.tui.widgets.flag_table import printable
@@ -42,6 +48,10 @@ class TooSmallScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "app.quit", "Quit", id="quit_small")]
 
+    def __init__(self, on_resized: Callable[[], None]) -> None:
+        super().__init__(id="too-small")
+        self.on_resized = on_resized  # the app's size check: it takes this cover away once there is room
+
     def compose(self) -> ComposeResult:
         with Middle(), Center():
             yield Label("", id="too-small-message", markup=False)
@@ -51,7 +61,7 @@ class TooSmallScreen(ModalScreen[None]):
 
     def on_resize(self) -> None:
         self.update_size()
-        self.call_after_refresh(getattr(self.app, "check_size", lambda: None))
+        self.call_after_refresh(self.on_resized)
 
     def update_size(self) -> None:
         width, height = self.app.size
@@ -91,7 +101,9 @@ class FlagOpsApp(App[None]):
         )
         self.environment = environment or profile.environment or ""
         self.environments: list[Environment] = []
-        self.store = LiveFlags(backend, self.environment)
+        self.store = LiveFlags(self.environment)
+        self.changes = ChangeFeed(backend, self.store)
+        self.error_rates = ErrorRateFeed(backend, self.store)
         self._too_small: TooSmallScreen | None = None
         self._screens_ready = False  # the size check waits for the flags screen (resize comes first)
 
@@ -144,8 +156,8 @@ class FlagOpsApp(App[None]):
         self._start_live()
 
     def _start_live(self) -> None:
-        self.run_worker(self.store.run(), name="live", group="live", exclusive=True, exit_on_error=False)
-        self.run_worker(self.store.run_metrics(), name="metrics", group="metrics", exclusive=True, exit_on_error=False)
+        self.run_worker(self.changes.run(), name="live", group="live", exclusive=True, exit_on_error=False)
+        self.run_worker(self.error_rates.run(), name="metrics", group="metrics", exclusive=True, exit_on_error=False)
 
     def current_environment(self) -> Environment | None:
         for env in self.environments:
@@ -166,12 +178,10 @@ class FlagOpsApp(App[None]):
 
     async def on_unmount(self) -> None:
         # the console owns the backend it was given: close its connections on the loop that made them
-        try:
+        with contextlib.suppress(Exception):
             await self.backend.aclose()
-        except Exception:
-            pass
 
-    # -- the surface other screens use --------------------------------------------------------------------
+    # -- the ConsoleHost surface the screens use ------------------------------------------------------------
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not any(isinstance(s, CommandPalette) for s in self.screen_stack):
@@ -189,15 +199,12 @@ class FlagOpsApp(App[None]):
 
     def open_flag(self, key: str) -> None:
         """Push the flag detail screen (flagops/tui/screens/detail_screen.py)."""
+        from flagops.tui.screens.detail_screen import FlagDetailScreen
+
         if self.store.loaded and key not in self.store.flags:
             self.goto_flag(key)  # not a flag here (mistyped, archived, another environment's): say so
             return
-        try:
-            module = importlib.import_module("flagops.tui.screens.detail_screen")
-        except ImportError:
-            self.notify("Flag detail is not available in this build.", severity="warning", markup=False)
-            return
-        self.push_screen(module.FlagDetailScreen(key))
+        self.push_screen(FlagDetailScreen(key))
 
     def start_action(self, kind: ActionKind, key: str) -> None:
         """Open the confirmation modal for `kind` on `key` in the current environment."""
@@ -205,6 +212,31 @@ class FlagOpsApp(App[None]):
             self.notify("Read-only: changes are not possible in this console.", severity="warning", markup=False)
             return
         self.push_screen(ActionModal(kind, key, self.environment), self._action_done)
+
+    def go_to(self, name: Destination, select: str | None = None) -> None:
+        """Show the screen `name`: back to it when it is open further down the stack, else push a new one."""
+        stack = list(self.screen_stack)
+        for depth, screen in enumerate(reversed(stack)):
+            if isinstance(screen, ConsoleScreen) and name == screen.DESTINATION:
+                for _ in range(depth):
+                    self.pop_screen()
+                if select is not None:
+                    screen.reopen(select)
+                return
+        self.push_screen(self._new_destination(name, select))
+
+    def _new_destination(self, name: Destination, select: str | None) -> ConsoleScreen:
+        if name == "dashboard":
+            from flagops.tui.screens.dashboard_screen import DashboardScreen
+
+            return DashboardScreen()
+        if name == "timeline":
+            from flagops.tui.screens.timeline_screen import TimelineScreen
+
+            return TimelineScreen()
+        from flagops.tui.screens.runbooks_screen import RunbooksScreen
+
+        return RunbooksScreen(select=select)
 
     def _action_done(self, applied: AppliedChange | None) -> None:
         if applied is not None and not applied.noop:
@@ -222,9 +254,13 @@ class FlagOpsApp(App[None]):
         width, height = self.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         if small and self._too_small is None:
-            self._too_small = TooSmallScreen(id="too-small")
+            self._too_small = TooSmallScreen(self.check_size)
             self.push_screen(self._too_small)
         elif not small and self._too_small is not None:
             screen, self._too_small = self._too_small, None
             if self.screen is screen:
                 self.pop_screen()
+
+
+if TYPE_CHECKING:
+    _console_is_a_host: type[ConsoleHost] = FlagOpsApp  # mypy checks the app offers what screens need

@@ -9,7 +9,8 @@ Flag keys and names are untrusted: hits are built as Content from plain strings,
 highlighted by offsets on that Content. (Textual's `Matcher.highlight` parses its input as markup, so it
 is not used here; `Hit.help` is parsed as markup too, so it only ever holds our own fixed text.)
 
-App.py registers them with `COMMANDS = App.COMMANDS | PALETTE_PROVIDERS`.
+App.py registers them with `COMMANDS = App.COMMANDS | PALETTE_PROVIDERS`. They reach the console through
+`console_host(self.app)` (flagops/tui/host.py).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from typing import Any
 
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider, SearchIcon
 from textual.content import Content
-from textual.style import Style
+from textual.screen import Screen
 
-from flagops.tui.host import console_host, live_store
+from flagops.model import Flag
+from flagops.tui.host import Destination, console_host
 from flagops.tui.runbook_palette import RunbooksProvider  # runbooks in the palette (owned by runbooks)
-from flagops.tui.safe_text import plain
+from flagops.tui.safe_text import plain, safe_highlight
+from flagops.tui.screens.console_screen import ConsoleScreen
+from flagops.tui.screens.help_screen import HelpScreen
 
 MAX_FLAG_HITS = 30
 PROMPT = ">"  # Textual's magnifier emoji is a box (or two cells of garbage) on many terminals and fonts
@@ -38,49 +42,25 @@ class ConsolePalette(CommandPalette):
 
 
 CONTEXT_BOOST = 0.05
+DESTINATIONS: tuple[tuple[Destination, str], ...] = (
+    ("dashboard", "Flags ranked by error rate and recent change, live change feed"),
+    ("timeline", "Every flag change of the last hours: who, why, error rate after"),
+    ("runbooks", "Every runbook: plan, run, undo"),
+)
 
 
-def safe_highlight(text: str, query: str, matcher: Any) -> tuple[float, Content]:
-    """Score `text` against the palette query and highlight the matched characters, without markup."""
-    score, offsets = matcher.fuzzy_search.match(query, text)
-    content = Content(text)
-    for offset in offsets:
-        if offset < len(text) and not text[offset].isspace():
-            content = content.stylize(Style(bold=True, underline=True), offset, offset + 1)
-    return score, content
-
-
-def open_flag(app: Any, key: str) -> None:
-    opener = getattr(app, "open_flag", None)
-    if opener is not None:
-        opener(key)
-        return
-    from flagops.tui.screens.detail_screen import FlagDetailScreen
-
-    app.push_screen(FlagDetailScreen(key))
-
-
-def context_flag_key(screen: Any) -> str | None:
-    getter = getattr(screen, "palette_flag_key", None)
-    if getter is None:
-        return None
-    key = getter()
-    return key if isinstance(key, str) and key else None
+def context_flag_key(screen: Screen[Any]) -> str | None:
+    """The flag the screen the palette was opened from is about (ConsoleScreen.palette_flag_key)."""
+    key = screen.palette_flag_key() if isinstance(screen, ConsoleScreen) else None
+    return key or None
 
 
 class FlagsProvider(Provider):
     """Open any flag of the current environment by fuzzy key / name."""
 
-    def _candidates(self, query: str) -> list[Any]:
-        store = live_store(self.app)
-        if store is None:
-            return []
-        index = getattr(store, "index", None)
-        if index is not None and hasattr(index, "search"):  # ask for a page, not 50,000 flags per keystroke
-            return list(index.search(query, limit=MAX_FLAG_HITS * 4))
-        if hasattr(store, "search"):
-            return list(store.search(query))[: MAX_FLAG_HITS * 4]
-        return list(getattr(store, "flags", {}).values())
+    def _candidates(self, query: str) -> list[Flag]:
+        # ask the index for a page, not 50,000 flags per keystroke
+        return console_host(self.app).store.index.search(query, limit=MAX_FLAG_HITS * 4)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -97,12 +77,12 @@ class FlagsProvider(Provider):
             yield Hit(
                 score,
                 Content.assemble("open flag ", display),
-                partial(open_flag, self.app, flag.key),
+                partial(console_host(self.app).open_flag, flag.key),
                 text=f"open flag {label}",
             )
-        goto = getattr(self.app, "goto_flag", None)
+        goto = console_host(self.app).goto_flag
         typed = query.strip()
-        if not found and goto is not None and len(typed) >= 3:
+        if not found and len(typed) >= 3:
             # no flag matches what was typed: offer to look it up, which answers with "did you mean"
             text = f"go to flag {plain(typed, 80)!r}"
             yield Hit(0.01, Content(text), partial(goto, typed), text=text)
@@ -112,42 +92,30 @@ class ActionsProvider(Provider):
     """What can be done here: actions on the flag in context, then console-wide actions."""
 
     def _commands(self) -> Iterable[tuple[str, Callable[[], Any], str]]:
-        app = self.app
-        host = console_host(app)
+        host = console_host(self.app)
         key = context_flag_key(self.screen)
         if key is not None:
             label = plain(key, 80)
-            yield f"open {label}", partial(open_flag, app, key), "Flag detail: state, rules, charts, audit"
-            start = getattr(app, "start_action", None)
-            if start is not None and not host.readonly:
+            yield f"open {label}", partial(host.open_flag, key), "Flag detail: state, rules, charts, audit"
+            if not host.readonly:
+                start = host.start_action
                 yield f"kill {label}", partial(start, "kill", key), "Turn the flag off in this environment"
                 yield f"set rollout of {label}", partial(start, "rollout", key), "Change the rollout percentage"
                 yield f"roll back {label}", partial(start, "rollback", key), "Restore the previous version"
-        from flagops.tui.screens.console_screen import go_to
-        from flagops.tui.screens.help_screen import HelpScreen
-
         screen = self.screen
-        here = getattr(screen, "DESTINATION", "")
-        for name, what in (
-            ("dashboard", "Flags ranked by error rate and recent change, live change feed"),
-            ("timeline", "Every flag change of the last hours: who, why, error rate after"),
-            ("runbooks", "Every runbook: plan, run, undo"),
-        ):
+        here = screen.DESTINATION if isinstance(screen, ConsoleScreen) else None
+        for name, what in DESTINATIONS:
             if name != here:
-                yield f"open {name}", partial(go_to, app, name), what
-        goto = getattr(app, "goto_flag", None)
-        if goto is not None:
-            yield "go to flag by key", goto, 'Type a key; a mistyped one gets "did you mean"'
-        yield "show keys", partial(app.push_screen, HelpScreen(screen)), "Every key on this screen"
-        switch = getattr(app, "switch_environment", None)
-        if switch is not None:
-            for env in host.environments:
-                if env.key != host.environment:
-                    yield (
-                        f"switch to environment {plain(env.key, 40)}",
-                        partial(switch, env.key),
-                        "protected" if env.protected else "Show this environment's flags",
-                    )
+                yield f"open {name}", partial(host.go_to, name), what
+        yield "go to flag by key", host.goto_flag, 'Type a key; a mistyped one gets "did you mean"'
+        yield "show keys", partial(self.app.push_screen, HelpScreen(screen)), "Every key on this screen"
+        for env in host.environments:
+            if env.key != host.environment:
+                yield (
+                    f"switch to environment {plain(env.key, 40)}",
+                    partial(host.switch_environment, env.key),
+                    "protected" if env.protected else "Show this environment's flags",
+                )
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():

@@ -8,9 +8,9 @@ reported here: `flagops runbook list` is where their problems show.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flagops.model import Flag
+from flagops.runbooks.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -20,19 +20,12 @@ class RunbookLink:
     path: str
 
 
-def load_runbook_catalog(app: object) -> Any | None:
-    """The catalog for the app's profile (blocking file I/O: call it from a thread)."""
-    from flagops.runbooks.catalog import runbook_catalog
-
-    profile = getattr(app, "profile", None)
-    return runbook_catalog(getattr(profile, "runbooks_dir", None))
-
-
-def runbooks_touching(catalog: Any | None, flag: Flag, environment: str) -> list[RunbookLink] | None:
-    if catalog is None or not hasattr(catalog, "touching"):
+def runbooks_touching(catalog: Catalog | None, flag: Flag, environment: str) -> list[RunbookLink] | None:
+    """The runbooks that touch `flag`; None while the catalog is not loaded yet."""
+    if catalog is None:
         return None
     try:
         touching = catalog.touching(flag, environment)
     except Exception:
-        return []
+        return []  # a runbook whose selector cannot be evaluated is `flagops runbook check`'s to report
     return [RunbookLink(rb.id, rb.title, str(rb.path)) for rb in touching]

@@ -12,26 +12,28 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.screen import Screen
+from textual.style import Style
 
-from flagops.tui.safe_text import plain
+from flagops.runbooks.catalog import runbook_catalog
+from flagops.tui.host import console_host
+from flagops.tui.safe_text import plain, safe_highlight
 
 HELP = "Open the runbooks screen on this runbook: plan, run, undo"
 
 
-def open_runbooks(app: Any, select: str | None = None) -> None:
-    from flagops.tui.screens.console_screen import go_to
-
-    go_to(app, "runbooks", select=select)
+def open_runbooks(app: object, select: str | None = None) -> None:
+    console_host(app).go_to("runbooks", select=select)
 
 
 class RunbooksProvider(Provider):
-    entries: list[tuple[str, str | None]] = []
+    def __init__(self, screen: Screen[Any], match_style: Style | None = None) -> None:
+        super().__init__(screen, match_style)
+        self.entries: list[tuple[str, str | None]] = []  # (hit text, runbook id), filled by startup
 
     async def startup(self) -> None:
-        from flagops.runbooks.catalog import runbook_catalog
-
-        profile = getattr(self.app, "profile", None)
-        catalog = await asyncio.to_thread(runbook_catalog, getattr(profile, "runbooks_dir", None))
+        runbooks_dir = console_host(self.app).profile.runbooks_dir
+        catalog = await asyncio.to_thread(runbook_catalog, runbooks_dir)
         self.entries = [
             (f"runbook: {plain(rb.id, 64)}  {plain(rb.title, 60)}", rb.id)
             for rb in sorted(catalog.runbooks.values(), key=lambda rb: rb.id)
@@ -49,8 +51,6 @@ class RunbooksProvider(Provider):
         )
 
     async def search(self, query: str) -> Hits:
-        from flagops.tui.palette import safe_highlight
-
         matcher = self.matcher(query)
         for text, ident in self._commands():
             score, display = safe_highlight(text, query, matcher)

@@ -10,6 +10,10 @@ because a 5,000-character name would otherwise push everything else off an 80x24
 
 from __future__ import annotations
 
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.style import Style
+
 from flagops.inert_text import inert  # the one rule, shared with the CLI (zero-width and U+2028 too)
 
 
@@ -28,3 +32,16 @@ def plain_lines(value: object, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}… ({len(text):,} chars)"
     return "\n".join(plain(line) for line in text.split("\n"))
+
+
+def safe_highlight(text: str, query: str, matcher: Matcher) -> tuple[float, Content]:
+    """Score `text` against a palette query and highlight the matched characters, without markup.
+
+    (Textual's `Matcher.highlight` parses its input as markup, so the palettes use this instead.)
+    """
+    score, offsets = matcher.fuzzy_search.match(query, text)
+    content = Content(text)
+    for offset in offsets:
+        if offset < len(text) and not text[offset].isspace():
+            content = content.stylize(Style(bold=True, underline=True), offset, offset + 1)
+    return score, content

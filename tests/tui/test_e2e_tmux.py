@@ -85,6 +85,8 @@ def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: P
     tmux.keys(FLAG, literal=True)
     tmux.wait_for(lambda s: "1 of" in s or "matching" in s, "search results")
     tmux.keys("Enter")
+    # the search box keeps typed keys until enter has moved focus to the table (its footer lists the actions)
+    tmux.wait_for(lambda s: "k Kill" in s.rstrip("\n").splitlines()[-1], "the flags table to have focus")
     tmux.keys("k")
     tmux.wait_for(lambda s: "Kill flag" in s and "-> off" in s, "the kill confirmation with its effect")
     # focus starts on Cancel; shift+tab walks back through typed key, ticket, to the reason

@@ -294,7 +294,7 @@ async def test_change_by_another_client_shows_within_a_second(service: Any) -> N
     with service.client() as client:
         key = create_flag(client, rollout=50)
     app = make_app(service.url, service.admin_token, environment="dev")
-    app.store.probe_interval = 30  # the stream alone must deliver it
+    app.changes.probe_interval = 30  # the stream alone must deliver it
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_loaded(pilot, app)
         await wait_for(pilot, lambda: key in app.store.flags, what="the new flag")

@@ -17,7 +17,7 @@ import pytest
 from conftest import start_service
 from tui_helpers import label_text, make_app, wait_for, wait_loaded
 
-from flagops.tui.live import LiveFlags
+from flagops.tui.live.changes import PROBE_INTERVAL
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,8 +36,7 @@ async def test_hung_service_is_stale_within_seconds_and_live_after_it_resumes(
     stopped = False
     try:
         app = make_app(svc.url, svc.admin_token, environment="prod")
-        defaults = LiveFlags(app.backend, "prod")
-        app.store.probe_interval = defaults.probe_interval  # the shipped settings, not the tests' fast probe
+        app.changes.probe_interval = PROBE_INTERVAL  # the shipped settings, not the tests' fast probe
         async with app.run_test(size=size) as pilot:
             await wait_loaded(pilot, app)
             await wait_for(pilot, lambda: connection(app).endswith("live"), what="live")

@@ -10,14 +10,17 @@ from flagops.config import Profile
 from flagops.model import Flag
 from flagops.secrets import Secret
 from flagops.session import open_backend
-from flagops.tui.live import ConnectionState, Link, LiveFlags, backoff_delay
+from flagops.tui.live.connection import ConnectionState, Link, backoff_delay
+from flagops.tui.live.store import LiveFlags
 
 
 async def loaded_store(service: Any) -> tuple[LiveFlags, list[Flag]]:
     backend = open_backend(Profile(name="t", url=service.url), Secret(service.read_token))
-    store = LiveFlags(backend, "prod")
-    flags = await backend.list_flags("prod")
-    return store, flags
+    try:
+        flags = await backend.list_flags("prod")
+    finally:
+        await backend.aclose()
+    return LiveFlags("prod"), flags
 
 
 async def test_rows_before_index_then_changes_made_meanwhile_are_searchable(service: Any) -> None:
@@ -34,7 +37,6 @@ async def test_rows_before_index_then_changes_made_meanwhile_are_searchable(serv
     assert store._index_ready
     assert [f.key for f in store.search("owner:zebra-team-during-build")] == [renamed.key]
     assert archived not in {f.key for f in store.search("")}
-    await store.backend.aclose()
 
 
 async def test_a_query_typed_before_the_index_is_ready_is_answered(service: Any) -> None:
@@ -43,7 +45,6 @@ async def test_a_query_typed_before_the_index_is_ready_is_answered(service: Any)
     results = store.search("checkout-new-flow")  # builds synchronously rather than answering wrongly
     assert results and results[0].key == "checkout-new-flow"
     assert store._index_ready
-    await store.backend.aclose()
 
 
 def test_connection_labels_and_backoff() -> None:

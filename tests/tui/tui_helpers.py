@@ -36,7 +36,7 @@ def make_app(
     )
     backend = open_backend(profile, Secret(token))
     app = FlagOpsApp(profile, backend, environment=environment, readonly=readonly)
-    app.store.probe_interval = 0.5  # tests want to see a lost service quickly
+    app.changes.probe_interval = 0.5  # tests want to see a lost service quickly
     return app
 
 

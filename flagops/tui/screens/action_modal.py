@@ -16,7 +16,7 @@ the message.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import ClassVar, Literal
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,13 +27,10 @@ from textual.widgets import Button, Input, Label
 
 from flagops.errors import Conflict, FlagOpsError, ReasonTooShort, Refused
 from flagops.ops import AppliedChange, PlannedChange, describe_state
-from flagops.tui.live import ConnectionState, Link
+from flagops.tui.host import ActionKind, ConsoleHost, console_host
+from flagops.tui.live.connection import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
-if TYPE_CHECKING:
-    from flagops.tui.app import FlagOpsApp
-
-ActionKind = Literal["kill", "rollout", "rollback"]
 TITLES = {"kill": "Kill flag", "rollout": "Set rollout", "rollback": "Roll back flag"}
 VERBS = {"kill": "Kill", "rollout": "Set rollout", "rollback": "Roll back"}
 
@@ -64,11 +61,11 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self._invalid: str | None = None  # the id of the field whose problem the message shows
 
     @property
-    def flagops(self) -> FlagOpsApp:
-        return cast("FlagOpsApp", self.app)
+    def host(self) -> ConsoleHost:
+        return console_host(self.app)
 
     def compose(self) -> ComposeResult:
-        ops = self.flagops.ops
+        ops = self.host.ops
         with Vertical(id="action-dialog"):
             yield Label(TITLES[self.kind], id="action-title", markup=False)
             yield Label(f"Flag         {printable(self.key, 200)}", id="action-target", markup=False)
@@ -102,15 +99,13 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        store = getattr(self.app, "store", None)
-        if store is not None:
-            store.on_connection(self._connection_changed)
+        self.host.store.on_connection(self._connection_changed)
         self.query_one("#action-typed-label").display = False
         self.query_one("#action-typed-key").display = False
         self.query_one("#action-close").display = False
         self.query_one("#action-cancel", Button).focus()
         if self.kind == "rollout":
-            flag = self.flagops.store.get(self.key)
+            flag = self.host.store.get(self.key)
             state = flag.state(self.environment) if flag is not None else None
             if state is not None:
                 self.query_one("#action-percent", Input).value = f"{state.rollout:g}"
@@ -119,9 +114,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             self.replan()
 
     def on_unmount(self) -> None:
-        store = getattr(self.app, "store", None)
-        if store is not None:
-            store.remove_listener(self._connection_changed)
+        self.host.store.remove_listener(self._connection_changed)
 
     def _connection_changed(self, state: ConnectionState) -> None:
         if state.link is Link.LIVE and self._plan_failed and self.applied is None and not self.busy:
@@ -131,7 +124,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
 
     @work(exclusive=True, group="plan", exit_on_error=False)
     async def replan(self, note: str | None = None) -> None:
-        ops = self.flagops.ops
+        ops = self.host.ops
         self.plan = None
         self.query_one("#action-apply", Button).disabled = True
         try:
@@ -176,7 +169,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             if plan.to_version is not None:
                 effect += f"  (restores v{plan.to_version})"
         self._show_effect(effect, plan.blast.describe())
-        needs_key = self.flagops.ops.needs_typed_key(plan)
+        needs_key = self.host.ops.needs_typed_key(plan)
         typed_label = self.query_one("#action-typed-label", Label)
         # the key on a line of its own (it wraps when long): the whole key must be readable to be typed
         typed_label.update(f"Protected environment: to confirm, type the flag key\n{printable(plan.flag.key, 300)}")
@@ -230,7 +223,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             self._message("", None)
 
     def _field_problem(self, field: str | None, plan: PlannedChange) -> str | None:
-        ops = self.flagops.ops
+        ops = self.host.ops
         if field == "action-reason":
             try:
                 ops.check_reason(self.query_one("#action-reason", Input).value)
@@ -268,7 +261,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         plan = self.plan
         if plan is None or self.busy or self.applied is not None:
             return
-        ops = self.flagops.ops
+        ops = self.host.ops
         reason = self.query_one("#action-reason", Input).value.strip()
         problem = self._field_problem("action-reason", plan)
         if problem is not None:
@@ -292,14 +285,14 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self._set_inputs_disabled(True)
         self._message("Applying…", None)
         try:
-            applied = await self.flagops.ops.apply(
+            applied = await self.host.ops.apply(
                 plan, reason=reason, ticket=ticket, idempotency_key=self._idempotency_key
             )
         except Conflict as exc:
             self._set_inputs_disabled(False)
             fresh = exc.fresh.state(self.environment) if exc.fresh is not None else None
             if exc.fresh is not None:
-                self.flagops.store.put(exc.fresh)
+                self.host.store.put(exc.fresh)
             now = (
                 f"now {describe_state(fresh)} (v{fresh.version}, by {printable(fresh.updated_by or '?', 40)})"
                 if fresh is not None
@@ -318,9 +311,9 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         finally:
             self.busy = False
         self.applied = applied
-        self.flagops.store.put(applied.flag)
+        self.host.store.put(applied.flag)
         self._show_result(applied)
-        if self.flagops.ops.will_probe(applied):  # the profile's propagation probe: after the kill, never before
+        if self.host.ops.will_probe(applied):  # the profile's propagation probe: after the kill, never before
             self.probe_clients(applied)
 
     @work(exclusive=True, group="probe", exit_on_error=False)
@@ -328,7 +321,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         """A real client (flagops/probe/) says when the kill was served to clients, under the result."""
         done = str(self.query_one("#action-message", Label).content)
         self._message(f"{done} Probing clients…", "success")
-        result = await self.flagops.ops.probe_effect(applied)
+        result = await self.host.ops.probe_effect(applied)
         if result is not None:
             self._message(f"{done} Probe: {result.describe()}.", "success" if result.ok else "warning")
 

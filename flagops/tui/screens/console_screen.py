@@ -2,29 +2,25 @@
 
 - the context header on top (profile, environment, [RO]/[RW], connection; widgets/header.py follows the
   live store by itself) and the footer at the bottom: subclasses compose only their body;
+- `host`: the app as a ConsoleHost (flagops/tui/host.py), the one way a screen reaches the console;
 - the keys that reach the other screens from anywhere: `d` dashboard, `b` runbooks, `t` timeline, `?`
-  keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action), and going to a screen that is already
-  open further down goes back to it instead of stacking a second copy that would poll the service too.
+  keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action), and going to a
+  screen that is already open further down goes back to it (the app's `go_to`) instead of stacking a
+  second copy that would poll the service too.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.screen import Screen
 
+from flagops.tui.host import ConsoleHost, Destination, console_host
+from flagops.tui.screens.help_screen import HelpScreen
 from flagops.tui.widgets.footer import ConsoleFooter
 from flagops.tui.widgets.header import ConsoleHeader
-
-# name -> (module, class): imported when first visited (the flags screen starts without them)
-DESTINATIONS = {
-    "dashboard": ("flagops.tui.screens.dashboard_screen", "DashboardScreen"),
-    "runbooks": ("flagops.tui.screens.runbooks_screen", "RunbooksScreen"),
-    "timeline": ("flagops.tui.screens.timeline_screen", "TimelineScreen"),
-}
-
 
 NAVIGATION: list[BindingType] = [
     Binding("d", "go('dashboard')", "Dashboard", id="dashboard"),
@@ -41,7 +37,7 @@ class ConsoleScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = NAVIGATION
 
-    DESTINATION: ClassVar[str] = ""  # this screen's name in DESTINATIONS ("" for flags and detail)
+    DESTINATION: ClassVar[Destination | None] = None  # this screen's name for `go_to` (None: flags, detail)
     NARROW_HIDDEN: ClassVar[frozenset[str]] = frozenset()  # binding ids left out of an 80-column footer
 
     @classmethod
@@ -53,45 +49,35 @@ class ConsoleScreen(Screen[None]):
         }
         return BindingsMap.from_keys(ordered)
 
+    @property
+    def host(self) -> ConsoleHost:
+        """The console app this screen runs in (a TypeError in any other app)."""
+        return console_host(self.app)
+
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader()
+        yield ConsoleHeader(self.host)
         yield from self.compose_body()
-        yield ConsoleFooter()
+        yield ConsoleFooter(self.NARROW_HIDDEN)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "go" and parameters and parameters[0] == self.DESTINATION:
-            return False  # "d" on the dashboard: hidden from footer and help, does nothing
-        return True
+    def palette_flag_key(self) -> str | None:
+        """The flag this screen is about, if any: the palette then offers actions on it (palette.py)."""
+        return None
 
-    def action_go(self, name: str) -> None:
-        go_to(self.app, name)
+    def reopen(self, select: str) -> None:
+        """Shown again by `go_to` with something to select (only the runbooks screen has a selection)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "d" on the dashboard: hidden from footer and help, does nothing
+        return not (action == "go" and parameters and parameters[0] == self.DESTINATION)
+
+    def action_go(self, name: Destination) -> None:
+        self.host.go_to(name)
 
     def action_goto_flag(self) -> None:
-        goto = getattr(self.app, "goto_flag", None)
-        if goto is not None:
-            goto()
+        self.host.goto_flag()
 
     def action_help(self) -> None:
-        from flagops.tui.screens.help_screen import HelpScreen
-
         self.app.push_screen(HelpScreen(self))
-
-
-def go_to(app: Any, name: str, **kwargs: Any) -> None:
-    """Show the screen `name`: back to it when it is open further down the stack, else push a new one."""
-    import importlib
-
-    module_name, class_name = DESTINATIONS[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    stack = list(app.screen_stack)
-    for depth, screen in enumerate(reversed(stack)):
-        if isinstance(screen, cls):
-            for _ in range(depth):
-                app.pop_screen()
-            if kwargs and hasattr(screen, "reopen"):
-                screen.reopen(**kwargs)
-            return
-    app.push_screen(cls(**kwargs))

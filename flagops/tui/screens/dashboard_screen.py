@@ -30,7 +30,7 @@ from flagops.metrics.base import VariantRate, variant_rates
 from flagops.metrics.paired import metrics_source
 from flagops.model import AuditEntry, Flag, MetricSeries
 from flagops.tui import clock
-from flagops.tui.host import console_host, live_store
+from flagops.tui.live.store import FlagMetrics
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import change_summary
@@ -172,16 +172,14 @@ class DashboardScreen(ConsoleScreen):
 
     def _flags(self) -> Mapping[str, Flag]:
         """The store's own mapping (read, never copied: 50,000 flags every 2 s)."""
-        store = live_store(self.app)
-        return getattr(store, "flags", {}) if store is not None else {}
+        return self.host.store.flags
 
-    def _metrics(self) -> Mapping[str, Any]:
-        store = live_store(self.app)
-        return getattr(store, "metrics", {}) if store is not None else {}
+    def _metrics(self) -> Mapping[str, FlagMetrics]:
+        return self.host.store.metrics
 
     @work(exclusive=True, group="dashboard-feed", exit_on_error=False)
     async def poll_feed(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         try:
             entries = await host.backend.audit(environment=host.environment, limit=FEED_MAX)
         except FlagOpsError as exc:
@@ -197,7 +195,7 @@ class DashboardScreen(ConsoleScreen):
 
     @work(exclusive=True, group="dashboard-suspects", exit_on_error=False)
     async def check_suspects(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         now = utcnow()
         latest: dict[str, AuditEntry] = {}
         for entry in self.feed:  # newest first: keep each flag's latest change in the window
@@ -235,7 +233,7 @@ class DashboardScreen(ConsoleScreen):
     # -- drawing -----------------------------------------------------------------------------------
 
     def render_panels(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         env = host.environment
         now = utcnow()
         flags = self._flags()
@@ -252,11 +250,11 @@ class DashboardScreen(ConsoleScreen):
 
     def _source_problem(self) -> str | None:
         """'metrics source unreachable since 03:12:09 (...)' while the source is failing."""
-        return metrics_source(console_host(self.app).backend).health.label()
+        return metrics_source(self.host.backend).health.label()
 
     def _suspects(self, by_key: Mapping[str, Flag], env: str, now: datetime) -> Content:
         parts: list[str | tuple[str, str]] = [("Error rate rose after a change", "bold $error")]
-        if not console_host(self.app).backend.capabilities.error_metrics:
+        if not self.host.backend.capabilities.error_metrics:
             parts.append(("\nno error source configured: cannot compare error rates", "dim"))
             return Content.assemble(*parts)
         if problem := self._source_problem():
@@ -291,10 +289,10 @@ class DashboardScreen(ConsoleScreen):
                     )
         return Content.assemble(*parts)
 
-    def _top_errors(self, flags: Mapping[str, Flag], metrics: Mapping[str, Any], env: str) -> Content:
-        window = getattr(live_store(self.app), "metrics_window", 300)
+    def _top_errors(self, flags: Mapping[str, Flag], metrics: Mapping[str, FlagMetrics], env: str) -> Content:
+        window = self.host.error_rates.window
         parts: list[str | tuple[str, str]] = [(f"Highest error rate, last {format_span(window)}", "bold $primary")]
-        if not console_host(self.app).backend.capabilities.error_metrics:
+        if not self.host.backend.capabilities.error_metrics:
             parts.append(("\nno error source configured", "dim"))
             return Content.assemble(*parts)
         if problem := self._source_problem():
@@ -310,7 +308,7 @@ class DashboardScreen(ConsoleScreen):
             style = "bold $error" if rate >= 0.05 else "$warning" if rate >= 0.01 else ""
             parts.append("\n")
             parts.append((f"{format_rate(rate):>6} ", style))
-            parts.append((f"{trend_sparkline(getattr(m, 'trend', ()), 8):<8} ", style or "$primary"))
+            parts.append((f"{trend_sparkline(m.trend, 8):<8} ", style or "$primary"))
             parts.append(f"{plain(flag.key, self.key_width, note=False):<{self.key_width}}")
             parts.append((f" {_state(flag, env)}", "dim"))
         if top:

@@ -21,10 +21,11 @@ from textual.widgets import Static
 
 from flagops.errors import FlagOpsError, NotFound
 from flagops.metrics.paired import metrics_source
-from flagops.model import AuditEntry, Flag, FlagState, MetricSeries
+from flagops.model import AuditEntry, Environment, Flag, FlagState, MetricSeries
+from flagops.runbooks.catalog import Catalog, runbook_catalog
 from flagops.tui import clock
-from flagops.tui.host import console_host
-from flagops.tui.runbook_links import RunbookLink, load_runbook_catalog, runbooks_touching
+from flagops.tui.host import ActionKind
+from flagops.tui.runbook_links import RunbookLink, runbooks_touching
 from flagops.tui.safe_text import plain, plain_lines
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.audit_view import AuditView
@@ -85,7 +86,7 @@ def summary_line(flag: Flag) -> Content:
     return Content.assemble(*parts)
 
 
-def environment_lines(flag: Flag, environments: list[Any], current: str) -> Content:
+def environment_lines(flag: Flag, environments: list[Environment], current: str) -> Content:
     """One short line per environment (fits 80 columns): state, version, rules, when and by whom."""
     keys = [e.key for e in environments] or sorted(flag.states)
     protected = {e.key for e in environments if e.protected}
@@ -153,7 +154,7 @@ class FlagDetailScreen(ConsoleScreen):
         self.key = key
         self.flag: Flag | None = None
         self.chart_environment = ""  # set on mount from the app's environment
-        self.runbook_catalog: Any | None = None
+        self.runbook_catalog: Catalog | None = None  # None until loaded (off the event loop)
 
     def compose_body(self) -> ComposeResult:
         # what matters in an incident comes first: state, rollout, live numbers, who changed what
@@ -177,7 +178,7 @@ class FlagDetailScreen(ConsoleScreen):
             yield Static("", id="detail-description", markup=False)
 
     def on_mount(self) -> None:
-        self.chart_environment = console_host(self.app).environment
+        self.chart_environment = self.host.environment
         # nested children may mount after this screen's Mount event: start once they are there
         self.call_after_refresh(self._start)
 
@@ -193,9 +194,8 @@ class FlagDetailScreen(ConsoleScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "write":
-            host = console_host(self.app)
             # read-only: the actions are gone (hidden from the footer and help), not greyed out
-            return not host.readonly and hasattr(self.app, "start_action")
+            return not self.host.readonly
         return super().check_action(action, parameters)
 
     def _set_titles(self) -> None:
@@ -207,7 +207,7 @@ class FlagDetailScreen(ConsoleScreen):
 
     @work(exclusive=True, group="detail-runbooks", exit_on_error=False)
     async def load_runbooks(self) -> None:
-        self.runbook_catalog = await asyncio.to_thread(load_runbook_catalog, self.app)
+        self.runbook_catalog = await asyncio.to_thread(runbook_catalog, self.host.profile.runbooks_dir)
         self._show_runbooks()
 
     def _show_runbooks(self) -> None:
@@ -216,7 +216,7 @@ class FlagDetailScreen(ConsoleScreen):
         if self.flag is None:
             return
         links = runbooks_touching(self.runbook_catalog, self.flag, self.chart_environment)
-        # no runbook support in this build: leave the section out rather than fake it
+        # the catalog is still loading: leave the section out rather than say "none" too early
         title.display = body.display = links is not None
         if links is not None:
             body.update(runbook_lines(links))
@@ -230,7 +230,7 @@ class FlagDetailScreen(ConsoleScreen):
 
     @work(exclusive=True, group="detail-flag", exit_on_error=False)
     async def load_flag(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         problem = self.query_one("#detail-problem", Static)
         try:
             flag = await host.backend.get_flag(self.key, None)
@@ -247,7 +247,7 @@ class FlagDetailScreen(ConsoleScreen):
         self.show_flag(flag)
 
     def show_flag(self, flag: Flag) -> None:
-        host = console_host(self.app)
+        host = self.host
         self.query_one("#detail-name", Static).update(Content(plain(flag.name, 300)))
         self.query_one("#detail-summary", Static).update(summary_line(flag))
         self.query_one("#detail-description", Static).update(Content(plain_lines(flag.description, 600)))
@@ -261,7 +261,7 @@ class FlagDetailScreen(ConsoleScreen):
 
     @work(exclusive=True, group="detail-metrics", exit_on_error=False)
     async def load_metrics(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         panel = self.query_one(MetricsPanel)
         try:
             series: MetricSeries = await host.backend.metrics(self.key, self.chart_environment)
@@ -277,7 +277,7 @@ class FlagDetailScreen(ConsoleScreen):
 
     @work(exclusive=True, group="detail-audit", exit_on_error=False)
     async def load_audit(self) -> None:
-        host = console_host(self.app)
+        host = self.host
         view = self.query_one(AuditView)
         try:
             entries: list[AuditEntry] = await host.backend.audit(flag=self.key, limit=AUDIT_LIMIT)
@@ -295,7 +295,7 @@ class FlagDetailScreen(ConsoleScreen):
         self.refresh_all()
 
     def action_next_environment(self) -> None:
-        keys = [e.key for e in console_host(self.app).environments]
+        keys = [e.key for e in self.host.environments]
         if not keys:
             return
         index = keys.index(self.chart_environment) if self.chart_environment in keys else -1
@@ -305,13 +305,9 @@ class FlagDetailScreen(ConsoleScreen):
             self.show_flag(self.flag)
         self.load_metrics()
 
-    def action_write(self, kind: str) -> None:
-        host = console_host(self.app)
-        if kind not in WRITE_ACTIONS or host.readonly:
-            return
-        start = getattr(self.app, "start_action", None)
-        if start is not None:
-            start(kind, self.key)
+    def action_write(self, kind: ActionKind) -> None:
+        if kind in WRITE_ACTIONS and not self.host.readonly:
+            self.host.start_action(kind, self.key)
 
 
 def runbook_lines(links: list[RunbookLink]) -> Content:

@@ -7,7 +7,7 @@ matching), and forwards live updates to the table so only changed visible lines 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,12 +19,9 @@ from textual.widgets.option_list import Option
 
 from flagops.model import Environment, Flag
 from flagops.tui import clock
-from flagops.tui.screens.action_modal import ActionKind
+from flagops.tui.host import ActionKind
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.flag_table import FlagTable, fit_middle, printable
-
-if TYPE_CHECKING:
-    from flagops.tui.app import FlagOpsApp
 
 SORTS = ("relevance", "error rate", "last change")
 WRITE_BINDING_IDS = frozenset({"kill", "rollout", "rollback"})
@@ -54,7 +51,7 @@ class FlagsScreen(ConsoleScreen):
         self.query_text = ""
         self.sort = SORTS[0]
         self._dirty = False
-        if self.flagops.readonly:
+        if self.host.readonly:
             # read-only removes the write actions: not in the footer, help or palette, keys do nothing
             self._bindings = BindingsMap.from_keys(
                 {
@@ -64,18 +61,13 @@ class FlagsScreen(ConsoleScreen):
                 }
             )
 
-    @property
-    def flagops(self) -> FlagOpsApp:
-        return cast("FlagOpsApp", self.app)
-
     def compose_body(self) -> ComposeResult:
-        app = self.flagops
         yield Input(placeholder="search: words, tag:x owner:y state:on|off stale  (esc clears)", id="search")
-        yield FlagTable(app.store, id="flags")
+        yield FlagTable(self.host.store, id="flags")
         yield Label("Loading flags…", id="status", markup=False)
 
     def on_mount(self) -> None:
-        store = self.flagops.store
+        store = self.host.store
         store.on_flags(self._on_flags_changed)
         store.on_reload(self._on_reload)
         self.query_one("#search", Input).display = False
@@ -85,7 +77,7 @@ class FlagsScreen(ConsoleScreen):
             self._on_reload()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.flagops.check_size)
+        self.call_after_refresh(self.host.check_size)
 
     # -- live data --------------------------------------------------------------------------------------
 
@@ -112,7 +104,7 @@ class FlagsScreen(ConsoleScreen):
 
         Live updates keep the cursor on its flag; a new query or sort starts at the best match.
         """
-        store = self.flagops.store
+        store = self.host.store
         table = self.query_one(FlagTable)
         if not store.loaded:
             table.set_rows([])
@@ -139,7 +131,7 @@ class FlagsScreen(ConsoleScreen):
         self._update_status(len(flags))
 
     def _update_status(self, shown: int) -> None:
-        total = len(self.flagops.store.flags)
+        total = len(self.host.store.flags)
         text = f"{shown:,} of {total:,} flags" if self.query_text else f"{total:,} flags"
         if self.query_text:
             text += f" matching {printable(self.query_text, 60)!r}"
@@ -155,8 +147,8 @@ class FlagsScreen(ConsoleScreen):
     def _flag_summary(self, key: str, room: int) -> str:
         """The highlighted flag's key, version, when and by whom it last changed, fitted to `room` cells:
         the key shrinks (in the middle) to 16 cells first, then "by whom" goes, then the version."""
-        flag = self.flagops.store.get(key)
-        state = flag.state(self.flagops.store.environment) if flag is not None else None
+        flag = self.host.store.get(key)
+        state = flag.state(self.host.store.environment) if flag is not None else None
         shown_key = printable(key, 60)
         tails = [""]
         if state is not None:
@@ -191,11 +183,11 @@ class FlagsScreen(ConsoleScreen):
 
     @on(FlagTable.Selected)
     def _selected(self, event: FlagTable.Selected) -> None:
-        self.flagops.open_flag(event.key)
+        self.host.open_flag(event.key)
 
     @on(FlagTable.VisibleRowsChanged)
     def _visible(self, event: FlagTable.VisibleRowsChanged) -> None:
-        self.flagops.store.set_visible(event.keys)
+        self.host.error_rates.set_visible(event.keys)
 
     # -- actions ----------------------------------------------------------------------------------------
 
@@ -232,14 +224,14 @@ class FlagsScreen(ConsoleScreen):
     def action_open(self) -> None:
         key = self.query_one(FlagTable).cursor_key
         if key is not None:
-            self.flagops.open_flag(key)
+            self.host.open_flag(key)
 
     def _act(self, kind: ActionKind) -> None:
         key = self.query_one(FlagTable).cursor_key
         if key is None:
             self.notify("No flag selected.", severity="warning")
             return
-        self.flagops.start_action(kind, key)
+        self.host.start_action(kind, key)
 
     def action_kill(self) -> None:
         self._act("kill")
@@ -251,13 +243,13 @@ class FlagsScreen(ConsoleScreen):
         self._act("rollback")
 
     def action_pick_environment(self) -> None:
-        app = self.flagops
+        host = self.host
 
         def chosen(environment: str | None) -> None:
-            if environment is not None and environment != app.environment:
-                app.switch_environment(environment)
+            if environment is not None and environment != host.environment:
+                host.switch_environment(environment)
 
-        self.app.push_screen(EnvironmentModal(app.environments, app.environment), chosen)
+        self.app.push_screen(EnvironmentModal(host.environments, host.environment), chosen)
 
 
 class EnvironmentModal(ModalScreen[str | None]):

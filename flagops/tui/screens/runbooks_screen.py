@@ -9,7 +9,7 @@ it watches. All work on the service runs in named workers ("runbook-plan", "runb
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rapidfuzz import fuzz
 from textual import on, work
@@ -30,9 +30,6 @@ from flagops.runbooks.schema import Runbook, Step
 from flagops.tui.safe_text import plain, plain_lines
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.screens.runbook_modal import RunbookStartModal, StartRequest, StepConfirmModal
-
-if TYPE_CHECKING:
-    from flagops.tui.app import FlagOpsApp
 
 MARKS = {"pending": "[ ]", "running": "[>]", "done": "[x]", "failed": "[!]", "skipped": "[-]"}
 
@@ -72,10 +69,6 @@ class RunbooksScreen(ConsoleScreen):
         self.last_run: RunLog | None = None
         self.running = False
 
-    @property
-    def flagops(self) -> FlagOpsApp:
-        return cast("FlagOpsApp", self.app)
-
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter runbooks (esc clears)", id="runbook-filter")
         with Horizontal(id="runbook-body"):
@@ -93,7 +86,7 @@ class RunbooksScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="runbook-catalog", exit_on_error=False)
     def load_catalog(self) -> None:
-        catalog = runbook_catalog(self.flagops.profile.runbooks_dir)
+        catalog = runbook_catalog(self.host.profile.runbooks_dir)
         self.app.call_from_thread(self._catalog_loaded, catalog)
 
     def _catalog_loaded(self, catalog: Catalog) -> None:
@@ -172,11 +165,11 @@ class RunbooksScreen(ConsoleScreen):
         rb = self.current()
         if rb is None or self.running:
             return
-        if self.flagops.readonly:
+        if self.host.readonly:
             self._status("Read-only: runbooks cannot run in this console.")
             return
         self.app.push_screen(
-            RunbookStartModal(rb, self.flagops.ops.min_reason_length), lambda request: self._start(rb, request)
+            RunbookStartModal(rb, self.host.ops.min_reason_length), lambda request: self._start(rb, request)
         )
 
     def _start(self, rb: Runbook, request: StartRequest | None) -> None:
@@ -187,7 +180,7 @@ class RunbooksScreen(ConsoleScreen):
         if self.last_run is None or self.running:
             self._status("Nothing to undo: no run was made on this screen.")
             return
-        if self.flagops.readonly:
+        if self.host.readonly:
             self._status("Read-only: nothing can be undone in this console.")
             return
         self.undo(self.last_run)
@@ -200,8 +193,8 @@ class RunbooksScreen(ConsoleScreen):
         from flagops.runbooks.runs import prepare
 
         try:
-            bound, _ = await prepare(self.flagops.ops, rb, {})
-            steps = await plan_runbook(self.flagops.ops, bound)
+            bound, _ = await prepare(self.host.ops, rb, {})
+            steps = await plan_runbook(self.host.ops, bound)
         except FlagOpsError as exc:
             self._show("#runbook-plan", f"Cannot plan {rb.id}:\n{exc}")
             return
@@ -217,7 +210,7 @@ class RunbooksScreen(ConsoleScreen):
         self._render_progress(f"Running {rb.id}…")
         try:
             log = await start_run(
-                self.flagops.ops,
+                self.host.ops,
                 rb,
                 request.params,
                 reason=request.reason,
@@ -248,7 +241,7 @@ class RunbooksScreen(ConsoleScreen):
 
         try:
             results = await undo_run(
-                self.flagops.ops,
+                self.host.ops,
                 log,
                 RunStore(),
                 reason=f"undo of runbook run {log.run_id}: {log.reason}",
@@ -265,7 +258,7 @@ class RunbooksScreen(ConsoleScreen):
         lines = [f"{p.summary()}  ({p.blast.describe()})" for p in plans]
         if step.kind.value == "progressive":
             lines.append(f"then: {step.title()}")
-        protected = [p for p in plans if self.flagops.ops.needs_typed_key(p)]
+        protected = [p for p in plans if self.host.ops.needs_typed_key(p)]
         typed, what = None, ""
         if protected:
             typed = plans[0].flag.key if len(plans) == 1 else plans[0].environment.key

@@ -23,7 +23,6 @@ from flagops import numfmt
 from flagops.errors import FlagOpsError
 from flagops.timeline import Timeline, TimelineChange, build_timeline, origin_text
 from flagops.tui import clock
-from flagops.tui.host import console_host
 from flagops.tui.safe_text import plain
 from flagops.tui.screens.console_screen import ConsoleScreen
 from flagops.tui.widgets.flag_table import fit_middle
@@ -110,7 +109,7 @@ class TimelineScreen(ConsoleScreen):
         self.set_interval(REFRESH_SECONDS, self.load)
 
     def _environment(self) -> str | None:
-        return None if self.all_environments else console_host(self.app).environment or None
+        return None if self.all_environments else self.host.environment or None
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def load(self) -> None:
@@ -118,7 +117,7 @@ class TimelineScreen(ConsoleScreen):
         label, span = WINDOWS[self.window]
         environment = self._environment()
         try:
-            timeline = await build_timeline(console_host(self.app).backend, now - span, environment, now=now)
+            timeline = await build_timeline(self.host.backend, now - span, environment, now=now)
         except FlagOpsError as exc:
             self.problem = plain(exc.message, 300)
             self._show_status()
@@ -182,9 +181,7 @@ class TimelineScreen(ConsoleScreen):
             return
         for change in self.timeline.changes:
             if str(change.entry.sequence) == event.option.id:
-                opener = getattr(self.app, "open_flag", None)
-                if opener is not None:
-                    opener(change.entry.flag_key)
+                self.host.open_flag(change.entry.flag_key)
                 return
 
     def action_back(self) -> None:

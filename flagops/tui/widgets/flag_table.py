@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from flagops.model import Flag
-from flagops.tui.live import FlagMetrics, LiveFlags
+from flagops.tui.live.store import FlagMetrics, LiveFlags
 from flagops.tui.safe_text import plain
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -337,7 +337,7 @@ class FlagTable(ScrollView, can_focus=True):
         cursor = style("flag-table--cursor") if row == self.cursor_row else None
         line_style = base + cursor if cursor is not None else base
         layout = self._layout(width)
-        cells = self._cells(key, flag, metrics, trend_width=dict((c.name, w) for c, w in layout).get("trend", 0))
+        cells = self._cells(key, flag, metrics, trend_width={c.name: w for c, w in layout}.get("trend", 0))
         segments: list[Segment] = [Segment(" ", line_style)]
         for column, w in layout:
             text, component = cells[column.name]

@@ -2,7 +2,7 @@
 
 Textual's footer cuts whatever does not fit, which at 80 columns was `d`, `?` and `q`. This one tries,
 in order, until the keys fit the width: the normal footer; compact; without the palette hint (`?`
-lists ctrl+p too); without the keys the screen lists in `NARROW_HIDDEN` (binding ids; they stay in
+lists ctrl+p too); without the keys the screen names in `narrow_hidden` (binding ids; they stay in
 `?` help); with a few long labels shortened. So the keys that matter in an incident — the screen's own
 actions, `d`, `?` and `q` — stay visible.
 """
@@ -26,8 +26,9 @@ def _width(key: FooterKey, compact: bool, label: str) -> int:
 
 
 class ConsoleFooter(Footer):
-    def __init__(self) -> None:
+    def __init__(self, narrow_hidden: frozenset[str] = frozenset()) -> None:
         super().__init__()
+        self.narrow_hidden = narrow_hidden  # binding ids left out first when the keys do not fit
         self._laid_out_for = -1
 
     def compose(self) -> ComposeResult:
@@ -39,7 +40,7 @@ class ConsoleFooter(Footer):
         palette = [w for w in widgets if isinstance(w, FooterKey) and w.has_class("-command-palette")]
         others = [w for w in widgets if not isinstance(w, FooterKey)]
         hidden = self._hidden_actions()
-        plans = (  # (compact, with the palette hint, drop NARROW_HIDDEN, short labels)
+        plans = (  # (compact, with the palette hint, drop narrow_hidden, short labels)
             (False, True, False, False),
             (True, True, False, False),
             (True, False, False, False),
@@ -49,19 +50,22 @@ class ConsoleFooter(Footer):
         for compact, with_palette, drop, short in plans:
             shown = [k for k in keys if not (drop and k.action in hidden)]
             labels = [SHORT_LABELS.get(k.description, k.description) if short else k.description for k in shown]
-            used = sum(_width(k, compact, label) for k, label in zip(shown, labels))
+            used = sum(_width(k, compact, label) for k, label in zip(shown, labels, strict=True))
             used += PALETTE_WIDTH if with_palette and palette else 0
             if used <= width:
                 break
         self.compact = compact
-        for key, label in zip(shown, labels):
+        for key, label in zip(shown, labels, strict=True):
             key.description = label
         result: list[Widget] = [*others, *shown, *(palette if with_palette else [])]
         yield from result
 
     def _hidden_actions(self) -> set[str]:
-        ids = set(getattr(self.screen, "NARROW_HIDDEN", ()))
-        return {active.binding.action for active in self.screen.active_bindings.values() if active.binding.id in ids}
+        return {
+            active.binding.action
+            for active in self.screen.active_bindings.values()
+            if active.binding.id in self.narrow_hidden
+        }
 
     def on_resize(self, event: Resize) -> None:
         if self._laid_out_for >= 0 and self.app.size.width != self._laid_out_for:

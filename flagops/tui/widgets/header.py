@@ -1,8 +1,9 @@
 """The console header: profile, environment (protected ones stand out), [RO]/[RW], connection state.
 
-Every full screen shows it (screens/console_screen.py composes it), and each one follows the app's live
-store by itself: it subscribes on mount and unsubscribes on unmount, so a screen cannot forget to
-update it (the runbooks screen once said "connecting" forever) and a closed screen is never called back.
+Every full screen shows it (screens/console_screen.py composes it and hands it the console host), and
+each one follows the host's live store by itself: it subscribes on mount and unsubscribes on unmount, so
+a screen cannot forget to update it (the runbooks screen once said "connecting" forever) and a closed
+screen is never called back.
 
 Each part is its own Label so the TCSS can colour it by class (`.protected`, `.readonly`, `.live`,
 `.reconnecting`, `.stale`). Values come from config and the API, so Labels are built with markup off.
@@ -10,15 +11,14 @@ Each part is its own Label so the TCSS can colour it by class (`.protected`, `.r
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label
 
 from flagops.model import Environment
-from flagops.tui.live import ConnectionState, Link
+from flagops.tui.host import ConsoleHost
+from flagops.tui.live.connection import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
 SYMBOLS = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌", Link.FAILED: "✖"}
@@ -36,40 +36,36 @@ class ConsoleHeader(Horizontal):
     ConsoleHeader > #header-spacer { width: 1fr; padding: 0; }
     """
 
+    def __init__(self, host: ConsoleHost) -> None:
+        super().__init__()
+        self.host = host
+
     def compose(self) -> ComposeResult:
-        profile = getattr(getattr(self.app, "profile", None), "name", "")
         yield Label("flagops", id="header-title", markup=False)
-        yield Label(f"profile {printable(profile, 40)}", id="header-profile", markup=False)
+        yield Label(f"profile {printable(self.host.profile.name, 40)}", id="header-profile", markup=False)
         yield Label("", id="header-env", markup=False)
         yield Label("", id="header-mode", markup=False)
         yield Label("", id="header-spacer", markup=False)
         yield Label("connecting", id="header-connection", classes="connecting", markup=False)
 
     def on_mount(self) -> None:
-        readonly = bool(getattr(self.app, "readonly", False))
+        readonly = self.host.readonly
         mode = self.query_one("#header-mode", Label)
         mode.update("[RO]" if readonly else "[RW]")
         mode.set_class(readonly, "readonly")
         mode.set_class(not readonly, "readwrite")
         self._show_environment()
-        store = self._store()
-        if store is not None:
-            store.on_connection(self.set_connection)
-            store.on_reload(self._show_environment)  # an environment switch reloads the store
-            self.set_connection(store.connection)
+        store = self.host.store
+        store.on_connection(self.set_connection)
+        store.on_reload(self._show_environment)  # an environment switch reloads the store
+        self.set_connection(store.connection)
 
     def on_unmount(self) -> None:
-        store = self._store()
-        if store is not None:
-            store.remove_listener(self.set_connection)
-            store.remove_listener(self._show_environment)
-
-    def _store(self) -> Any | None:
-        return getattr(self.app, "store", None)
+        self.host.store.remove_listener(self.set_connection)
+        self.host.store.remove_listener(self._show_environment)
 
     def _show_environment(self) -> None:
-        current = getattr(self.app, "current_environment", None)
-        self.set_environment(current() if current is not None else None)
+        self.set_environment(self.host.current_environment())
 
     def set_environment(self, environment: Environment | None) -> None:
         label = self.query_one("#header-env", Label)
