@@ -162,8 +162,8 @@ class GovernanceCalls:
                 raise
             request = await self.change_request(request_id)
             raise await self._fresh_conflict(exc, request.flag_key, request.environment, what) from None
-        request = parsed(what, gov_json.change_request_from_json, data)
-        return request
+        decided: ChangeRequest = parsed(what, gov_json.change_request_from_json, data)
+        return decided
 
     async def approve(self, request_id: str, comment: str) -> ChangeRequest:
         return await self._decide(request_id, "approve", comment, f"approve change request {request_id}")
