@@ -135,7 +135,8 @@ def main() -> None:
     f_med, h_med = statistics.median(flagops_times), statistics.median(httpx_times)
     print(f"runs: {opts.runs} each, alternating; flag {key} in {ENV}; service {service.url}")
     print(
-        f"flagops kill      median {f_med * 1000:7.1f} ms   min {min(flagops_times) * 1000:6.1f}   [{ms(flagops_times)}]"
+        f"flagops kill      median {f_med * 1000:7.1f} ms   min {min(flagops_times) * 1000:6.1f}   "
+        f"[{ms(flagops_times)}]"
     )
     print(f"python -c httpx   median {h_med * 1000:7.1f} ms   min {min(httpx_times) * 1000:6.1f}   [{ms(httpx_times)}]")
     o_med = statistics.median(already_off_times)
@@ -145,7 +146,8 @@ def main() -> None:
     )
     ratio = f_med / h_med
     print(
-        f"ratio (median flagops / median httpx): {ratio:.2f}x  (target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'}); "
+        f"ratio (median flagops / median httpx): {ratio:.2f}x  "
+        f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'}); "
         f"already off: {o_med / h_med:.2f}x"
     )
     print(f"load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")

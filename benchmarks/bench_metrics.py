@@ -80,7 +80,7 @@ async def measure(n: int, rounds: int, work: Path) -> None:
     prometheus = start_prometheus(work / f"prom-{n}", [(app.url, "unused")])
     try:
         prometheus.wait_for_series('flagops_flag_errors_total{variant="on"}', timeout=60)
-        time.sleep(12)  # a few scrapes, so rate() has data
+        await asyncio.sleep(12)  # a few scrapes, so rate() has data
         source = PrometheusMetrics(MetricsSettings(source="prometheus", url=prometheus.url, min_range=5, timeout=60))
         try:
             runs = [await batched(source, keys) for _ in range(rounds)]

@@ -84,7 +84,10 @@ def load(
     latencies.sort()
     if not latencies:
         return 0.0, float("nan"), float("nan")
-    pick = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))] * 1000  # noqa: E731
+
+    def pick(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * q))] * 1000
+
     return len(latencies) / elapsed, pick(0.50), pick(0.99)
 
 

@@ -34,9 +34,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from postgres_harness import Postgres, start_postgres  # noqa: E402
+from postgres_harness import Postgres, start_postgres  # noqa: E402 - after sys.path has the repo root
 
-from benchmarks.service_proc import listening_url  # noqa: E402
+from benchmarks.service_proc import listening_url  # noqa: E402 - after sys.path has the repo root
 
 ENV = "dev"
 
@@ -101,8 +101,9 @@ def event_latency(urls: list[str], headers: dict[str, str], events: int) -> list
     stop = threading.Event()
 
     def subscribe(i: int) -> None:
+        # connecting is bounded; reading is not: the stream is quiet between events
         with (
-            httpx.Client(base_url=urls[i], headers=headers, timeout=None) as c,
+            httpx.Client(base_url=urls[i], headers=headers, timeout=httpx.Timeout(10.0, read=None)) as c,
             c.stream("GET", "/v1/stream", params={"environment": ENV}) as r,
         ):
             lines = r.iter_lines()

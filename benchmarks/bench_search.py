@@ -165,7 +165,7 @@ def run_ours(
                         typed_ms.append(ms)
             results[j.query] = [f.key for f in found]
         walls.append(wall_ms)
-    median_ms = [statistics.median(column) for column in zip(*walls)]
+    median_ms = [statistics.median(column) for column in zip(*walls, strict=True)]
     return Timings(walls[0], cpu_ms, median_ms, typed_ms), results
 
 

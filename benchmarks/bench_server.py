@@ -1,7 +1,7 @@
 """Benchmark of the reference Flag API service over real loopback HTTP. Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 600] [--rounds 5] [--subscribers 100]
-        [--compare-with DIR]
+    .venv/bin/python benchmarks/bench_server.py [--flags 1000,10000,50000] [--patches 600] [--rounds 5]
+        [--subscribers 100] [--compare-with DIR]
 
 Each flag count gets a fresh database and service, all running at once; the writes are measured in rounds,
 every service in turn, so drifting machine load hits all counts alike. The numbers are printed side by side,
@@ -42,9 +42,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.service_proc import listening_url  # noqa: E402
-from flagops.model import Flag, FlagState, Variant  # noqa: E402
-from flagops.server.store import Store  # noqa: E402
+from benchmarks.service_proc import listening_url  # noqa: E402 - after sys.path has the repo root
+from flagops.model import Flag, FlagState, Variant  # noqa: E402 - after sys.path has the repo root
+from flagops.server.store import Store  # noqa: E402 - after sys.path has the repo root
 
 
 def ms(seconds: float) -> str:

@@ -142,7 +142,7 @@ async def measure(url: str, token: str, size: tuple[int, int]) -> dict[str, Any]
                 sent = time.perf_counter()
                 event = events.Key(_character_to_key(ch) if not ch.isalnum() else ch, ch)
                 app._driver.send_message(event)  # type: ignore[union-attr]
-                shown = await next_display_after(sent, lambda: table.keys is not before_keys)
+                shown = await next_display_after(sent, lambda before=before_keys: table.keys is not before)
                 latencies.append(shown - sent)
                 labelled.append((shown - sent, query[: i + 1]))
                 await asyncio.sleep(0.02)  # typing speed: keystrokes do not pile up

@@ -54,7 +54,7 @@ def seed(client: httpx.Client, count: int) -> list[str]:
 
 def report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     print(
         f"{name:<34} median {statistics.median(ordered) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   (n={len(ordered)})"
     )

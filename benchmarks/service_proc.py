@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+from typing import IO
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -15,7 +16,11 @@ def listening_url(proc: subprocess.Popen[str], what: str) -> str:
     for line in proc.stdout:
         m = _LISTENING.search(line)
         if m:
-            out = proc.stdout
-            threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+            threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
             return m.group(1)
     raise SystemExit(f"{what} did not start")
+
+
+def _drain(stream: IO[str]) -> None:
+    for _ in stream:
+        pass

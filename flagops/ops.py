@@ -152,7 +152,13 @@ class Ops:
         known = ", ".join(e.key for e in await self.environments())
         raise NotFound(f"No environment {key!r}. Environments: {known}.")
 
-    async def blast_radius(self, key: str, environment: str, *, timeout: float = 3.0) -> BlastRadius:
+    async def blast_radius(
+        self,
+        key: str,
+        environment: str,
+        *,
+        timeout: float = 3.0,  # noqa: ASYNC109 - a budget with an answer past it ("slower than 3s"), not a cancel
+    ) -> BlastRadius:
         """Best effort: a plan must not wait long for, or fail on, the metrics source; a source already
         known to be failing is not asked at all (`metrics source unreachable since ...`)."""
         source = metrics_source(self.backend)
@@ -357,7 +363,11 @@ class Ops:
         return await self.probe.watch_kill(applied.flag, applied.plan.environment.key, sent_at=applied.sent_at)
 
     async def _confirm(
-        self, plan: PlannedChange, written: FlagState, sent: float, timeout: float
+        self,
+        plan: PlannedChange,
+        written: FlagState,
+        sent: float,
+        timeout: float,  # noqa: ASYNC109 - counted from the send; past it the write is reported unconfirmed
     ) -> tuple[Flag | None, FlagState | None, float | None]:
         """Read back until the written version (or a newer one with the same effect) is served."""
         env = plan.environment.key

@@ -186,7 +186,7 @@ async def build_timeline(
             oldest[ident] = min(oldest.get(ident, e.at), e.at)
     keys = list(oldest)
     fetched = await asyncio.gather(*(_series(backend, f, env, oldest[(f, env)], now) for f, env in keys))
-    series = dict(zip(keys, fetched))
+    series = dict(zip(keys, fetched, strict=True))
     titles = _run_titles()
     following: dict[int, datetime] = {}  # sequence -> when the same flag next changed in that environment
     latest: dict[tuple[str, str | None], datetime] = {}

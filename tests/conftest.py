@@ -192,3 +192,13 @@ def fresh_service(tmp_path: Path) -> Iterator[RunningService]:
     svc = start_service(tmp_path / "service", demo=True)
     yield svc
     svc.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the profiles file goes (FLAGOPS_CONFIG), in a clean environment; the test writes it."""
+    for var in ("FLAGOPS_URL", "FLAGOPS_PROFILE", "FLAGOPS_BACKEND", "FLAGOPS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "config.yaml"
+    monkeypatch.setenv("FLAGOPS_CONFIG", str(path))
+    return path

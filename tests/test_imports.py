@@ -1,7 +1,11 @@
 """The panic path stays lean: `flagops kill` imports no textual, fastapi, uvicorn — and no keyring when
 FLAGOPS_TOKEN is set; nor httpx's own command line (rich, pygments) or anyio's async networking (the CLI's
 transport is httpx's synchronous one, in threads). Checked in a fresh interpreter that runs the real command,
-then lists sys.modules. And the service on SQLite never loads the PostgreSQL driver."""
+then lists sys.modules. And the service on SQLite never loads the PostgreSQL driver.
+
+Who may import whom is import-linter's (pyproject.toml, `lint-imports` in tests/gates). This file checks what
+a static graph cannot: the CLI imports the console, the service and search lazily, so only running the
+command shows that the panic path never reaches them."""
 
 from __future__ import annotations
 

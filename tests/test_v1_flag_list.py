@@ -83,7 +83,7 @@ def test_empty_list_and_other_members_in_any_order() -> None:
 
 
 def test_repeated_values_are_held_once() -> None:
-    a, b, c, d, e, f, g = flag_list_from_json(_body(FLAGS))
+    a, b, c, _, _, _, g = flag_list_from_json(_body(FLAGS))
     assert a.owner is c.owner and a.tags is c.tags and a.variants is c.variants is g.variants
     assert a.states["prod"].updated_by is b.states["staging"].updated_by
     assert a.states["prod"].rollout is b.states["prod"].rollout

@@ -9,6 +9,7 @@ the SSE stream and reconnects by itself with Last-Event-ID; `stream` reports how
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -376,7 +377,7 @@ class FlagApiBackend:
         else is a reason to reconnect, counted in `self.stream`.
         """
         what = f"follow changes in {environment}"
-        rng = random.Random()
+        rng = random.Random()  # noqa: S311 - reconnect jitter, not a secret
         delay = 0.2
         self.stream.reset(last_event_id)
         while True:
@@ -458,9 +459,7 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, int
         elif name == "data":
             data.append(value)
         elif name == "id":
-            try:
+            with contextlib.suppress(ValueError):  # an id that is not a sequence number: keep the last one
                 event_id = int(value)
-            except ValueError:
-                pass
         elif name == "retry" and value.isdigit():
             retry = int(value)

@@ -229,7 +229,7 @@ class ResilientClient:
         self.policy = policy or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._sleep = sleep
-        self._rng = random.Random()
+        self._rng = random.Random()  # noqa: S311 - retry jitter, not a secret
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             auth=BearerAuth(token),

@@ -14,6 +14,7 @@ to be a no-op) does not hold up the exit the way an executor's joined worker wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import httpx
@@ -42,10 +43,8 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                 result = self._send(request)
             except BaseException as exc:  # handed to the awaiting coroutine, which raises it
                 error = exc
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the command has finished without this answer
                 loop.call_soon_threadsafe(_settle, future, result, error)
-            except RuntimeError:  # the loop is gone: the command has finished without this answer
-                pass
 
         threading.Thread(target=work, name="flagops-http", daemon=True).start()
         return await future

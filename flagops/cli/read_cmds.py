@@ -125,7 +125,7 @@ async def _status_data(backend: Any, key: str, environment: str | None) -> dict[
         # that has had none of its own since
         for env in [entry.environment] if entry.environment else envs:
             last.setdefault(env, entry)
-    return {"flag": flag, "envs": envs, "metrics": dict(zip(envs, series_list)), "last": last}
+    return {"flag": flag, "envs": envs, "metrics": dict(zip(envs, series_list, strict=True)), "last": last}
 
 
 @click.command()

@@ -9,6 +9,7 @@ recorded alongside the reason; run logs live in the XDG state dir (`flagops runb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,8 @@ def _catalog(ctx: click.Context, dirs: tuple[str, ...]) -> Catalog:
     if dirs:
         return runbook_catalog(only=dirs)
     profile_dir = None
-    try:
+    with contextlib.suppress(ConfigError):  # listing shipped runbooks must work before any profile exists
         profile_dir = invocation(ctx).profile.runbooks_dir
-    except ConfigError:
-        pass  # listing shipped runbooks must work before any profile exists
     return runbook_catalog(profile_dir)
 
 

@@ -228,7 +228,8 @@ def kill(
     _write(ctx, "kill", flag, env_opt, reason, ticket, yes, as_json)
 
 
-class Percent(click.ParamType):
+# click.ParamType is generic only in later 8.x releases; pyproject allows 8.1, where ParamType[float, Any] fails
+class Percent(click.ParamType):  # type: ignore[type-arg]
     """A rollout percentage as people type it: 5, 5.5, 5% or 5.5%."""
 
     name = "PERCENT"

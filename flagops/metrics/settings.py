@@ -5,7 +5,8 @@ config.py loads it on the `flagops kill` path).
       source: prometheus                  # backend (default) | v1 | prometheus
       url: http://prometheus:9090
       evaluations: 'sum by (flag, variant) (rate(http_requests_total{env="{environment}", flag=~"{flag}"}[{range}]))'
-      errors: 'sum by (flag, variant) (rate(http_requests_total{env="{environment}", flag=~"{flag}", code=~"5.."}[{range}]))'
+      errors: 'sum by (flag, variant) (rate(http_requests_total{env="{environment}", flag=~"{flag}",
+        code=~"5.."}[{range}]))'               # a long query may fold onto the next line (YAML: one space)
       labels: {flag: flag, variant: variant}   # the result labels that name the flag and the variant
       min_range: 1m                       # shortest rate() range: at least 4 scrape intervals
       timeout: 5s

@@ -6,6 +6,7 @@ served off or the bounded timeout passes, and reports the time from sending the 
 evaluation that saw it. SDKs are imported only when a probe runs (`pip install 'flagops[probe]'`).
 """
 
-from flagops.probe.base import Probe, ProbeResult, probe_for
+from flagops.probe.base import ProbeResult
+from flagops.probe.runner import Probe, probe_for
 
 __all__ = ["Probe", "ProbeResult", "probe_for"]

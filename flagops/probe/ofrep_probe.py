@@ -23,8 +23,8 @@ _FINAL_ERRORS = ("FLAG_NOT_FOUND",)  # waiting longer cannot help
 
 
 def preload() -> None:
-    from openfeature import api  # noqa: F401
-    from openfeature.contrib.provider.ofrep import OFREPProvider  # noqa: F401
+    from openfeature import api  # noqa: F401 - imported for its cost only (Probe.warm)
+    from openfeature.contrib.provider.ofrep import OFREPProvider  # noqa: F401 - the same
 
 
 def watch_ofrep(

@@ -66,7 +66,7 @@ def _fetched_features(cache: Any) -> list[Any] | None:
 
 
 def preload() -> None:
-    from UnleashClient import UnleashClient  # noqa: F401
+    from UnleashClient import UnleashClient  # noqa: F401 - imported for its cost only (Probe.warm)
 
 
 def watch_unleash(

@@ -24,7 +24,7 @@ MIN_WINDOW, MAX_WINDOW = 10, 3600
 
 
 def window_seconds(window: float) -> int:
-    seconds = int(round(float(window) / METRIC_STEP)) * METRIC_STEP
+    seconds = round(float(window) / METRIC_STEP) * METRIC_STEP
     return min(MAX_WINDOW, max(MIN_WINDOW, seconds))
 
 

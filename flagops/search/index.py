@@ -200,7 +200,7 @@ class FlagIndex:
         """Grows the numpy arrays by the flags appended since the last search."""
         if not self._pending_slots:
             return
-        starts, enabled, stage_stale, sunsets = zip(*self._pending_slots)
+        starts, enabled, stage_stale, sunsets = zip(*self._pending_slots, strict=True)
         self._occ_word = np.concatenate([self._occ_word, np.array(self._pending_words, dtype=np.int32)])
         self._occ_weight = np.concatenate([self._occ_weight, np.array(self._pending_weights, dtype=np.float32)])
         self._occ_start = np.concatenate([self._occ_start, np.array(starts, dtype=np.int64)])
@@ -301,7 +301,8 @@ class FlagIndex:
         by_tiebreak = self._orders.arrays()[1]
         in_order = by_tiebreak[mask[by_tiebreak]]
         quantised = np.clip(np.rint(total[in_order] * -1000.0), -32767, 0).astype(np.int16)
-        return in_order[np.argsort(quantised, kind="stable")]
+        ranked: np.ndarray = in_order[np.argsort(quantised, kind="stable")]  # numpy types fancy indexing as Any
+        return ranked
 
     def _scores_for(self, word: str) -> np.ndarray:
         """Per slot: how well the typed `word` matches the flag (0 = not at all). Cached per word."""
@@ -370,7 +371,7 @@ class FlagIndex:
             as_typed=as_typed,
             keys=self._keys_lower,
             key_words=self._key_words,
-            per_word=[dict(zip(needed_ids, self._vocab_scores(w)[needed].tolist())) for w in typed],
+            per_word=[dict(zip(needed_ids, self._vocab_scores(w)[needed].tolist(), strict=True)) for w in typed],
             token_scores=[self._scores_for(w)[slots].tolist() for w in typed],
         )
 

@@ -26,7 +26,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def words_of(text: str) -> list[str]:
-    """The lowercase words of a key, name, tag or owner: "checkout-new_PaymentFlow" -> [checkout, new, payment, flow]."""
+    """The lowercase words of a key, name, tag or owner: "checkout-new_PaymentFlow" -> checkout new payment flow."""
     if not text.islower():  # only mixed case can hold camelCase; most keys are lowercase already
         text = _CAMEL.sub(" ", text)
     return _WORD.findall(text.casefold())

@@ -127,7 +127,7 @@ def rerank(
         if words:
             score += 0.3 * len(matched_positions) / len(words)
         score += 0.08 * in_order
-        if key == as_typed or key == phrase:
+        if key in (as_typed, phrase):
             score += 1.0
         elif phrase and phrase in key:
             score += 0.3

@@ -126,8 +126,8 @@ class StoreReads:
     def _read_flags(self, keys: list[str]) -> tuple[list[Published], list[Flag]]:
         marks = ",".join("?" * len(keys))  # placeholders only: the keys travel as parameters
         return parse_flag_rows(
-            self.db.execute(f"SELECT key, meta, archived FROM flags WHERE key IN ({marks})", keys).fetchall(),  # noqa: S608
-            self.db.execute(f"SELECT flag, environment, data FROM states WHERE flag IN ({marks})", keys),  # noqa: S608
+            self.db.execute(f"SELECT key, meta, archived FROM flags WHERE key IN ({marks})", keys).fetchall(),  # noqa: S608 - only "?" marks
+            self.db.execute(f"SELECT flag, environment, data FROM states WHERE flag IN ({marks})", keys),  # noqa: S608 - only "?" marks
         )
 
     def sync(self) -> None:

@@ -133,7 +133,7 @@ def _check_variable(name: str, value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ThemeError(f"{where}: expected a string")
     words = value.split()
-    if name.endswith("-style") or name.endswith("-style-hover"):
+    if name.endswith(("-style", "-style-hover")):
         if not all(w in TEXT_STYLE_WORDS for w in words):
             raise ThemeError(f'{where}: expected a text style such as "bold" or "none", not {value[:40]!r}')
         return " ".join(words)

@@ -49,7 +49,7 @@ def test_cli_prints_hostile_names_escaped(service: RunningService, tmp_path: Pat
     for args in (["flags", "--env", "dev", "--search", "cli-hostile"], ["status", "cli-hostile-name", "--env", "dev"]):
         result = flagops(args, env)
         assert result.code == 0, result.both
-        for raw, shown in HOSTILE.items():
+        for raw in HOSTILE:
             assert raw not in result.out, (args, raw)
         assert "\\u202e" in result.out, (args, result.out)
 

@@ -3,6 +3,7 @@ key typed. Driven through a real pseudo-terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -47,10 +48,8 @@ class Terminal:
                 raise AssertionError(f"did not see {text!r}; screen:\n{self.screen}")
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
-                try:
+                with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
                     self.screen += os.read(self.master, 4096).decode(errors="replace")
-                except OSError:
-                    pass
 
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())

@@ -26,15 +26,6 @@ profiles:
 """
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("FLAGOPS_URL", "FLAGOPS_PROFILE", "FLAGOPS_BACKEND", "FLAGOPS_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    path = tmp_path / "config.yaml"
-    monkeypatch.setenv("FLAGOPS_CONFIG", str(path))
-    return path
-
-
 def test_default_profile_and_fields(config: Path) -> None:
     config.write_text(GOOD)
     profile = load_profile()
@@ -109,7 +100,7 @@ def test_errors_name_file_line_and_field(config: Path, text: str, expected: str)
 
 def test_unknown_profile_lists_the_known_ones(config: Path) -> None:
     config.write_text(GOOD)
-    with pytest.raises(ConfigError, match="no profile named 'staging'.*lab, main"):
+    with pytest.raises(ConfigError, match=r"no profile named 'staging'.*lab, main"):
         load_profile("staging")
 
 
@@ -117,7 +108,7 @@ def test_unknown_profile_lists_the_known_ones(config: Path) -> None:
 def test_bad_env_url(config: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     config.write_text(GOOD)
     monkeypatch.setenv("FLAGOPS_URL", url)
-    with pytest.raises(ConfigError, match="FLAGOPS_URL=.* is not a usable service URL"):
+    with pytest.raises(ConfigError, match=r"FLAGOPS_URL=.* is not a usable service URL"):
         load_profile()
 
 
@@ -138,7 +129,8 @@ profiles:
     metrics:
       source: prometheus
       url: http://prometheus:9090
-      evaluations: 'sum by (feature_flag, v) (rate(http_requests_total{env="{environment}", feature_flag=~"{flag}"}[{range}]))'
+      evaluations: 'sum by (feature_flag, v) (rate(http_requests_total{env="{environment}",
+        feature_flag=~"{flag}"}[{range}]))'
       errors: 'sum by (feature_flag, v) (rate(http_requests_total{feature_flag=~"{flag}", code=~"5.."}[{range}]))'
       labels: {flag: feature_flag, variant: v}
       min_range: 2m

@@ -21,7 +21,7 @@ async def test_list_matches_each_flag_read_alone(service: RunningService) -> Non
         for flag in flags[:: len(flags) // 12]:
             assert await backend.get_flag(flag.key, "prod") == flag
         again = await backend.list_flags("prod")  # a 304: the cached, already parsed flags
-        assert again == flags and all(a is b for a, b in zip(again, flags))
+        assert again == flags and all(a is b for a, b in zip(again, flags, strict=True))
         assert backend._flag_cache["prod"][1] == flags
 
 

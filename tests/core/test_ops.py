@@ -94,7 +94,7 @@ async def test_rules_refuse_before_writing(backend: FlagApiBackend, picker: Flag
         await Ops(backend, readonly=True).apply(plan, reason=REASON)
     with pytest.raises(Refused, match="reason is required"):
         await Ops(backend).apply(plan, reason="   ")
-    with pytest.raises(Refused, match="too short.*at least 20") as short:
+    with pytest.raises(Refused, match=r"too short.*at least 20") as short:
         await Ops(backend, min_reason_length=20).apply(plan, reason=" because ")
     # the numbers travel with the refusal, so a face can word it its own way
     assert isinstance(short.value, ReasonTooShort) and (short.value.length, short.value.minimum) == (7, 20)

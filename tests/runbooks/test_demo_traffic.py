@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no
 async def test_checkout_spike_runbook_ends_the_demo_incident(ramping: RunningService, tmp_path: Path) -> None:
     svc = ramping
     wait_until(lambda: state(svc, "checkout-new-flow")["rollout"] == 50, 30, "the deploy-bot to reach 50%")
-    time.sleep(12)  # let the spike fill the check's window
+    await asyncio.sleep(12)  # let the spike fill the check's window
     env = cli_env(svc, tmp_path)
     async with ops_for(svc) as ops:
         log = await start_run(

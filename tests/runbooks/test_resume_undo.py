@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -181,7 +180,6 @@ async def test_resume_refuses_a_changed_runbook_and_a_finished_run(
         assert resumed.status == "done"
         with pytest.raises(FlagOpsError, match="only an interrupted, failed or stopped run"):
             await resume_run(ops, log.run_id, store=store)
-    time.sleep(0)
 
 
 async def test_resumed_selector_step_keeps_every_change_for_undo(fresh_service: RunningService, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ async def test_timeline_reports_a_runbook_run_with_error_rates(fresh_service: Ru
     first = json.loads(flagops(["timeline", "--since", "1h", "--env", "prod", "--format", "json"], env).stdout)
     changed_at = datetime.fromisoformat(first["changes"][0]["at"].replace("Z", "+00:00"))
     # an after-rate needs one whole metrics bucket (10 s) after the change; before that it is "too recent"
-    time.sleep(max(0.0, 11 - (datetime.now(UTC) - changed_at).total_seconds()))
+    await asyncio.sleep(max(0.0, 11 - (datetime.now(UTC) - changed_at).total_seconds()))
     md = flagops(["timeline", "--since", "1h", "--env", "prod"], env)
     assert md.returncode == 0, md.stderr
     text = md.stdout

@@ -302,7 +302,7 @@ def test_sigkill_of_a_replica_mid_write_loses_nothing_acknowledged(replicas: lis
         newest[key] = max(v, newest.get(key, 0))
     with b.client() as cb:
         for key, v in newest.items():
-            _wait_for(lambda: version(cb, key, ENV) >= v)
+            _wait_for(lambda key=key, v=v: version(cb, key, ENV) >= v)
             versions = {
                 e["after"]["version"]
                 for e in cb.get("/v1/audit", params={"flag": key, "environment": ENV, "limit": 1000}).json()["entries"]

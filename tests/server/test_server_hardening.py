@@ -75,11 +75,9 @@ def test_deeply_nested_variant_value_is_a_422_and_nothing_is_written(service: Ru
 
 
 def _deep_text(depth: int) -> str:
-    return '{"key":"deep-%d","changeReason":"too deep","variants":[{"key":"a","value":%s%s}]}' % (
-        depth,
-        "[" * depth,
-        "]" * depth,
-    )
+    # json.dumps would recurse as deep as the value: the nested list is spliced into the text instead
+    body = json.dumps({"key": f"deep-{depth}", "changeReason": "too deep", "variants": [{"key": "a", "value": "V"}]})
+    return body.replace('"V"', "[" * depth + "]" * depth)
 
 
 def test_deep_context_in_evaluate_names_the_field(service: RunningService) -> None:
@@ -192,13 +190,14 @@ def test_huge_number_in_an_evaluate_context_is_a_422(service: RunningService) ->
             },
         )
         assert created.status_code == 201, created.text
-        body = '{"environment":"dev","requests":[{"flagKey":"%s","context":{"targetingKey":"u","age":%s}}]}' % (
-            key,
-            "9" * 400,
-        )
+        # number literals json.dumps would not write (400 digits; 1e400, past any float) are spliced into the text
+        context = {"targetingKey": "u", "age": "N"}
+        body = json.dumps({"environment": "dev", "requests": [{"flagKey": key, "context": context}]})
+        body = body.replace('"N"', "9" * 400)
         r = c.post("/v1/evaluate", content=body, headers={"Content-Type": "application/json"})
         assert_problem(r, 422, "requests[0].context.age")
-        inf = '{"environment":"dev","requests":[{"flagKey":"%s","context":{"age":1e400}}]}' % key
+        inf = json.dumps({"environment": "dev", "requests": [{"flagKey": key, "context": {"age": "N"}}]})
+        inf = inf.replace('"N"', "1e400")
         assert_problem(
             c.post("/v1/evaluate", content=inf, headers={"Content-Type": "application/json"}),
             422,

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
+from conftest import RunningService, start_service
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+
+from flagops.config import Profile
 from flagops.model import AuditEntry, FlagState, MetricPoint, MetricSeries, Rule
+from flagops.session import open_backend
+from flagops.tui.app import FlagOpsApp
 from flagops.tui.safe_text import plain
-from flagops.tui.screens.dashboard_screen import rose_after_change
+from flagops.tui.screens.dashboard_screen import DashboardScreen, rose_after_change
+from flagops.tui.screens.detail_screen import FlagDetailScreen
+from flagops.tui.screens.help_screen import HelpScreen
 from flagops.tui.widgets.audit_view import change_summary, describe_state
 from flagops.tui.widgets.charts import error_rates, scaled_sparkline, trend_sparkline, variant_counts
 
@@ -92,24 +108,6 @@ def test_plain_makes_terminal_controls_visible() -> None:
 
 
 # -- the screens, driven in the real console against the real service ---------------------------------
-
-import secrets  # noqa: E402
-from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from conftest import RunningService, start_service  # noqa: E402
-from textual.command import CommandPalette  # noqa: E402
-from textual.pilot import Pilot  # noqa: E402
-
-from flagops.config import Profile  # noqa: E402
-from flagops.session import open_backend  # noqa: E402
-from flagops.tui.app import FlagOpsApp  # noqa: E402
-from flagops.tui.screens.dashboard_screen import DashboardScreen  # noqa: E402
-from flagops.tui.screens.detail_screen import FlagDetailScreen  # noqa: E402
-from flagops.tui.screens.help_screen import HelpScreen  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -294,22 +292,22 @@ async def test_dashboard_calls_out_a_rise_after_a_change(
     try:
         key = new_flag(svc, rollout=10)
         now = datetime.now(UTC)
-        with httpx.Client(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
+        async with httpx.AsyncClient(base_url=svc.url, headers=svc.headers(svc.metrics_token), timeout=10) as metrics:
             for seconds in range(300, 20, -10):
                 body = {
                     "environment": "prod",
                     "at": (now - timedelta(seconds=seconds)).isoformat(),
                     "counts": [{"flag": key, "evaluations": {"on": 20, "off": 180}, "errors": 1}],
                 }
-                assert metrics.post("/v1/metrics", json=body).status_code == 202
+                assert (await metrics.post("/v1/metrics", json=body)).status_code == 202
             patch(svc, key, "prod", "ramping to half of prod", rollout=50)
             changed = time.time()
-            time.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
+            await asyncio.sleep(10 - changed % 10 + 0.5)  # into the next 10 s step: the change's own step is mixed
             body = {
                 "environment": "prod",
                 "counts": [{"flag": key, "evaluations": {"on": 100, "off": 100}, "errors": 20}],
             }
-            assert metrics.post("/v1/metrics", json=body).status_code == 202
+            assert (await metrics.post("/v1/metrics", json=body)).status_code == 202
         profile = Profile(name="rise", url=svc.url, environment="prod")
         app = FlagOpsApp(profile, open_backend(profile, svc.admin_token))
         async with app.run_test(size=(120, 40)) as pilot:

@@ -127,7 +127,7 @@ async def test_long_keys_stay_apart_and_footer_keeps_d_and_q(service: Any, size:
         coupon_rows = [line.split()[0] for line in lines if line.strip().startswith("checkout-co")]
         assert len(coupon_rows) >= 4
         assert len(set(coupon_rows)) == len(coupon_rows), coupon_rows  # no two rows read the same
-        for key, shown in zip(t.keys, coupon_rows):
+        for key, shown in zip(t.keys, coupon_rows, strict=False):  # only the rows that fit on screen
             assert shown == key or ("…" in shown and key.endswith(shown.split("…")[1])), (key, shown)
         bottom = await footer_shows(pilot, "d Dash", "q Quit", "? Keys", "k Kill")
         status = label_text(app, "#status")

@@ -281,7 +281,7 @@ async def test_audit_joins_unleash_events_with_flagops_reasons(
     lines = changelog.path.read_text().splitlines()
     tampered = json.loads(lines[0])
     tampered["reason"] = "something nicer"
-    changelog.path.write_text("\n".join([json.dumps(tampered)] + lines[1:]) + "\n")
+    changelog.path.write_text("\n".join([json.dumps(tampered), *lines[1:]]) + "\n")
     check = await backend.verify_audit()
     assert not check.ok and check.broken_at == 1 and check.problem == "line was changed"
 

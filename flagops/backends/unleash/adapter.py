@@ -10,6 +10,7 @@ and the README's "Unleash" section; reasons live in the local change log (change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -357,10 +358,8 @@ class UnleashBackend:
 
         async def read(key: str) -> None:
             async with limit_requests:
-                try:
+                with contextlib.suppress(NotFound):  # archived or deleted since: listed without before/after
                     current[key] = (await self._states(key))[1]
-                except NotFound:
-                    pass  # archived or deleted since: its changes are listed without before/after
 
         keys = dict.fromkeys(str(e.get("featureName")) for e in events if e.get("type") in STATE_EVENT_TYPES)
         await asyncio.gather(*(read(key) for key in keys))

@@ -48,8 +48,9 @@ def unleash_message(response: httpx.Response) -> str:
         details = data.get("details")
         if isinstance(details, list) and details and isinstance(details[0], dict) and details[0].get("message"):
             return str(details[0]["message"]).split("\n")[0][:300]
-        if isinstance(data.get("message"), str):
-            return data["message"].split("\n")[0][:300]
+        message = data.get("message")
+        if isinstance(message, str):
+            return message.split("\n")[0][:300]
     return str(data)[:200]
 
 

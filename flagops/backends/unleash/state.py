@@ -110,7 +110,7 @@ class EnvState:
     def same_behaviour(self, other: EnvState) -> bool:
         if self.enabled != other.enabled or len(self.strategies) != len(other.strategies):
             return False
-        return all(same_strategy(a, b) for a, b in zip(self.strategies, other.strategies))
+        return all(same_strategy(a, b) for a, b in zip(self.strategies, other.strategies, strict=True))
 
     @property
     def rollout(self) -> float:

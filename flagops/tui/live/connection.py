@@ -38,7 +38,7 @@ class ConnectionState:
             return "not authorized"
         if self.link is Link.CONNECTING and self.attempts:
             return f"connecting ({self.attempts})"
-        return self.link.value
+        return str(self.link.value)
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 15.0) -> float:

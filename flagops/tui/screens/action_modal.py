@@ -232,9 +232,12 @@ class ActionModal(ModalScreen[AppliedChange | None]):
                     f"A reason is required: at least {short.minimum} characters ({short.length} typed). "
                     "The cursor is in the Reason field."
                 )
-        elif field == "action-typed-key" and ops.needs_typed_key(plan):
-            if self.query_one("#action-typed-key", Input).value.strip() != plan.flag.key:
-                return "The typed key does not match the flag key. The cursor is in the typed-key field."
+        elif (
+            field == "action-typed-key"
+            and ops.needs_typed_key(plan)
+            and self.query_one("#action-typed-key", Input).value.strip() != plan.flag.key
+        ):
+            return "The typed key does not match the flag key. The cursor is in the typed-key field."
         return None
 
     def _block(self, field: str, text: str) -> None:

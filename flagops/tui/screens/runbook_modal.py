@@ -20,8 +20,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from flagops.errors import FlagOpsError
 from flagops.runbooks.params import bind, parse_assignments
-from flagops.runbooks.schema import ParamType, Runbook
-from flagops.runbooks.views import show_value
+from flagops.runbooks.schema import ParamType, Runbook, show_value
 from flagops.tui.safe_text import plain, plain_lines
 
 

@@ -1,0 +1,1 @@
+"""The console (Textual): the only part of flagops that imports textual."""
