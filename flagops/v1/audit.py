@@ -136,7 +136,7 @@ def _snapshots_to_json(entry: AuditEntry) -> tuple[Any, Any]:
 def audit_json(entry: AuditEntry | AuditRecord, before: Any, after: Any) -> dict[str, Any]:
     """The wire audit entry, with `before`/`after` already in their wire shape (the service passes its
     stored snapshots, scoped to what the token may see)."""
-    return {
+    body = {
         "sequence": entry.sequence,
         "at": iso(entry.at),
         "actor": entry.actor,
@@ -151,9 +151,10 @@ def audit_json(entry: AuditEntry | AuditRecord, before: Any, after: Any) -> dict
         "origin": origin_to_json(entry.origin),
         "prevHash": entry.prev_hash,
         "hash": entry.hash,
-        "entity": entry.entity or f"flag:{entry.flag_key}",
-        "changeRequest": entry.change_request,
     }
+    if entry.entity is not None:  # the service always knows it (governance); an older source's entry has none
+        body.update(entity=entry.entity, changeRequest=entry.change_request)
+    return body
 
 
 def audit_to_json(entry: AuditEntry) -> dict[str, Any]:
