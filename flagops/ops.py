@@ -387,7 +387,12 @@ class Ops:
         return await self.read_back(plan.flag.key, plan.environment.key, written, sent, timeout)
 
     async def read_back(
-        self, key: str, env: str, written: FlagState, sent: float, timeout: float
+        self,
+        key: str,
+        env: str,
+        written: FlagState,
+        sent: float,
+        timeout: float,  # noqa: ASYNC109 - counted from the send, not from this call; past it: unconfirmed
     ) -> tuple[Flag | None, FlagState | None, float | None]:
         """Read back until the written version (or a newer one with the same effect) is served."""
         delay = 0.02

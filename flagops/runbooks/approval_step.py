@@ -9,16 +9,29 @@ comment), expired, cancelled, or "not approved within 30m" with the command that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from flagops.approvals import approvals_phrase, describe_change
 from flagops.governance import ApprovalRule, RequestStatus
-from flagops.runbooks.runlog import ChangeRecord
+from flagops.runbooks.runlog import ChangeRecord, RunLog, RunStore
+from flagops.runbooks.step_failed import StepFailed
 
 if TYPE_CHECKING:
-    from flagops.ops import PlannedChange
-    from flagops.runbooks.execute import Runner
+    from flagops.ops import Ops, PlannedChange
     from flagops.runbooks.schema import Step
+
+
+class Runner(Protocol):
+    """What this step needs of the runbook runner (execute.Runner), which imports this module."""
+
+    ops: Ops
+    log: RunLog
+    store: RunStore
+
+    def emit(self, kind: str, step: int | None, message: str, value: float | None = None) -> None: ...
+
+    def idempotency_key(self, step: Step, flag: str, stage: str = "") -> str: ...
+
 
 DEFAULT_APPROVAL_WAIT = 30 * 60.0  # seconds a step waits for approval when it says nothing
 
@@ -34,8 +47,6 @@ def _duration(seconds: float) -> str:
 async def apply_after_approval(
     runner: Runner, step: Step, plan: PlannedChange, rule: ApprovalRule, action: str, stage: str, automatic: bool
 ) -> ChangeRecord:
-    from flagops.runbooks.execute import StepFailed
-
     approvals = runner.ops.approvals
     key, env = plan.flag.key, plan.environment.key
     wait = DEFAULT_APPROVAL_WAIT if step.approval_timeout is None else float(step.approval_timeout)

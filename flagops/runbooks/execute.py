@@ -22,6 +22,7 @@ from flagops.runbooks import conditions
 from flagops.runbooks.approval_step import apply_after_approval
 from flagops.runbooks.runlog import ChangeRecord, RunLog, RunStore, now_iso
 from flagops.runbooks.schema import Runbook, Step, StepKind
+from flagops.runbooks.step_failed import StepFailed
 from flagops.runbooks.targets import resolve, step_environment
 
 
@@ -35,13 +36,6 @@ class RunEvent:
 
 Confirm = Callable[[Step, list[PlannedChange]], Awaitable[bool]]
 OnEvent = Callable[[RunEvent], None]
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, *, stopped: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.stopped = stopped  # the operator said no, rather than something failing
 
 
 async def _always(step: Step, plans: list[PlannedChange]) -> bool:
