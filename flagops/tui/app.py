@@ -27,7 +27,8 @@ from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
 from flagops.probe import probe_for
-from flagops.tui.live import LiveFlags
+from flagops.tui.governance_live import LiveGovernance
+from flagops.tui.live import ConnectionState, Link, LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS, ConsolePalette
 from flagops.tui.screens.action_modal import ActionKind, ActionModal
 from flagops.tui.screens.flags_screen import FlagsScreen
@@ -92,6 +93,10 @@ class FlagOpsApp(App[None]):
         self.environment = environment or profile.environment or ""
         self.environments: list[Environment] = []
         self.store = LiveFlags(backend, self.environment)
+        # change requests and reviews: read again on their stream events and whenever the stream comes back
+        self.governance = LiveGovernance(backend, self.environment)
+        self.store.on_event(self.governance.event_seen)
+        self.store.on_connection(self._governance_connection)
         self._too_small: TooSmallScreen | None = None
         self._screens_ready = False  # the size check waits for the flags screen (resize comes first)
 
@@ -141,11 +146,17 @@ class FlagOpsApp(App[None]):
                 )
             self.environment = keys[0] if keys else self.environment
         self.store.environment = self.environment
+        self.governance.switch_environment(self.environment)
         self._start_live()
+        self.run_worker(self.governance.run(), name="governance", group="governance", exit_on_error=False)
 
     def _start_live(self) -> None:
         self.run_worker(self.store.run(), name="live", group="live", exclusive=True, exit_on_error=False)
         self.run_worker(self.store.run_metrics(), name="metrics", group="metrics", exclusive=True, exit_on_error=False)
+
+    def _governance_connection(self, state: ConnectionState) -> None:
+        if state.link is Link.LIVE:
+            self.governance.refresh_soon()  # events may have been missed while the stream was down
 
     def current_environment(self) -> Environment | None:
         for env in self.environments:
@@ -162,6 +173,7 @@ class FlagOpsApp(App[None]):
         self.workers.cancel_group(self, "metrics")
         self.environment = environment
         await self.store.switch_environment(environment)
+        self.governance.switch_environment(environment)
         self._start_live()
 
     async def on_unmount(self) -> None:

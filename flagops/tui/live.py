@@ -76,6 +76,7 @@ class FlagMetrics:
 FlagsListener = Callable[[set[str]], None]  # keys whose flag or metrics changed
 ConnectionListener = Callable[[ConnectionState], None]
 ReloadListener = Callable[[], None]  # everything changed (first load, environment switch, resync)
+EventListener = Callable[[ChangeEvent], None]  # every stream event, before it is applied (change requests too)
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 15.0) -> float:
@@ -129,6 +130,7 @@ class LiveFlags:
         self._flags_listeners: list[FlagsListener] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._reload_listeners: list[ReloadListener] = []
+        self._event_listeners: list[EventListener] = []
         self._visible: list[str] = []
         self._sweep_position = 0
         self._metrics_wakeup = asyncio.Event()
@@ -144,9 +146,18 @@ class LiveFlags:
     def on_reload(self, listener: ReloadListener) -> None:
         self._reload_listeners.append(listener)
 
+    def on_event(self, listener: EventListener) -> None:
+        """Every event of the stream, flag or not (the approvals follow change-request events this way)."""
+        self._event_listeners.append(listener)
+
     def remove_listener(self, listener: object) -> None:
         """Stop calling `listener` (a widget that goes away must not be called back)."""
-        for listeners in (self._flags_listeners, self._connection_listeners, self._reload_listeners):
+        for listeners in (
+            self._flags_listeners,
+            self._connection_listeners,
+            self._reload_listeners,
+            self._event_listeners,
+        ):
             while listener in listeners:
                 listeners.remove(listener)  # type: ignore[arg-type]
 
@@ -198,6 +209,8 @@ class LiveFlags:
 
     def apply_event(self, event: ChangeEvent) -> None:
         """One change from the stream: update that flag in place."""
+        for listener in list(self._event_listeners):
+            listener(event)
         self.last_event_id = max(event.id, self.last_event_id or 0)
         if event.environment not in (None, self.environment):
             return

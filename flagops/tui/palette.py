@@ -132,6 +132,7 @@ class ActionsProvider(Provider):
             ("dashboard", "Flags ranked by error rate and recent change, live change feed"),
             ("timeline", "Every flag change of the last hours: who, why, error rate after"),
             ("runbooks", "Every runbook: plan, run, undo"),
+            ("approvals", "Change requests waiting for approval, open break-glass reviews"),
         ):
             if name != here:
                 yield f"open {name}", partial(go_to, app, name), what

@@ -2,9 +2,10 @@
 
 - the context header on top (profile, environment, [RO]/[RW], connection; widgets/header.py follows the
   live store by itself) and the footer at the bottom: subclasses compose only their body;
-- the keys that reach the other screens from anywhere: `d` dashboard, `b` runbooks, `t` timeline, `?`
-  keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action), and going to a screen that is already
-  open further down goes back to it instead of stacking a second copy that would poll the service too.
+- the keys that reach the other screens from anywhere: `d` dashboard, `b` runbooks, `t` timeline, `c`
+  approvals, `?` keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action),
+  and going to a screen that is already open further down goes back to it instead of stacking a second
+  copy that would poll the service too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ DESTINATIONS = {
     "dashboard": ("flagops.tui.screens.dashboard_screen", "DashboardScreen"),
     "runbooks": ("flagops.tui.screens.runbooks_screen", "RunbooksScreen"),
     "timeline": ("flagops.tui.screens.timeline_screen", "TimelineScreen"),
+    "approvals": ("flagops.tui.screens.approvals_screen", "ApprovalsScreen"),
 }
 
 
@@ -32,6 +34,8 @@ NAVIGATION: list[BindingType] = [
     Binding("t", "go('timeline')", "Timeline", id="timeline"),
     Binding("question_mark", "help", "Keys", id="help"),
     Binding("g", "goto_flag", "Go to flag", id="goto", show=False),  # in `?` and the palette; 80 columns are full
+    # also off the footer for the same reason; the header's badge names the key when something waits
+    Binding("c", "go('approvals')", "Approvals", id="approvals", show=False),
 ]
 NAVIGATION_KEYS = frozenset(b.key for b in NAVIGATION if isinstance(b, Binding))
 

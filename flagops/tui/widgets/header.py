@@ -6,6 +6,8 @@ update it (the runbooks screen once said "connecting" forever) and a closed scre
 
 Each part is its own Label so the TCSS can colour it by class (`.protected`, `.readonly`, `.live`,
 `.reconnecting`, `.stale`). Values come from config and the API, so Labels are built with markup off.
+While break-glass reviews are open or requests wait for approval, a badge says so (and names the
+approvals key) on every screen.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from textual.content import Content
 from textual.widgets import Label
 
 from flagops.model import Environment
+from flagops.tui.approvals_text import badge_text
 from flagops.tui.live import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
@@ -34,6 +37,8 @@ class ConsoleHeader(Horizontal):
     ConsoleHeader > Label { padding: 0 1; }
     ConsoleHeader > #header-title { text-style: bold; color: $primary; }
     ConsoleHeader > #header-spacer { width: 1fr; padding: 0; }
+    ConsoleHeader > #header-governance { color: $warning; text-style: bold; display: none; }
+    ConsoleHeader > #header-governance.-shown { display: block; }
     """
 
     def compose(self) -> ComposeResult:
@@ -43,6 +48,7 @@ class ConsoleHeader(Horizontal):
         yield Label("", id="header-env", markup=False)
         yield Label("", id="header-mode", markup=False)
         yield Label("", id="header-spacer", markup=False)
+        yield Label("", id="header-governance", markup=False)  # open reviews / requests to approve
         yield Label("connecting", id="header-connection", classes="connecting", markup=False)
 
     def on_mount(self) -> None:
@@ -57,12 +63,27 @@ class ConsoleHeader(Horizontal):
             store.on_connection(self.set_connection)
             store.on_reload(self._show_environment)  # an environment switch reloads the store
             self.set_connection(store.connection)
+        governance = getattr(self.app, "governance", None)
+        if governance is not None:
+            governance.on_change(self._show_governance)
+            self._show_governance()
 
     def on_unmount(self) -> None:
         store = self._store()
         if store is not None:
             store.remove_listener(self.set_connection)
             store.remove_listener(self._show_environment)
+        governance = getattr(self.app, "governance", None)
+        if governance is not None:
+            governance.remove_listener(self._show_governance)
+
+    def _show_governance(self) -> None:
+        """Open break-glass reviews stay in sight on every screen until someone acknowledges them."""
+        governance = getattr(self.app, "governance", None)
+        text = badge_text(len(governance.reviews), governance.pending_count()) if governance is not None else ""
+        label = self.query_one("#header-governance", Label)
+        label.update(text)
+        label.set_class(bool(text), "-shown")
 
     def _store(self) -> Any | None:
         return getattr(self.app, "store", None)
