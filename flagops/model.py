@@ -251,6 +251,7 @@ class Decision:
     reason: str  # "rule", "rollout", "off", "fallthrough", "default", "error"
     rule_id: str | None = None
     error: str | None = None
+    segment: str | None = None  # the segment key when an in_segment rule decided
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ RULE_OPS = frozenset(
         "lte",
         "semver_gte",
         "semver_lt",
+        "in_segment",  # values: [segmentKey]; attribute unused (flagops.v1.governance)
     }
 )
 
