@@ -89,8 +89,7 @@ def request_content(cr: ChangeRequest, current: FlagState | None, now: datetime,
     who: list[str | tuple[str, str]] = [
         "    by ",
         plain(cr.author, 30, note=False),
-        (f"  {timefmt.ago(cr.created_at, now)}", "dim"),
-        (f"  expires {until(cr.expires_at, now)}", "dim"),
+        (f", {timefmt.ago(cr.created_at, now)}, expires {until(cr.expires_at, now)}", "dim"),
         ": ",
         plain(cr.reason, 300, note=False),
     ]
@@ -131,18 +130,24 @@ def review_content(review: Review, now: datetime, width: int) -> Content:
     second = Content.assemble(
         "    by ",
         plain(review.actor, 30, note=False),
-        (f"  {timefmt.ago(review.at, now)}", "dim"),
+        (f", {timefmt.ago(review.at, now)}", "dim"),
         ": ",
         plain(review.reason, 300, note=False),
     )
     return Content("\n").join(line.truncate(width, ellipsis=True) for line in (first, second))
 
 
-def badge_text(open_reviews: int, pending: int) -> str:
-    """The header's reminder ("" when nothing waits): open reviews first, they stay until acknowledged."""
-    parts = []
-    if open_reviews:
-        parts.append(f"⚑ {open_reviews} review{'s' if open_reviews != 1 else ''} open")
-    if pending:
-        parts.append(f"{pending} to approve")
-    return " · ".join(parts) + " (c)" if parts else ""
+def badge_text(open_reviews: int, pending: int, room: int = 1000) -> str:
+    """The header's reminder ("" when nothing waits), in the longest form that fits `room` cells: open
+    reviews first (they stay until acknowledged), then requests to approve, then the key that shows them."""
+    if not open_reviews and not pending:
+        return ""
+    reviews = f"{open_reviews} review{'s' if open_reviews != 1 else ''}" if open_reviews else ""
+    forms = [
+        " · ".join(p for p in (f"{reviews} open" if reviews else "", f"{pending} to approve" if pending else "") if p)
+        + " (c)",
+        " · ".join(p for p in (reviews, f"{pending} CR" if pending else "") if p),
+        f"{open_reviews + pending} (c)",
+        f"{open_reviews + pending}",
+    ]
+    return next((f"⚑ {form}" for form in forms if len(form) + 2 <= room), "⚑")

@@ -158,7 +158,7 @@ class ApprovalsScreen(ConsoleScreen):
         options.clear_options()
         options.add_options(items)
         ids = [item.id for item in items]
-        if previous in ids:
+        if previous is not None and previous in ids:
             options.highlighted = ids.index(previous)
         elif any(i is not None for i in ids):
             options.highlighted = next(n for n, i in enumerate(ids) if i is not None)

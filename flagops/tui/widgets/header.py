@@ -24,6 +24,7 @@ from flagops.tui.approvals_text import badge_text
 from flagops.tui.live import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
+BADGE_AND_SPACER = ("header-governance", "header-spacer")
 SYMBOLS = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌", Link.FAILED: "✖"}
 
 
@@ -80,10 +81,16 @@ class ConsoleHeader(Horizontal):
     def _show_governance(self) -> None:
         """Open break-glass reviews stay in sight on every screen until someone acknowledges them."""
         governance = getattr(self.app, "governance", None)
-        text = badge_text(len(governance.reviews), governance.pending_count()) if governance is not None else ""
         label = self.query_one("#header-governance", Label)
+        # what the other parts leave (each has one cell of padding either side): never push "live" off
+        used = sum(len(str(part.content)) + 2 for part in self.query(Label) if part.id not in BADGE_AND_SPACER)
+        room = self.app.size.width - used - 2
+        text = badge_text(len(governance.reviews), governance.pending_count(), room) if governance else ""
         label.update(text)
         label.set_class(bool(text), "-shown")
+
+    def on_resize(self) -> None:
+        self._show_governance()
 
     def _store(self) -> Any | None:
         return getattr(self.app, "store", None)
@@ -91,6 +98,7 @@ class ConsoleHeader(Horizontal):
     def _show_environment(self) -> None:
         current = getattr(self.app, "current_environment", None)
         self.set_environment(current() if current is not None else None)
+        self._show_governance()
 
     def set_environment(self, environment: Environment | None) -> None:
         label = self.query_one("#header-env", Label)
@@ -107,6 +115,7 @@ class ConsoleHeader(Horizontal):
         label.update(f"{SYMBOLS[state.link]} {state.label()}")
         for link in Link:
             label.set_class(state.link is link, link.value)
+        self._show_governance()  # the connection text's length changed: the badge may fit more or less
         if state.error and state.link is not Link.LIVE:
             label.tooltip = Content(printable(state.error, 200))  # a str tooltip would be parsed as markup
         else:
