@@ -26,6 +26,8 @@ from typing import Any
 from flagops.model import AuditVerification
 
 GENESIS = "0" * 64
+# what a flag row's `after` carries besides the state: the version restored from, the change request applied
+AFTER_NOTES = frozenset({"restoredFrom", "changeRequest"})
 BUNDLE_FORMAT = "flagops-audit-bundle/1"
 # the audit table's columns, in stored order; the first 13 are hashed
 COLUMNS = (
@@ -132,8 +134,8 @@ class ChainWalk:
         if action == "flag.created" and isinstance(after, dict) and isinstance(after.get("environments"), dict):
             for env_key, state in after["environments"].items():
                 self.last_after[(flag, env_key)] = state
-        elif env is not None and isinstance(after, dict):
-            self.last_after[(flag, env)] = {k: v for k, v in after.items() if k != "restoredFrom"}
+        elif env is not None and isinstance(after, dict) and action.startswith("flag."):
+            self.last_after[(flag, env)] = {k: v for k, v in after.items() if k not in AFTER_NOTES}
 
     def result(self, head: str | None) -> AuditVerification:
         if self.broken is not None:

@@ -27,6 +27,7 @@ class ExitCode:
     UNCONFIRMED = 10  # the write was accepted but the new state was not seen served in time
     INTEGRITY = 11  # `audit --verify`: the audit log's hash chain does not verify
     STEP_FAILED = 12  # a runbook run stopped at a failed step (check failed, wait timed out, guard rolled back)
+    NEEDS_APPROVAL = 13  # the change needs a change request approved by someone else (`flagops request ...`)
 
 
 class FlagOpsError(Exception):
@@ -87,3 +88,32 @@ class Refused(FlagOpsError):
     """A safety rule said no: read-only, missing/short reason, not confirmed, protected environment."""
 
     exit_code = ExitCode.REFUSED
+
+
+class ApprovalRequired(Refused):
+    """The policy holds this change for four-eyes approval (409 /approval-required): nothing was written.
+
+    `approvers` is how many distinct approvals it needs (never the author's own)."""
+
+    exit_code = ExitCode.NEEDS_APPROVAL
+
+    def __init__(self, message: str, *, approvers: int = 1, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.approvers = approvers
+
+
+class SelfApproval(Forbidden):
+    """The author of a change request tried to approve or reject it (403 /self-approval): four eyes are two people."""
+
+
+class SelfReview(Forbidden):
+    """The person who pulled a break-glass kill tried to acknowledge its review (403 /self-review)."""
+
+
+class RequestClosed(Conflict):
+    """The change request (or review) is not in a state that allows this step (409): already decided, applied,
+    expired, cancelled, not yet approved, or a review already acknowledged."""
+
+
+class ApprovalsUnsupported(Refused):
+    """The backend cannot hold changes for approval (Unleash OSS): said plainly, never pretended."""

@@ -163,6 +163,8 @@ class AuditEntry:
     origin: ChangeOrigin | None = None
     prev_hash: str | None = None
     hash: str | None = None
+    entity: str | None = None  # "flag:KEY" | "segment:KEY" | "change-request:ID" | "review:ID"; None: flag:KEY
+    change_request: str | None = None  # the change request this row belongs to (its steps, and its apply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,3 +266,5 @@ class BackendCapabilities:
     stream: bool = True  # push updates (else: polling)
     evaluate: bool = True
     restore_versions: bool = True  # restore to an arbitrary earlier version
+    approvals: bool = False  # change requests, four-eyes approval and break-glass reviews (flagops.governance)
+    segments: bool = False  # saved segments that flag rules reference

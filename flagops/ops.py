@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from flagops.approvals import Approvals
 from flagops.backends.base import FlagBackend
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Refused, Unauthorized
 from flagops.metrics.base import VariantRate, variant_rates
@@ -27,6 +28,7 @@ from flagops.model import ChangeOrigin, Environment, Flag, FlagState, StateChang
 from flagops.v1 import wire
 
 if TYPE_CHECKING:
+    from flagops.governance import ApprovalRule
     from flagops.probe import Probe, ProbeResult
 
 Action = Literal["kill", "rollout", "rollback"]
@@ -136,6 +138,7 @@ class Ops:
         self.min_reason_length = min_reason_length
         self.probe = probe  # the profile's propagation probe (flagops/probe/), if it has one
         self._environments: list[Environment] | None = None
+        self._approvals: Approvals | None = None
 
     # --- reading what a plan needs ----------------------------------------------------------
 
@@ -266,6 +269,18 @@ class Ops:
     def needs_typed_key(self, plan: PlannedChange) -> bool:
         return plan.environment.protected and not plan.noop
 
+    # --- approvals (flagops/approvals.py: change requests, break-glass reviews) ---------------
+
+    @property
+    def approvals(self) -> Approvals:
+        if self._approvals is None:
+            self._approvals = Approvals(self)
+        return self._approvals
+
+    async def needs_approval(self, plan: PlannedChange) -> ApprovalRule | None:
+        """The policy rule that holds `plan` for approval (applying it would open a change request), or None."""
+        return await self.approvals.needs_approval(plan)
+
     # --- apply ------------------------------------------------------------------------------
 
     async def apply(
@@ -363,13 +378,17 @@ class Ops:
     async def _confirm(
         self, plan: PlannedChange, written: FlagState, sent: float, timeout: float
     ) -> tuple[Flag | None, FlagState | None, float | None]:
+        return await self.read_back(plan.flag.key, plan.environment.key, written, sent, timeout)
+
+    async def read_back(
+        self, key: str, env: str, written: FlagState, sent: float, timeout: float
+    ) -> tuple[Flag | None, FlagState | None, float | None]:
         """Read back until the written version (or a newer one with the same effect) is served."""
-        env = plan.environment.key
         delay = 0.02
         deadline = sent + timeout
         while True:
             try:
-                flag = await self.backend.get_flag(plan.flag.key, env)
+                flag = await self.backend.get_flag(key, env)
             except FlagOpsError:
                 flag = None
             state = flag.state(env) if flag else None

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from flagops.governance import ApprovalPolicy, ChangeRequest, RequestStatus, Review, Segment
 from flagops.model import (
     AuditEntry,
     AuditVerification,
@@ -98,3 +99,67 @@ class FlagBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class GovernanceBackend(Protocol):
+    """The optional governance half of the port (`capabilities.approvals` / `.segments`): approval policy, change
+    requests, break-glass reviews, segments. A backend without it is asked only for `policy()` when it has one;
+    `flagops.approvals.governance_of` answers "not enforced" for the rest.
+
+    Comments and reasons are stored and returned verbatim; faces render them inert."""
+
+    async def policy(self) -> ApprovalPolicy:
+        """The approval policy in force (`ApprovalPolicy(enforced=False)` where the platform cannot enforce one)."""
+        ...
+
+    async def change_requests(
+        self, environment: str | None, status: RequestStatus | None = None, flag: str | None = None
+    ) -> list[ChangeRequest]:
+        """Newest first."""
+        ...
+
+    async def change_request(self, request_id: str) -> ChangeRequest: ...
+
+    async def create_change_request(
+        self,
+        key: str,
+        environment: str,
+        change: StateChange | None,
+        restore_to_version: int | None,
+        *,
+        expected_version: int,
+        reason: str,
+        idempotency_key: str,
+        ticket: str | None = None,
+    ) -> ChangeRequest:
+        """Exactly one of `change` / `restore_to_version`. Conflict when `expected_version` is stale."""
+        ...
+
+    async def approve(self, request_id: str, comment: str) -> ChangeRequest:
+        """SelfApproval for the author; Conflict when the flag moved since; RequestClosed when not open."""
+        ...
+
+    async def reject(self, request_id: str, comment: str) -> ChangeRequest: ...
+
+    async def cancel(self, request_id: str, comment: str) -> ChangeRequest: ...
+
+    async def apply_change_request(
+        self, request_id: str, *, expected_version: int, idempotency_key: str
+    ) -> tuple[ChangeRequest, Flag]:
+        """Apply an approved request through the normal write path; RequestClosed unless approved."""
+        ...
+
+    async def reviews(self, environment: str | None, open_only: bool = True) -> list[Review]:
+        """Break-glass reviews, newest first."""
+        ...
+
+    async def acknowledge_review(self, review_id: str, comment: str) -> Review:
+        """SelfReview for the person who pulled the kill; RequestClosed when already acknowledged."""
+        ...
+
+    def review_opened_by(self, idempotency_key: str) -> str | None:
+        """The review id a write sent with this idempotency key opened (break-glass), if it opened one."""
+        ...
+
+    async def segments(self) -> list[Segment]: ...

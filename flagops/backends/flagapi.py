@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from flagops.backends.flagapi_governance import GovernanceCalls
 from flagops.backends.http import (
     CircuitBreaker,
     ResilientClient,
@@ -28,6 +29,8 @@ from flagops.backends.http import (
     retry_after_seconds,
     transport_error,
 )
+from flagops.backends.responses import json_of as _json
+from flagops.backends.responses import parsed as _parse
 from flagops.errors import Conflict, FlagOpsError, Forbidden, Invalid, NotFound, Unauthorized
 from flagops.metrics.v1 import V1Metrics
 from flagops.model import (
@@ -71,26 +74,6 @@ def _path_key(key: str) -> str:
     return quote(key, safe="")
 
 
-def _parse(what: str, parse: Any, data: Any) -> Any:
-    try:
-        return parse(data)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Invalid(
-            f"{what}: the service sent data flagops cannot read ({exc}). "
-            "Is the URL a v1 Flag API, and are both sides up to date?"
-        ) from None
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise Invalid(
-            f"{what}: the service did not answer with JSON (HTTP {response.status_code}). "
-            "Is the profile's URL the Flag API?"
-        ) from None
-
-
 def _body_text(response: httpx.Response, what: str) -> str:
     """The body as text, decoded the way json.loads decodes bytes (UTF-8, or UTF-16/32 by BOM)."""
     body = response.content
@@ -119,7 +102,7 @@ def _parse_flag_list(text: str, what: str, status: int) -> list[Flag]:
         ) from None
 
 
-class FlagApiBackend:
+class FlagApiBackend(GovernanceCalls):
     name = "flagapi"
 
     def __init__(
@@ -132,7 +115,7 @@ class FlagApiBackend:
         breaker: CircuitBreaker | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.capabilities = BackendCapabilities()
+        self.capabilities = BackendCapabilities(approvals=True, segments=True)
         self.url = url.rstrip("/")
         self._client = ResilientClient(
             self.url, token, verify=verify_tls, policy=policy, breaker=breaker, transport=transport
@@ -141,6 +124,7 @@ class FlagApiBackend:
         self._environments: list[Environment] | None = None
         self.stream = StreamStatus()
         self.metrics_source = V1Metrics(self._client)  # the service's own metrics, behind the metrics port
+        self._reviews_opened: dict[str, str] = {}  # idempotency key -> the break-glass review that write opened
 
     def __repr__(self) -> str:
         return f"FlagApiBackend({self.url!r})"
@@ -233,6 +217,7 @@ class FlagApiBackend:
                 raise Conflict(message, fresh=fresh) from None
             raise Conflict(exc.message, fresh=fresh) from None
         self._flag_cache.pop(environment, None)
+        self._remember_review(idempotency_key, response.headers.get("Flagops-Review"))
         flag: Flag = _parse(what, wire.flag_from_json, _json(response, what))
         return flag
 

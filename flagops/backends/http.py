@@ -19,12 +19,15 @@ from typing import Any
 import httpx
 
 from flagops.errors import (
+    ApprovalRequired,
     Conflict,
     FlagOpsError,
     Forbidden,
     Invalid,
     NotFound,
     RateLimited,
+    SelfApproval,
+    SelfReview,
     Unauthorized,
     Unavailable,
 )
@@ -167,6 +170,9 @@ def error_for(response: httpx.Response, what: str) -> FlagOpsError:
             f"{what}: the service did not accept the token (401). It may be wrong, expired or "
             "revoked: run `flagops login` or set FLAGOPS_TOKEN to a valid token."
         )
+    governance = _governance_error(response, status, what, said)
+    if governance is not None:
+        return governance
     if status == 403:
         return Forbidden(
             f"{what}: the token is valid but not allowed to do this (403).{said} "
@@ -195,6 +201,42 @@ def error_for(response: httpx.Response, what: str) -> FlagOpsError:
     if status >= 500:
         return Unavailable(f"{what}: the service failed ({status}).{said} Retry; if it persists, check its logs.")
     return Invalid(f"{what}: the service rejected the request ({status}).{said}")
+
+
+def _problem_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _governance_error(response: httpx.Response, status: int, what: str, said: str) -> FlagOpsError | None:
+    """The problem types of approvals (GOVERNANCE_API.md): typed, so faces can offer the way forward."""
+    if status not in (403, 409):
+        return None
+    problem = _problem_json(response)
+    kind = str(problem.get("type", ""))
+    if status == 409 and kind.endswith("/approval-required"):
+        extra = problem.get("extra")
+        given = (extra if isinstance(extra, dict) else problem).get("approvers")  # `extra` nested or merged in
+        approvers = given if isinstance(given, int) and given > 0 else 1
+        return ApprovalRequired(
+            f"{what}: the approval policy holds this change for {approvers} approval"
+            f"{'' if approvers == 1 else 's'} by someone other than you (409); nothing was changed. "
+            "Open a change request for it instead.",
+            approvers=approvers,
+        )
+    if status == 403 and kind.endswith("/self-approval"):
+        return SelfApproval(
+            f"{what}: you wrote this change request, so you cannot approve or reject it (403): four eyes are "
+            "two people. Ask someone else with the approver scope; withdraw it with cancel."
+        )
+    if status == 403 and kind.endswith("/self-review"):
+        return SelfReview(
+            f"{what}: you pulled this break-glass kill, so someone else must acknowledge its review (403)."
+        )
+    return None
 
 
 def transport_error(exc: httpx.HTTPError, base_url: str, what: str) -> Unavailable:

@@ -34,6 +34,14 @@ COMMANDS: dict[str, str] = {
     "info": "flagops.cli.account_cmds:info",
     "runbook": "flagops.cli.runbook_cmd:runbook",
     "timeline": "flagops.cli.timeline_cmd:timeline",
+    "request": "flagops.cli.request_cmd:request",
+    "requests": "flagops.cli.approval_cmds:requests",
+    "approve": "flagops.cli.approval_cmds:approve",
+    "reject": "flagops.cli.approval_cmds:reject",
+    "cancel": "flagops.cli.approval_cmds:cancel",
+    "apply": "flagops.cli.approval_cmds:apply_request",
+    "reviews": "flagops.cli.approval_cmds:reviews",
+    "ack": "flagops.cli.approval_cmds:ack",
 }
 
 

@@ -37,6 +37,13 @@ from flagops.errors import ExitCode
     default=None,
     help="YAML list of {actor, sha256, scopes, environments}; without it, fresh tokens are printed.",
 )
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Approval policy YAML (approvals: [{environment, riskLevels, approvers, approverScope, expiresAfter}]); "
+    "with --demo and without it: prod high/critical flags need 1 approval.",
+)
 @click.option("--demo", is_flag=True, help="Load ~300 demo flags (into an empty database) and simulate traffic.")
 @click.option("--traffic/--no-traffic", default=True, show_default=True, help="With --demo: the traffic simulator.")
 @click.option(
@@ -121,6 +128,7 @@ def serve(
     port: int,
     db: str | None,
     tokens: Path | None,
+    policy: Path | None,
     demo: bool,
     traffic: bool,
     rate_limit: float,
@@ -162,6 +170,7 @@ def serve(
         auth_failures=auth_failures,
         signing_key=signing_key,
         reseal_audit=reseal_audit,
+        policy=policy,
     )
     try:
         run(opts)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from flagops.cli import approval_cmds
 from flagops.cli.common import (
     EXIT,
     environment_from_variable,
@@ -24,7 +25,8 @@ from flagops.cli.common import (
     with_backend,
 )
 from flagops.cli.output import clean, emit_json, say, stdin_is_tty, stdout_is_tty, warn
-from flagops.errors import Refused
+from flagops.errors import ApprovalRequired, Refused
+from flagops.governance import ChangeRequest
 from flagops.ops import AppliedChange, Ops, PlannedChange, describe_state, refuse_bad_reason, refuse_if_readonly
 from flagops.probe import ProbeResult, probe_for
 
@@ -81,7 +83,7 @@ def _show_plan(plan: PlannedChange) -> None:
     say(f"  blast radius: {clean(plan.blast.describe())}")
 
 
-def _confirm(plan: PlannedChange, ops: Ops) -> None:
+def _confirm(plan: PlannedChange, ops: Ops, question: str = "Apply?") -> None:
     from flagops.cli.confirm import TYPED_ATTEMPTS, typed_confirmation
 
     try:
@@ -93,16 +95,16 @@ def _confirm(plan: PlannedChange, ops: Ops) -> None:
                     f"Not confirmed: the typed key did not match (or nothing was typed; {TYPED_ATTEMPTS} "
                     "attempts at most). Nothing was changed."
                 )
-        elif not click.confirm("Apply?", default=False):
+        elif not click.confirm(question, default=False):
             raise Refused("Not confirmed. Nothing was changed.")
     except click.Abort:
         raise Refused("Not confirmed. Nothing was changed.") from None
 
 
-def _report(applied: AppliedChange, as_json: bool, probe: ProbeResult | None = None) -> None:
+def _report(applied: AppliedChange, as_json: bool, probe: ProbeResult | None = None, review: str | None = None) -> None:
     plan = applied.plan
     if as_json:
-        emit_json({**_applied_json(applied), "probe": probe.to_json() if probe is not None else None})
+        emit_json({**_applied_json(applied), "probe": probe.to_json() if probe is not None else None, "review": review})
     elif applied.noop:
         say(
             f"{clean(plan.flag.key)} in {clean(plan.environment.key)} is already {describe_state(plan.before)}: "
@@ -137,7 +139,9 @@ def _write(
     as_json: bool,
     percent: float | None = None,
     to_version: int | None = None,
+    open_request: bool = False,
 ) -> None:
+    """`open_request`: open a change request for the change (`flagops request ...`) instead of applying it."""
     want_json(ctx, as_json)
     inv = invocation(ctx)
     environment = require_environment(inv, env_opt, ctx, write=True)
@@ -159,7 +163,7 @@ def _write(
 
     ops_made: list[Ops] = []
 
-    async def go(backend: Any) -> AppliedChange:
+    async def go(backend: Any) -> AppliedChange | ChangeRequest:
         ops = Ops(
             backend,
             readonly=inv.readonly,
@@ -174,19 +178,31 @@ def _write(
             plan = await ops.plan_rollout(key, environment, percent)
         else:
             plan = await ops.plan_rollback(key, environment, to_version)
+        if open_request:
+            return await approval_cmds.open_request(ops, plan, reason, ticket, yes, _show_plan, _confirm)
+        await approval_cmds.refuse_unapproved(ops, plan, percent)  # before asking: a yes it would refuse helps nobody
         if not yes and not plan.noop:
             _show_plan(plan)
             if ops.probe is not None and plan.action == "kill":
                 ops.probe.warm()  # while the person reads the plan; with --yes the kill goes first
             _confirm(plan, ops)
-        return await ops.apply(plan, reason=reason, ticket=ticket)
+        try:
+            return await ops.apply(plan, reason=reason, ticket=ticket)
+        except ApprovalRequired as exc:  # the service's policy said so (the client could not tell in advance)
+            raise approval_cmds.with_request_hint(exc, plan, percent) from None
 
-    applied = run(with_backend(inv.profile, go, flag=key, environment=environment))
+    result = run(with_backend(inv.profile, go, flag=key, environment=environment))
+    if isinstance(result, ChangeRequest):
+        approval_cmds.report_opened(result, as_json)
+        return
+    applied = result
+    review = ops_made[0].approvals.review_opened(applied)
     if not as_json:
         _report(applied, as_json)  # the kill is done and said so before any probe starts
+        approval_cmds.report_break_glass(review)
     probe = _probe_clients(ops_made[0], applied, as_json)
     if as_json:
-        _report(applied, as_json, probe)
+        _report(applied, as_json, probe, review)
     if (not applied.noop and not applied.confirmed) or (probe is not None and probe.outcome == "still_on"):
         ctx.exit(EXIT.UNCONFIRMED)
 

@@ -20,7 +20,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from flagops.server import openapi, openapi_ofrep, routes_flags, routes_live, routes_ofrep
+from flagops.governance import ApprovalPolicy
+from flagops.server import (
+    openapi,
+    openapi_governance,
+    openapi_ofrep,
+    routes_flags,
+    routes_governance,
+    routes_live,
+    routes_ofrep,
+)
 from flagops.server.auth import Authenticator, Principal
 from flagops.server.http import BEARER, dumps, json_response
 from flagops.server.metrics import MetricsStore
@@ -43,6 +52,7 @@ class Service:
     background: list[Callable[[Service], Any]] = field(default_factory=list)  # coroutine factories (traffic)
     signer: Signer | None = None  # signs the audit head (signing.py); None: unsigned (verify says so)
     signing_problem: str | None = None  # why new heads are not being signed (seal_on_start)
+    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)  # approvals (policy.py); empty: none needed
 
     def require(self, request: Request, scope: str, environment: str | None = None) -> Principal:
         address = request.client.host if request.client is not None else ""
@@ -101,9 +111,13 @@ def create_app(svc: Service) -> FastAPI:
 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = openapi_ofrep.finish(
-                openapi.finish(
-                    get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = openapi_governance.finish(
+                openapi_ofrep.finish(
+                    openapi.finish(
+                        get_openapi(
+                            title=app.title, version=app.version, description=app.description, routes=app.routes
+                        )
+                    )
                 )
             )
         return app.openapi_schema
@@ -155,7 +169,8 @@ def create_app(svc: Service) -> FastAPI:
             {"environments": [{"key": e.key, "name": e.name, "protected": e.protected} for e in svc.store.environments]}
         )
 
-    routes_flags.add_routes(app, svc)
+    gate = routes_governance.add_routes(app, svc)  # policy, change requests, reviews, segments
+    routes_flags.add_routes(app, svc, gate)
     routes_live.add_routes(app, svc)
     routes_ofrep.add_routes(app, svc)  # OpenFeature OFREP: /ofrep/v1/evaluate/flags[/{key}]
     return app

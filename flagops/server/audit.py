@@ -66,6 +66,8 @@ def row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
         origin=origin,
         prev_hash=row[12],
         hash=row[13],
+        entity=row[14] if len(row) > 14 and row[14] else f"flag:{row[4]}",
+        change_request=row[15] if len(row) > 15 else None,
     )
 
 
@@ -156,26 +158,40 @@ def audit_query(
     limit: int,
     environments: frozenset[str] | None,
     time_sql: Callable[[str], str] = lambda expr: f"julianday({expr})",
+    entity: str | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL for GET /v1/audit, newest first; `environments` limits it to what the token may see (its
     environments, plus flag-wide entries such as creations)."""
-    sql = "SELECT * FROM audit WHERE 1=1"
+    # audit_entity (governance_store): what a governance row is about; flag rows have no row there
+    sql = "SELECT a.*, e.entity, e.change_request FROM audit a LEFT JOIN audit_entity e ON e.sequence=a.sequence"
+    sql += " WHERE 1=1"
     args: list[Any] = []
+    if entity is not None:
+        kind, _, name = entity.partition(":")
+        if kind == "flag":  # every row about the flag: its writes and its change requests and reviews
+            sql += " AND a.flag=? AND (e.entity IS NULL OR e.entity NOT LIKE 'segment:%')"
+            args.append(name)
+        elif kind == "change-request":  # its steps, and the flag write that applied it
+            sql += " AND e.change_request=?"
+            args.append(name)
+        else:
+            sql += " AND e.entity=?"
+            args.append(entity)
     if flag is not None:
-        sql += " AND flag=?"
+        sql += " AND a.flag=?"
         args.append(flag)
     if environment is not None:
-        sql += " AND environment=?"
+        sql += " AND a.environment=?"
         args.append(environment)
     if environments is not None:
-        sql += f" AND (environment IS NULL OR environment IN ({','.join('?' * len(environments))}))"
+        sql += f" AND (a.environment IS NULL OR a.environment IN ({','.join('?' * len(environments))}))"
         args.extend(sorted(environments))
     if since_sequence is not None:
-        sql += " AND sequence>?"
+        sql += " AND a.sequence>?"
         args.append(since_sequence)
     if since_time is not None:
-        sql += f" AND {time_sql('at')}>={time_sql('?')}"  # not a string compare: ISO texts vary in precision
+        sql += f" AND {time_sql('a.at')}>={time_sql('?')}"  # not a string compare: ISO texts vary in precision
         args.append(wire.iso(since_time))
-    sql += " ORDER BY sequence DESC LIMIT ?"
+    sql += " ORDER BY a.sequence DESC LIMIT ?"
     args.append(limit)
     return sql, args

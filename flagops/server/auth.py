@@ -22,7 +22,7 @@ import yaml
 
 from flagops.server.problems import Problem
 
-SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:write"})
+SCOPES = frozenset({"flags:read", "flags:write", "flags:approve", "audit:read", "metrics:write"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 

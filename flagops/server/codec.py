@@ -86,6 +86,8 @@ def audit_to_json(entry: AuditEntry, visible: frozenset[str] | None = None) -> d
         "origin": wire.origin_to_json(entry.origin),
         "prevHash": entry.prev_hash,
         "hash": entry.hash,
+        "entity": entry.entity or f"flag:{entry.flag_key}",
+        "changeRequest": entry.change_request,
     }
 
 

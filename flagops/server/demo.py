@@ -2,6 +2,11 @@
 
 The incident flag is `checkout-new-flow`: on in prod at 1% when the demo starts; the traffic simulator's
 "deploy-bot" then ramps it (2, 5, 10, 25, 50%) and its error rate climbs with the rollout.
+
+Governance in the demo: prod needs one approval for high and critical flags (policy.DEMO_POLICY). The incident
+flag is high risk and a kill switch, so killing it is break-glass (applied at once, review opened); the
+deploy-bot is the documented exception: it is the service's own simulator of an approved deploy pipeline and
+writes through the store, not through the HTTP write path the policy guards.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from flagops.governance import Segment, SegmentCondition
 from flagops.model import Flag, FlagKind, FlagState, RiskLevel, Rule, Stage, Variant
 
 INCIDENT_FLAG = "checkout-new-flow"
@@ -212,8 +218,8 @@ def _flag(rng: random.Random, team: str, prefix: str, key: str, now: datetime) -
             rng.choice(
                 [
                     Rule("internal-staff", "email", "ends_with", ("@example.com",), default),
-                    Rule("enterprise", "plan", "in", ("enterprise",), default),
-                    Rule("eu-only", "region", "in", ("EU",), default),
+                    Rule("enterprise", "", "in_segment", ("enterprise_accounts",), default),
+                    Rule("eu-only", "", "in_segment", ("eu_users",), default),
                     Rule("new-app", "appVersion", "semver_gte", ("2.4.0",), default),
                 ]
             ),
@@ -306,3 +312,23 @@ def demo_flags(seed: int = 7, count: int = 300, now: datetime | None = None) -> 
             seen.add(key)
             flags.append(_flag(rng, team, prefix, key, now))
     return sorted(flags, key=lambda f: f.key)
+
+
+# referenced by demo flags' rules (`in_segment`); seeded with the flags
+DEMO_SEGMENTS = (
+    Segment(
+        "beta_testers",
+        "Beta testers",
+        "Staff and opted-in customers who get features first",
+        (SegmentCondition("betaTester", "eq", ("true",)),),
+        1,
+    ),
+    Segment(
+        "enterprise_accounts",
+        "Enterprise accounts",
+        "Accounts on the enterprise plan",
+        (SegmentCondition("plan", "in", ("enterprise",)),),
+        1,
+    ),
+    Segment("eu_users", "EU users", "Users served from the EU region", (SegmentCondition("region", "in", ("EU",)),), 1),
+)

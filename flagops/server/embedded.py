@@ -32,6 +32,7 @@ class EmbeddedService:
     process: subprocess.Popen[bytes] = field(repr=False)
     workdir: tempfile.TemporaryDirectory[str] = field(repr=False)
     log_path: Path = field(repr=False)
+    operator_token: str = field(default="", repr=False)  # the second operator (write, approve)
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -61,13 +62,17 @@ def start_embedded(
     workdir = tempfile.TemporaryDirectory(prefix="flagops-embedded-")
     root = Path(workdir.name)
     os.chmod(root, 0o700)
-    admin, reader = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    admin, reader, operator = (secrets.token_urlsafe(24) for _ in range(3))
     tokens_file = root / "tokens.yaml"
     tokens_file.write_text(
         yaml.safe_dump(
             [
-                _entry("demo-admin", admin, ["flags:read", "flags:write", "audit:read", "metrics:write"]),
+                _entry(
+                    "demo-admin", admin, ["flags:read", "flags:write", "flags:approve", "audit:read", "metrics:write"]
+                ),
                 _entry("demo-reader", reader, ["flags:read", "audit:read"]),
+                # the second operator, so a change request of demo-admin's can be approved (four eyes)
+                _entry("demo-operator", operator, ["flags:read", "flags:write", "flags:approve", "audit:read"]),
             ]
         )
     )
@@ -108,7 +113,7 @@ def start_embedded(
     while time.monotonic() < deadline:
         match = _LISTEN.search(log_path.read_text(errors="replace"))
         if match:
-            return EmbeddedService(match.group(1), admin, reader, proc, workdir, log_path)
+            return EmbeddedService(match.group(1), admin, reader, proc, workdir, log_path, operator)
         if proc.poll() is not None:
             break
         time.sleep(0.05)

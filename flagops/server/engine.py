@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS audit (sequence BIGINT PRIMARY KEY, at TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS audit_flag ON audit (flag, sequence);
 CREATE TABLE IF NOT EXISTS idempotency (actor TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
     status INTEGER NOT NULL, body TEXT NOT NULL, etag TEXT, created_at TEXT NOT NULL, PRIMARY KEY (actor, key));
+CREATE TABLE IF NOT EXISTS change_requests (id TEXT PRIMARY KEY, number BIGINT NOT NULL, flag TEXT NOT NULL,
+    environment TEXT NOT NULL, status TEXT NOT NULL, expires_at TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (id TEXT PRIMARY KEY, number BIGINT NOT NULL, flag TEXT NOT NULL,
+    environment TEXT NOT NULL, open INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_entity (sequence BIGINT PRIMARY KEY, entity TEXT NOT NULL, change_request TEXT);
+CREATE INDEX IF NOT EXISTS audit_entity_entity ON audit_entity (entity, sequence);
+CREATE INDEX IF NOT EXISTS audit_entity_cr ON audit_entity (change_request, sequence);
 """
 
 

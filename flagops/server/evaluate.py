@@ -8,8 +8,10 @@ The targeting key is `targetingKey`, else `userId`, else `accountId` from the co
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
+from flagops.governance import Segment
 from flagops.model import Flag, Rule
 
 TARGETING_KEYS = ("targetingKey", "userId", "accountId")
@@ -77,8 +79,20 @@ def matches(rule: Rule, context: dict[str, Any]) -> bool:
     return False
 
 
+def segment_holds(segment: Segment | None, context: dict[str, Any]) -> bool:
+    """All of the segment's conditions hold (an unknown segment never matches)."""
+    if segment is None:
+        return False
+    return all(matches(Rule("", c.attribute, c.op, c.values, ""), context) for c in segment.conditions)
+
+
 def evaluate(
-    flag: Flag | None, environment: str, flag_key: str, context: dict[str, Any], default_value: Any
+    flag: Flag | None,
+    environment: str,
+    flag_key: str,
+    context: dict[str, Any],
+    default_value: Any,
+    segments: Mapping[str, Segment] | None = None,
 ) -> dict[str, Any]:
     decision: dict[str, Any] = {
         "flagKey": flag_key,
@@ -102,7 +116,11 @@ def evaluate(
     if not state.enabled:
         return serve(state.off_variant, "off")
     for rule in state.rules:
-        if matches(rule, context):
+        if rule.op == "in_segment":  # values: [segmentKey]; the decision names the segment
+            segment_key = rule.values[0] if rule.values else ""
+            if segment_holds((segments or {}).get(segment_key), context):
+                return serve(rule.variant, "rule", ruleId=rule.id, segment=segment_key)
+        elif matches(rule, context):
             return serve(rule.variant, "rule", ruleId=rule.id)
     if state.rollout >= 100:
         return serve(state.default_variant, "fallthrough")

@@ -22,18 +22,23 @@ from typing import Any
 
 import uvicorn
 
+from flagops.governance import ApprovalPolicy
 from flagops.server.app import Service, create_app
 from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
-from flagops.server.demo import INCIDENT_FLAG, demo_flags
+from flagops.server.demo import DEMO_SEGMENTS, INCIDENT_FLAG, demo_flags
 from flagops.server.engine import is_postgres_url
 from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.metrics import MetricsStore
+from flagops.server.policy import DEMO_POLICY, PolicyFileError, load_policy
+from flagops.server.segments import seed_segments
 from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
 from flagops.server.stream import Broker
 from flagops.server.traffic import Traffic
 
-ALL_SCOPES = frozenset({"flags:read", "flags:write", "audit:read", "metrics:write"})
+ALL_SCOPES = frozenset({"flags:read", "flags:write", "flags:approve", "audit:read", "metrics:write"})
+# the demo's second operator: enough to write, approve someone else's change request and acknowledge a review
+OPERATOR_SCOPES = frozenset({"flags:read", "flags:write", "flags:approve", "audit:read"})
 
 
 @dataclass
@@ -56,6 +61,7 @@ class ServeOptions:
     auth_failures: float = 10.0  # unknown tokens per minute per client address (bursts of 20); 0: off
     signing_key: Path | None = None  # ed25519 key for the audit head (signing.py); None: the XDG config dir
     reseal_audit: bool = False  # sign the current head even though its stored signature does not verify
+    policy: Path | None = None  # approval policy YAML (policy.py); None: the demo's with --demo, else none
 
 
 class StartupError(Exception):
@@ -121,12 +127,17 @@ def serve(opts: ServeOptions) -> None:
     if opts.tokens is not None:
         principals = load_tokens(opts.tokens)
     else:  # a local service without a tokens file: fresh tokens, shown once, never stored in plain text
-        admin, reader = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        admin, reader, operator = (secrets.token_urlsafe(24) for _ in range(3))
         principals = [
             Principal("demo-admin", ALL_SCOPES, None, hash_token(admin)),
             Principal("demo-reader", frozenset({"flags:read", "audit:read"}), None, hash_token(reader)),
+            Principal("demo-operator", OPERATOR_SCOPES, None, hash_token(operator)),
         ]
-        printed_tokens = [("admin (all scopes)", admin), ("read-only", reader)]
+        printed_tokens = [
+            ("admin (all scopes)", admin),
+            ("read-only", reader),
+            ("second operator (write, approve)", operator),
+        ]
     tmp: tempfile.TemporaryDirectory[str] | None = None
     db: Path | str | None = opts.db
     if db is None:
@@ -181,8 +192,9 @@ def _run(
         where = redacted(db) if isinstance(db, str) and is_postgres_url(db) else db
         raise StartupError(f"cannot open database {where}: {' '.join(str(exc).split())[:500]}") from None
     try:
+        policy = _policy(opts, store)
         signer = load_signer(opts.signing_key)
-    except SigningKeyError as exc:
+    except (SigningKeyError, PolicyFileError) as exc:
         store.close()
         raise StartupError(str(exc)) from None
     # replicas on one database must share the key: each one signs the heads it writes
@@ -191,6 +203,7 @@ def _run(
         store.sign_head = signer.sign
     if opts.demo and not store.flags():
         store.seed(demo_flags(opts.seed), actor="demo-seed", reason="demo data")
+        seed_segments(store, DEMO_SEGMENTS, actor="demo-seed", reason="demo data: segments the demo flags use")
     # what was loaded lives as long as the service: out of the cyclic collector's sight, so a full collection
     # (triggered by ordinary request garbage) does not walk 50,000 flags' objects in the middle of a write
     gc.freeze()
@@ -205,6 +218,7 @@ def _run(
         max_body=opts.max_body,
         signer=signer,
         signing_problem=signing_problem,
+        policy=policy,
     )
     if opts.demo and opts.traffic:
         traffic = Traffic(svc, seed=opts.seed, step_seconds=opts.incident_step)
@@ -226,6 +240,11 @@ def _run(
                 f"  demo: {len(store.flags())} flags; incident flag: {INCIDENT_FLAG} (prod)"
                 + ("" if opts.traffic else "; traffic simulator off")
             )
+        rules = ", ".join(
+            f"{r.environment} {'/'.join(x.value for x in r.risk_levels) or 'every flag'}: {r.approvers} approval(s)"
+            for r in policy.rules
+        )
+        lines.append(f"  approvals: {rules or 'none required'}" + (f" (policy {opts.policy})" if opts.policy else ""))
         if opts.tokens is not None:
             actors = ", ".join(p.actor for p in principals[:6]) + (", ..." if len(principals) > 6 else "")
             lines.append(f"  auth: Bearer tokens from {opts.tokens} ({len(principals)}: {actors})")
@@ -253,6 +272,21 @@ def _run(
         server.run(sockets=[sock])
     finally:
         store.close()
+
+
+def _policy(opts: ServeOptions, store: Store) -> ApprovalPolicy:
+    if opts.policy is not None:
+        policy = load_policy(opts.policy)
+    else:
+        policy = DEMO_POLICY if opts.demo else ApprovalPolicy()
+    known = {e.key for e in store.environments}
+    for rule in policy.rules:
+        if rule.environment not in known:
+            raise PolicyFileError(
+                f"{opts.policy or 'policy'}: environment {rule.environment!r} does not exist "
+                f"(known: {', '.join(sorted(known))})"
+            )
+    return policy
 
 
 def redacted(url: str) -> str:

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flagops.governance import Segment
 from flagops.model import Flag, FlagState
 from flagops.server.evaluate import evaluate
 
@@ -118,6 +120,8 @@ def answer(flag: Flag, environment: str, decision: dict[str, Any]) -> Answer:
     }
     if decision.get("ruleId"):
         metadata["ruleId"] = decision["ruleId"]
+    if decision.get("segment"):
+        metadata["segment"] = decision["segment"]
     if "bucketing" in decision:
         metadata["bucket"] = decision["bucketing"]["bucket"]
     body: dict[str, Any] = {
@@ -148,7 +152,14 @@ class BulkAnswers:
     def __init__(self) -> None:
         self._fixed: dict[tuple[str, str], tuple[Flag, str]] = {}
 
-    def body(self, flags: list[Flag], environment: str, context: dict[str, Any], version: int) -> bytes:
+    def body(
+        self,
+        flags: list[Flag],
+        environment: str,
+        context: dict[str, Any],
+        version: int,
+        segments: Mapping[str, Segment] | None = None,
+    ) -> bytes:
         parts = []
         for flag in flags:
             state = flag.states.get(environment)
@@ -158,7 +169,8 @@ class BulkAnswers:
             if cached is not None and cached[0] is flag:
                 parts.append(cached[1])
                 continue
-            fragment = _dumps(answer(flag, environment, evaluate(flag, environment, flag.key, context, None)).body)
+            decision = evaluate(flag, environment, flag.key, context, None, segments)
+            fragment = _dumps(answer(flag, environment, decision).body)
             if _context_free(state):
                 self._fixed[(flag.key, environment)] = (flag, fragment)
             parts.append(fragment)

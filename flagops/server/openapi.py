@@ -41,6 +41,7 @@ _RULE = {
                 "lte",
                 "semver_gte",
                 "semver_lt",
+                "in_segment",
             ],
         },
         "values": {"type": "array", "items": {"type": "string"}},

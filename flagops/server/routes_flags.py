@@ -16,6 +16,7 @@ from flagops.server.store import WriteResult
 
 if TYPE_CHECKING:
     from flagops.server.app import Service
+    from flagops.server.routes_governance import Gate
 
 ENV_QUERY = Query(..., description="Environment key, e.g. prod.", max_length=100)
 
@@ -31,7 +32,7 @@ def _written(result: WriteResult, location: str | None = None) -> Response:
     return json_response(result.body, result.status, headers)
 
 
-def add_routes(app: FastAPI, svc: Service) -> None:
+def add_routes(app: FastAPI, svc: Service, gate: Gate) -> None:
     store = svc.store
 
     @app.get("/v1/flags", tags=["flags"])
@@ -96,6 +97,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             change, reason, ticket, origin = codec.parse_patch(raw, flag)
         except ValueError as exc:
             raise invalid(str(exc)) from None
+        also, opened = gate.for_patch(principal, flag, environment, change, reason)  # 409 approval-required
         result = await run_in_threadpool(
             store.patch,
             key,
@@ -107,8 +109,12 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             ticket=ticket,
             origin=origin,
             idem=idem,
+            also=also,
         )
-        return _written(result)
+        response = _written(result)
+        if opened:  # a break-glass kill: applied, and its review is open
+            response.headers["Flagops-Review"] = opened[0].id
+        return response
 
     @app.post("/v1/flags/{key}/restore", tags=["flags"], openapi_extra=openapi.body(openapi.RESTORE))
     async def restore_flag(
@@ -128,6 +134,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             to_version, reason, ticket, origin = codec.parse_restore(raw)
         except ValueError as exc:
             raise invalid(str(exc)) from None
+        gate.for_restore(store.flag(key), environment)
         result = await run_in_threadpool(
             store.restore,
             key,
@@ -157,6 +164,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             )
         except ValueError as exc:
             raise invalid(str(exc)) from None
+        gate.for_create(flag)
         result = await run_in_threadpool(
             store.create, flag, actor=principal.actor, reason=reason, origin=origin, idem=idem
         )

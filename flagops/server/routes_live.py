@@ -60,6 +60,12 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         _: Any = BEARER,
         flag: str | None = Query(None, max_length=200),
         environment: str | None = Query(None, max_length=100),
+        entity: str | None = Query(
+            None,
+            max_length=300,
+            pattern=r"^(flag|segment|change-request|review):.+$",
+            description="flag:KEY (its writes, change requests and reviews), segment:KEY, change-request:ID, review:ID",
+        ),
         since: str | None = Query(
             None, max_length=60, description="An audit sequence (entries after it) or an ISO time"
         ),
@@ -81,6 +87,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         entries = await run_in_threadpool(
             store.audit,
             flag=flag,
+            entity=entity,
             environment=environment,
             since_sequence=since_seq,
             since_time=since_time,
@@ -201,7 +208,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         now = datetime.now(UTC).timestamp()
         for flag_key, context, default in requests:
             flag = store.live_flag(flag_key)
-            decision = evaluate(flag, env, flag_key, context, default)
+            decision = evaluate(flag, env, flag_key, context, default, store.segments)
             decisions.append(decision)
             if flag is not None:
                 variant = decision["variant"]

@@ -106,7 +106,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         if flag is None or env not in flag.states:
             why = "is archived" if flag is None and _archived(key) else f"does not exist in {env}"
             raise OfrepError(404, FLAG_NOT_FOUND, f"flag {key[:100]!r} {why}")
-        decision = evaluate(flag, env, key, context, None)
+        decision = evaluate(flag, env, key, context, None, svc.store.segments)
         result = answer(flag, env, decision)
         if decision["variant"]:  # an evaluation a client acted on: counted as /v1/evaluate counts it
             svc.metrics.record(key, env, datetime.now(UTC).timestamp(), {decision["variant"]: 1}, 0)
@@ -127,7 +127,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         if len(flags) > _THREAD_THRESHOLD:
             body = await run_in_threadpool(bulk_answers.body, flags, env, context, version)
         else:
-            body = bulk_answers.body(flags, env, context, version)
+            body = bulk_answers.body(flags, env, context, version, svc.store.segments)
         return Response(body, media_type="application/json", headers=headers)
 
     @app.post(

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flagops.governance import Segment
 from flagops.model import AuditEntry, ChangeOrigin, Environment, Flag, FlagState, StateChange
 from flagops.server.audit import GENESIS, audit_query, entry_hash, export_bundle, row_to_entry, verify_database
 from flagops.server.codec import flag_json
@@ -48,6 +49,16 @@ class Idem:
 
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class AlsoWrite:
+    """More rows for a flag write's own transaction (governance_store: the review a break-glass kill opens,
+    the change request an apply closes): `note` joins the flag row's audit `after`; `write` runs after the
+    flag row, inside the transaction, and returns the audit entries it added."""
+
+    write: Callable[[FlagState, AuditEntry], list[AuditEntry]]
+    note: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ class Store:
         self._pending: list[AuditEntry] = []  # audit entries of the open transaction
         self.model = ReadModel()
         self._recent: deque[Event] = deque(maxlen=20000)  # newest events, so live delivery never reads the db
+        self.segments: dict[str, Segment] = {}  # key -> segment, for evaluation (governance_store keeps it)
+        self.on_entries: list[Callable[[list[AuditEntry]], None]] = []  # told of other replicas' entries
         with self._lock:
             self.db.begin_write()  # replicas starting together: one of them initializes
             try:
@@ -177,6 +190,8 @@ class Store:
             self.model.publish(changed, archived, versions)
             self.head_sequence = entries[-1].sequence
             self._head_hash = entries[-1].hash or GENESIS
+        for hook in self.on_entries:
+            hook(entries)
         for entry in entries:
             self._recent.append(self.event(entry))
         if self.on_commit is not None:
@@ -373,6 +388,7 @@ class Store:
         ticket: str | None = None,
         origin: ChangeOrigin | None = None,
         idem: Idem | None = None,
+        also: AlsoWrite | None = None,
     ) -> WriteResult:
         def run() -> WriteResult:
             current = self._replay_or_current(actor, idem, key, environment, if_match)
@@ -389,6 +405,7 @@ class Store:
                 ticket=ticket,
                 origin=origin,
                 idem=idem,
+                also=also,
             )
 
         return self._write(run)
@@ -405,6 +422,7 @@ class Store:
         ticket: str | None = None,
         origin: ChangeOrigin | None = None,
         idem: Idem | None = None,
+        also: AlsoWrite | None = None,
     ) -> WriteResult:
         def run() -> WriteResult:
             current = self._replay_or_current(actor, idem, key, environment, if_match)
@@ -441,6 +459,7 @@ class Store:
                 origin=origin,
                 idem=idem,
                 restored_from=to_version,
+                also=also,
             )
 
         return self._write(run)
@@ -473,6 +492,7 @@ class Store:
         origin: ChangeOrigin | None,
         idem: Idem | None,
         restored_from: int | None = None,
+        also: AlsoWrite | None = None,
     ) -> WriteResult:
         env = state.environment
         if target == state:  # nothing would change: no new version, no audit entry, say so
@@ -496,6 +516,8 @@ class Store:
             )
         self.db.execute("INSERT INTO state_history VALUES (?,?,?,?)", (flag.key, env, new_state.version, text))
         after = dict(data, restoredFrom=restored_from) if restored_from is not None else data
+        if also is not None and also.note:
+            after = {**after, **also.note}  # e.g. the change request applied: hashed with the row
         entry = self._audit(
             at=now,
             actor=actor,
@@ -512,8 +534,9 @@ class Store:
         self._bump([env])
         new_flag = replace(flag, states={**flag.states, env: new_state})
         result = WriteResult(200, flag_json(new_flag, env), f'"{new_state.version}"', sequence=entry.sequence)
+        entries = [entry] if also is None else [entry, *also.write(new_state, entry)]
         self._remember(actor, idem, result, now)
-        self._commit([entry], [Published(new_flag, None, {env: text})], [], [env])
+        self._commit(entries, [Published(new_flag, None, {env: text})], [], [env])
         return result
 
     def create(
@@ -634,6 +657,7 @@ class Store:
         self,
         *,
         flag: str | None = None,
+        entity: str | None = None,
         environment: str | None = None,
         since_sequence: int | None = None,
         since_time: datetime | None = None,
@@ -642,6 +666,7 @@ class Store:
     ) -> list[AuditEntry]:
         sql, args = audit_query(
             flag=flag,
+            entity=entity,
             environment=environment,
             since_sequence=since_sequence,
             since_time=since_time,

@@ -24,6 +24,7 @@ from flagops.backends.unleash.state import EnvState, Step, env_state, flag_from_
 from flagops.backends.unleash.usage import context_marker, decision, playground_context, usage_series
 from flagops.backends.unleash.writes import restore_state, set_rollout, whole_percent
 from flagops.errors import Conflict, FlagOpsError, Invalid, NotFound, Unavailable
+from flagops.governance import ApprovalPolicy
 from flagops.model import (
     AuditEntry,
     AuditVerification,
@@ -370,6 +371,11 @@ class UnleashBackend:
         if since is not None:
             entries = [e for e in entries if e.at >= since]
         return entries[:limit]
+
+    async def policy(self) -> ApprovalPolicy:
+        """Unleash OSS has no change requests (an enterprise feature): nothing here can hold a change for approval,
+        and faces say so ("approvals are not enforced by the Unleash backend") rather than pretend."""
+        return ApprovalPolicy(enforced=False)
 
     async def verify_audit(self) -> AuditVerification:
         """Unleash's event log has no hash chain; this verifies the console's own change log."""
