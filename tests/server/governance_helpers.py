@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
-from tests.conftest import RunningService, _token_entry, start_service
+from conftest import RunningService, _token_entry, start_service
 
 WRITE_APPROVE = ["flags:read", "flags:write", "flags:approve", "audit:read"]
 
@@ -26,8 +27,6 @@ def start_governed(workdir: Path, extra_args: list[str] | None = None) -> tuple[
         _token_entry("bob", tokens["bob"], WRITE_APPROVE, "*"),
     ]
     tokens_file = workdir / "tokens.yaml"
-    import yaml
-
     tokens_file.write_text(yaml.safe_dump(entries))
     svc = start_service(workdir, demo=True, tokens_file=tokens_file, tokens=tokens, extra_args=extra_args)
     return svc, tokens["bob"]

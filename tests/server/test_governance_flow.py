@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningService
-from tests.server.governance_helpers import audit_ok, create_flag, open_request, prod_version, start_governed
+from conftest import RunningService
+from server.governance_helpers import audit_ok, create_flag, open_request, prod_version, start_governed
 
 
 @pytest.fixture(scope="module")
