@@ -49,7 +49,10 @@ from flagops.model import (
 from flagops.secrets import Secret
 from flagops.v1 import flag_list, wire
 
-STREAM_EVENTS = frozenset({"flag.updated", "flag.created", "flag.archived"})
+# governance steps ride the same stream: the console reads its approvals lists again when one arrives
+STREAM_EVENTS = frozenset(
+    {"flag.updated", "flag.created", "flag.archived", "change-request.updated", "review.updated", "segment.updated"}
+)
 
 
 @dataclass

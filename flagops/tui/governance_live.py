@@ -98,8 +98,8 @@ class LiveGovernance:
             if self.policy is None:
                 self.policy = await self.backend.policy()
             pending, approved, reviews = await asyncio.gather(
-                self.backend.change_requests(environment, status=RequestStatus.PENDING.value),
-                self.backend.change_requests(environment, status=RequestStatus.APPROVED.value),
+                self.backend.change_requests(environment, status=RequestStatus.PENDING),
+                self.backend.change_requests(environment, status=RequestStatus.APPROVED),
                 self.backend.reviews(environment, open_only=True),
             )
         except (Unauthorized, Forbidden, NotFound) as exc:

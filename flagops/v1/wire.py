@@ -353,7 +353,7 @@ def audit_from_json(d: Any) -> AuditEntry:
         at=at,
         actor=_str(d, "actor", ""),
         action=_str(d, "action", ""),
-        flag_key=_str(d, "flag", ""),
+        flag_key=_opt_str(d, "flag") or "",  # null in a segment's governance event
         environment=_opt_str(d, "environment"),
         reason=_str(d, "reason", ""),
         ticket=_opt_str(d, "ticket"),

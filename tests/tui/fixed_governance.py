@@ -6,7 +6,6 @@ the approvals flow run against the real service (test_approvals.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from fixed_backend import INCIDENT, NOW, FixedBackend, build_flags
@@ -16,11 +15,6 @@ from flagops.model import BackendCapabilities, RiskLevel, StateChange
 
 ROLLOUT_FLAG = "payments-fraud-score-rollout"
 ROLLOUT_VERSION = next(f.states["prod"].version for f in build_flags() if f.key == ROLLOUT_FLAG)
-
-
-@dataclass(frozen=True)
-class ApprovalCapabilities(BackendCapabilities):
-    approvals: bool = True  # what i11-client adds to BackendCapabilities; spelled here until it lands there
 
 
 def build_requests() -> list[ChangeRequest]:
@@ -76,7 +70,7 @@ def build_reviews() -> list[Review]:
 class FixedApprovalsBackend(FixedBackend):
     def __init__(self, *, enforced: bool = True) -> None:
         super().__init__()
-        self.capabilities = ApprovalCapabilities()
+        self.capabilities = BackendCapabilities(approvals=True)
         self.enforced = enforced
         self.requests = build_requests()
         self.open_reviews = build_reviews()
@@ -86,15 +80,15 @@ class FixedApprovalsBackend(FixedBackend):
         return ApprovalPolicy((rule,) if self.enforced else (), enforced=self.enforced)
 
     async def change_requests(
-        self, environment: str, status: str | None = None, flag: str | None = None
+        self, environment: str | None, status: RequestStatus | None = None, flag: str | None = None
     ) -> list[ChangeRequest]:
         return [
             cr
             for cr in self.requests
-            if cr.environment == environment
-            and (status is None or cr.status.value == status)
+            if environment in (None, cr.environment)
+            and (status is None or cr.status == status)
             and (flag is None or cr.flag_key == flag)
         ]
 
-    async def reviews(self, environment: str, open_only: bool = True) -> list[Review]:
-        return [r for r in self.open_reviews if r.environment == environment and (r.is_open or not open_only)]
+    async def reviews(self, environment: str | None, open_only: bool = True) -> list[Review]:
+        return [r for r in self.open_reviews if environment in (None, r.environment) and (r.is_open or not open_only)]

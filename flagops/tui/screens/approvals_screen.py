@@ -26,9 +26,11 @@ from textual.content import Content
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from flagops.approvals import Approvals
 from flagops.errors import FlagOpsError
 from flagops.governance import ChangeRequest, RequestStatus, Review
 from flagops.model import FlagState
+from flagops.ops import Ops
 from flagops.tui import clock
 from flagops.tui.approvals_text import (
     NOT_ENFORCED,
@@ -240,8 +242,12 @@ class ApprovalsScreen(ConsoleScreen):
 
     # -- signing off --------------------------------------------------------------------------------
 
-    def _ops(self) -> Any:
+    def _ops(self) -> Ops:
         return self.app.ops  # type: ignore[attr-defined]
+
+    def _approvals(self) -> Approvals:
+        """The ops core's governance half: the read-only rule, the comment rule, then the port."""
+        return self._ops().approvals
 
     def _describe(self, cr: ChangeRequest) -> tuple[str, ...]:
         current = self._current(cr.flag_key, cr.environment)
@@ -260,7 +266,7 @@ class ApprovalsScreen(ConsoleScreen):
         cr = self.selected()
         if isinstance(cr, ChangeRequest):
             ask = SignOff("Approve change request", "Approve", self._describe(cr), self._ops().min_reason_length)
-            self._ask(ask, f"Approved {cr.id}", lambda comment: self._ops().approve(cr.id, comment))
+            self._ask(ask, f"Approved {cr.id}", lambda comment: self._approvals().approve(cr.id, comment))
 
     def action_reject(self) -> None:
         cr = self.selected()
@@ -268,7 +274,7 @@ class ApprovalsScreen(ConsoleScreen):
             ask = SignOff(
                 "Reject change request", "Reject", self._describe(cr), self._ops().min_reason_length, danger=True
             )
-            self._ask(ask, f"Rejected {cr.id}", lambda comment: self._ops().reject(cr.id, comment))
+            self._ask(ask, f"Rejected {cr.id}", lambda comment: self._approvals().reject(cr.id, comment))
 
     def action_apply(self) -> None:
         cr = self.selected()
@@ -278,7 +284,7 @@ class ApprovalsScreen(ConsoleScreen):
         protected = any(e.key == cr.environment and e.protected for e in host.environments)
         lines = (*self._describe(cr), f"Approved by  {', '.join(plain(v.actor, 30) for v in cr.approvals)}")
         ask = SignOff("Apply change request", "Apply", lines, None, typed_key=cr.flag_key if protected else None)
-        self._ask(ask, f"Applied {cr.id}", lambda _comment: self._ops().apply_change_request(cr))
+        self._ask(ask, f"Applied {cr.id}", lambda _comment: self._approvals().apply_request(cr.id))
 
     def action_acknowledge(self) -> None:
         review = self.selected()
@@ -291,7 +297,7 @@ class ApprovalsScreen(ConsoleScreen):
             f"Reason       {plain(review.reason, 300)}",
         )
         ask = SignOff("Acknowledge break-glass kill", "Acknowledge", lines, self._ops().min_reason_length)
-        self._ask(ask, f"Acknowledged {review.id}", lambda comment: self._ops().acknowledge_review(review.id, comment))
+        self._ask(ask, f"Acknowledged {review.id}", lambda comment: self._approvals().acknowledge(review.id, comment))
 
     def _ask(self, ask: SignOff, done: str, write: Callable[[str], Awaitable[object]]) -> None:
         def answered(comment: str | None) -> None:
