@@ -169,7 +169,7 @@ def audit_query(
     if entity is not None:
         kind, _, name = entity.partition(":")
         if kind == "flag":  # every row about the flag: its writes and its change requests and reviews
-            sql += " AND a.flag=? AND (e.entity IS NULL OR e.entity NOT LIKE 'segment:%')"
+            sql += " AND a.flag=?"  # segment rows have flag ''
             args.append(name)
         elif kind == "change-request":  # its steps, and the flag write that applied it
             sql += " AND e.change_request=?"

@@ -19,6 +19,7 @@ from flagops.server.auth import Principal
 from flagops.server.governance_store import Governance, approval_required, is_kill, text_field
 from flagops.server.http import BEARER, idempotency, json_response, parse_if_match, read_json
 from flagops.server.problems import Problem, invalid
+from flagops.server.reviews import Reviews
 from flagops.server.segments import Segments
 from flagops.server.store import AlsoWrite
 from flagops.v1 import governance as g
@@ -38,6 +39,7 @@ class Gate:
 
     governance: Governance
     segments: Segments
+    reviews: Reviews
 
     def for_patch(
         self, principal: Principal, flag: Flag, environment: str, change: StateChange, reason: str
@@ -50,7 +52,7 @@ class Gate:
             return None, []
         if is_kill(change) and flag.kill_switch:  # never block the panic button
             opened: list[Review] = []
-            return self.governance.opening_review(flag.key, environment, principal.actor, reason, opened), opened
+            return self.reviews.opening_review(flag.key, environment, principal.actor, reason, opened), opened
         raise approval_required(flag, environment, rule.approvers)
 
     def for_restore(self, flag: Flag, environment: str) -> None:
@@ -109,7 +111,8 @@ def add_routes(app: FastAPI, svc: Service) -> Gate:
     store = svc.store
     gov = Governance(store, svc.policy)
     segments = Segments(gov)
-    gate = Gate(gov, segments)
+    review_store = Reviews(gov)
+    gate = Gate(gov, segments, review_store)
 
     async def sweep_forever(_: Service) -> None:
         while True:
@@ -223,7 +226,7 @@ def add_routes(app: FastAPI, svc: Service) -> Gate:
     ) -> Response:
         """Post-hoc reviews of break-glass kills, newest first."""
         principal = svc.require(request, "flags:read", environment)
-        found = await run_in_threadpool(gov.reviews, environment, open_, principal.environments)
+        found = await run_in_threadpool(review_store.find, environment, open_, principal.environments)
         return json_response({"reviews": [g.review_to_json(r) for r in found]})
 
     @app.post("/v1/reviews/{review_id}/acknowledge", tags=["governance"])
@@ -231,7 +234,7 @@ def add_routes(app: FastAPI, svc: Service) -> Gate:
         """Acknowledge a break-glass kill (flags:approve; not the one who pulled it)."""
         principal = svc.require(request, "flags:approve")
         comment = _comment(await read_json(request, svc.max_body))
-        review = await run_in_threadpool(gov.acknowledge, principal, review_id, comment)
+        review = await run_in_threadpool(review_store.acknowledge, principal, review_id, comment)
         return json_response(g.review_to_json(review))
 
     @app.get("/v1/segments", tags=["segments"])

@@ -17,7 +17,7 @@ Origin (a runbook run that made the change):
     {"runbook"?, "runId"?, "step"?, "tool"?}
 Audit entry:
     {"sequence", "at", "actor", "action", "flag", "environment", "reason", "ticket", "idempotencyKey",
-     "before", "after", "origin", "prevHash", "hash"}
+     "before", "after", "origin", "prevHash", "hash", "entity", "changeRequest"}
 Metric series:
     {"flag", "environment", "step", "hasErrors",
      "points": [{"at", "evaluations": {variant: n}, "errors", "errorsByVariant": {variant: n}}]}
@@ -363,6 +363,8 @@ def audit_from_json(d: Any) -> AuditEntry:
         origin=origin_from_json(d.get("origin")),
         prev_hash=_opt_str(d, "prevHash"),
         hash=_opt_str(d, "hash"),
+        entity=_opt_str(d, "entity"),
+        change_request=_opt_str(d, "changeRequest"),
     )
 
 

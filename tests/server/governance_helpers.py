@@ -8,17 +8,22 @@ from typing import Any
 
 import httpx
 import yaml
-
 from conftest import RunningService, _token_entry, start_service
 
 WRITE_APPROVE = ["flags:read", "flags:write", "flags:approve", "audit:read"]
 
 
-def start_governed(workdir: Path, extra_args: list[str] | None = None) -> tuple[RunningService, str]:
+def start_governed(
+    workdir: Path,
+    extra_args: list[str] | None = None,
+    *,
+    db_path: str | None = None,
+    tokens: dict[str, str] | None = None,
+) -> tuple[RunningService, str]:
     """A demo service (its default policy: prod high/critical need 1 approval); returns it and bob's token.
-    alice is the service's admin token (every scope)."""
+    alice is the service's admin token (every scope). Pass `tokens` (and a shared `db_path`) for replicas."""
     workdir.mkdir(parents=True, exist_ok=True)
-    tokens = {name: secrets.token_urlsafe(24) for name in ("admin", "read", "writer_dev", "metrics", "bob")}
+    tokens = tokens or {name: secrets.token_urlsafe(24) for name in ("admin", "read", "writer_dev", "metrics", "bob")}
     entries = [
         _token_entry("alice", tokens["admin"], [*WRITE_APPROVE, "metrics:write"], "*"),
         _token_entry("rita-reader", tokens["read"], ["flags:read", "audit:read"], "*"),
@@ -28,7 +33,9 @@ def start_governed(workdir: Path, extra_args: list[str] | None = None) -> tuple[
     ]
     tokens_file = workdir / "tokens.yaml"
     tokens_file.write_text(yaml.safe_dump(entries))
-    svc = start_service(workdir, demo=True, tokens_file=tokens_file, tokens=tokens, extra_args=extra_args)
+    svc = start_service(
+        workdir, demo=True, tokens_file=tokens_file, tokens=tokens, extra_args=extra_args, db_path=db_path, timeout=60
+    )
     return svc, tokens["bob"]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-
 from conftest import RunningService
+
 from server.governance_helpers import audit_ok, create_flag, open_request, prod_version, start_governed
 
 
@@ -241,3 +242,27 @@ def test_expired_requests(tmp_path: Path) -> None:
             assert audit_ok(alice)["ok"] is True
     finally:
         svc.stop()
+
+
+def test_openapi_documents_the_governance_endpoints(governed: tuple[RunningService, str]) -> None:
+    svc, _ = governed
+    paths = httpx.get(f"{svc.url}/openapi.json").json()["paths"]
+    expected = {
+        "/v1/policy": {"get"},
+        "/v1/change-requests": {"get", "post"},
+        "/v1/change-requests/{cr_id}": {"get"},
+        "/v1/change-requests/{cr_id}/approve": {"post"},
+        "/v1/change-requests/{cr_id}/reject": {"post"},
+        "/v1/change-requests/{cr_id}/cancel": {"post"},
+        "/v1/change-requests/{cr_id}/apply": {"post"},
+        "/v1/reviews": {"get"},
+        "/v1/reviews/{review_id}/acknowledge": {"post"},
+        "/v1/segments": {"get", "post"},
+        "/v1/segments/{key}": {"get", "patch"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(paths[path]), path
+    create = paths["/v1/change-requests"]["post"]
+    assert "changeReason" in create["requestBody"]["content"]["application/json"]["schema"]["required"]
+    assert "201" in create["responses"] and "4XX" in create["responses"]
+    assert "entity" in {p["name"] for p in paths["/v1/audit"]["get"]["parameters"]}

@@ -116,7 +116,7 @@ def test_the_demo_has_segments_its_flags_use(governed: tuple[RunningService, str
 
 def test_the_incident_still_runs_under_the_demo_policy(tmp_path: Path) -> None:
     # the deploy-bot ramps checkout-new-flow (high risk, prod) through the service itself: never held
-    svc, bob = start_governed(tmp_path / "svc", ["--traffic", "--incident-step", "0.2"])
+    svc, _ = start_governed(tmp_path / "svc", ["--traffic", "--incident-step", "0.2"])
     try:
         with svc.client() as alice:
             import time
