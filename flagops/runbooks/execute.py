@@ -19,6 +19,7 @@ from flagops.errors import Conflict, FlagOpsError, Refused
 from flagops.model import ChangeOrigin
 from flagops.ops import Ops, PlannedChange, describe_state
 from flagops.runbooks import conditions
+from flagops.runbooks.approval_step import apply_after_approval
 from flagops.runbooks.runlog import ChangeRecord, RunLog, RunStore, now_iso
 from flagops.runbooks.schema import Runbook, Step, StepKind
 from flagops.runbooks.targets import resolve, step_environment
@@ -212,6 +213,9 @@ class Runner:
         automatic: bool = False,
     ) -> ChangeRecord:
         key, env = plan.flag.key, plan.environment.key
+        rule = await self.ops.needs_approval(plan)
+        if rule is not None:  # held for four eyes: a change request, waited for (runbooks/approval_step.py)
+            return await apply_after_approval(self, step, plan, rule, action, stage, automatic)
         try:
             applied = await self.ops.apply(
                 plan,

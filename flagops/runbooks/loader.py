@@ -58,7 +58,11 @@ STEP_FIELDS: dict[StepKind, dict[str, ParamType]] = {
     StepKind.RESTORE: {"to_version": ParamType.INT},
     StepKind.PROGRESSIVE: {"percents": ParamType.PERCENT, "hold": ParamType.DURATION, "poll": ParamType.DURATION},
 }
-STRUCTURED_FIELDS = {StepKind.PROGRESSIVE: ("guard",)}
+APPROVAL_FIELD = "waitForApproval"  # {timeout: 30m}: how long a step whose change needs approval waits for it
+STRUCTURED_FIELDS = {
+    StepKind.PROGRESSIVE: ("guard", APPROVAL_FIELD),
+    **{kind: (APPROVAL_FIELD,) for kind in (StepKind.KILL, StepKind.ROLLOUT, StepKind.ROLLBACK, StepKind.RESTORE)},
+}
 SELECTOR_FIELDS = {
     "owner": ParamType.TEAM,
     "tag": ParamType.STRING,
@@ -279,7 +283,7 @@ class _Reader:
             if kind is StepKind.WAIT:
                 step = _replace(step, timeout=values.get("timeout", 300.0), poll=values.get("poll", 10.0))
             return step
-        step = self._target(step, head, field, kind)
+        step = self._approval(self._target(step, head, field, kind), spec, where)
         if kind is StepKind.ROLLOUT:
             if "percent" not in spec:
                 self.problem(node.line, f"{where}.percent", "required: the rollout percent 0-100")
@@ -293,6 +297,19 @@ class _Reader:
         if kind is StepKind.PROGRESSIVE:
             return self._progressive(step, spec, values, where, node.line)
         return step
+
+    def _approval(self, step: Step, spec: dict[str, Located], where: str) -> Step:
+        if APPROVAL_FIELD not in spec:
+            return step
+        field = f"{where}.{APPROVAL_FIELD}"
+        approval = self.mapping(spec[APPROVAL_FIELD], field)
+        if approval is None:
+            return step
+        self.unknown_fields(spec[APPROVAL_FIELD], ["timeout"], f"{field}.")
+        if "timeout" not in approval:
+            self.problem(spec[APPROVAL_FIELD].line, f"{field}.timeout", "required: how long to wait, like 30m")
+            return step
+        return _replace(step, approval_timeout=self.value(approval["timeout"], ParamType.DURATION, f"{field}.timeout"))
 
     def _target(self, step: Step, head: Located, field: str, kind: StepKind) -> Step:
         if head.is_map():

@@ -178,6 +178,7 @@ class Step:
     timeout: Value = None  # wait
     poll: Value = None  # wait, progressive
     guard: Guard | None = None  # progressive
+    approval_timeout: Value = None  # action steps: seconds to wait for a change request's approval (None: default)
 
     def title(self) -> str:
         return show_value(self.name) if self.name is not None else describe_step(self)
