@@ -98,6 +98,7 @@ import pytest  # noqa: E402
 from conftest import RunningService, start_service  # noqa: E402
 from textual.command import CommandPalette  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
+from tui_helpers import no_approvals  # noqa: E402
 
 from flagops.config import Profile  # noqa: E402
 from flagops.session import open_backend  # noqa: E402
@@ -109,7 +110,8 @@ from flagops.tui.screens.help_screen import HelpScreen  # noqa: E402
 
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    svc = start_service(tmp_path_factory.mktemp("detail"), demo=True, traffic=True)
+    workdir = tmp_path_factory.mktemp("detail")
+    svc = start_service(workdir, demo=True, traffic=True, extra_args=no_approvals(workdir))
     yield svc
     svc.stop()
 
@@ -285,7 +287,7 @@ async def test_dashboard_calls_out_a_rise_after_a_change(
     import time
     from datetime import datetime, timedelta
 
-    svc = start_service(tmp_path / "rise", demo=True, traffic=False)
+    svc = start_service(tmp_path / "rise", demo=True, traffic=False, extra_args=no_approvals(tmp_path))
     try:
         key = new_flag(svc, rollout=10)
         now = datetime.now(UTC)
