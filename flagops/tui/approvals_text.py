@@ -12,13 +12,19 @@ from datetime import datetime
 from textual.content import Content
 
 from flagops import timefmt
+from flagops.approvals import not_enforced_note
 from flagops.governance import ChangeRequest, RequestStatus, Review
 from flagops.model import FlagState
 from flagops.ops import describe_state
 from flagops.tui.safe_text import plain
 
-NOT_ENFORCED = "Approvals are not enforced by the {backend} backend: changes apply at once, nobody signs off."
 NOT_SUPPORTED = "The {backend} backend has no change requests: nothing here can wait for approval."
+
+
+def not_enforced_banner(backend_name: str) -> str:
+    """The ops core's sentence (flagops.approvals.not_enforced_note), and what it means for the person."""
+    note = not_enforced_note(backend_name)
+    return f"{note[:1].upper()}{note[1:]}: changes apply at once, nobody signs off."
 
 
 def until(at: datetime, now: datetime) -> str:

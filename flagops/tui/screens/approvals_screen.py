@@ -33,10 +33,10 @@ from flagops.model import FlagState
 from flagops.ops import Ops
 from flagops.tui import clock
 from flagops.tui.approvals_text import (
-    NOT_ENFORCED,
     NOT_SUPPORTED,
     change_text,
     moved_since,
+    not_enforced_banner,
     request_content,
     review_content,
 )
@@ -120,12 +120,16 @@ class ApprovalsScreen(ConsoleScreen):
         backend = plain(getattr(host.backend, "name", "this"), 30)
         if governance is None or not governance.supported:
             title.update(Content(f"Approvals in {env}"))
-            self._notice(NOT_SUPPORTED.format(backend=backend), "warning")
+            # a backend that answers policy() (Unleash: enforced=False) says so in the ops core's words
+            has_policy = callable(getattr(host.backend, "policy", None))
+            self._notice(
+                not_enforced_banner(backend) if has_policy else NOT_SUPPORTED.format(backend=backend), "warning"
+            )
             options.clear_options()
             self._show_status()
             return
         if not governance.enforced:
-            self._notice(NOT_ENFORCED.format(backend=backend), "warning")
+            self._notice(not_enforced_banner(backend), "warning")
         elif host.readonly:
             self._notice("Read-only console: you can see what waits, not sign it off.", None)
         else:
