@@ -94,8 +94,12 @@ def start_service(
     tokens: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
     timeout: float = 30.0,
+    demo_policy: bool = False,
 ) -> RunningService:
-    """Start the service on a free loopback port (`--port 0`; it prints the URL it got)."""
+    """Start the service on a free loopback port (`--port 0`; it prints the URL it got).
+
+    A demo service here requires no approvals unless `demo_policy` (the demo's own policy: prod high/critical
+    need one) or a `--policy` in `extra_args`: the tests written before governance test what they test."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = db_path or workdir / "flags.db"
     if tokens_file is None or tokens is None:
@@ -126,6 +130,10 @@ def start_service(
     ]
     if demo:
         args.append("--demo")
+        if not demo_policy and "--policy" not in (extra_args or []):
+            no_approvals = workdir / "no-approvals.yaml"
+            no_approvals.write_text("approvals: []\n")
+            args += ["--policy", str(no_approvals)]
     if not traffic:
         args.append("--no-traffic")
     args += extra_args or []

@@ -21,8 +21,8 @@ import click
 
 # command name -> "module:attribute"; each module holds one command or group
 COMMANDS: dict[str, str] = {
-    "serve": "flagops.cli.serve_cmd:serve",
-    "demo": "flagops.cli.serve_cmd:demo",
+    "serve": "flagops.server.cli:serve",  # the service's own command line
+    "demo": "flagops.cli.demo_cmd:demo",
     "flags": "flagops.cli.read_cmds:flags",
     "status": "flagops.cli.read_cmds:status",
     "audit": "flagops.cli.read_cmds:audit",

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from flagops.governance import ApprovalPolicy
 from flagops.server import (
     openapi,
     openapi_governance,
@@ -30,33 +28,11 @@ from flagops.server import (
     routes_live,
     routes_ofrep,
 )
-from flagops.server.auth import Authenticator, Principal
 from flagops.server.http import BEARER, dumps, json_response
-from flagops.server.metrics import MetricsStore
 from flagops.server.problems import PROBLEM_JSON, Problem
-from flagops.server.signing import Signer
-from flagops.server.store import Store
-from flagops.server.stream import Broker
+from flagops.server.service import Service
 
 log = logging.getLogger("flagops.server")
-
-
-@dataclass
-class Service:
-    store: Store
-    auth: Authenticator
-    broker: Broker
-    metrics: MetricsStore
-    max_body: int = 1024 * 1024
-    on_ready: Callable[[], None] | None = None
-    background: list[Callable[[Service], Any]] = field(default_factory=list)  # coroutine factories (traffic)
-    signer: Signer | None = None  # signs the audit head (signing.py); None: unsigned (verify says so)
-    signing_problem: str | None = None  # why new heads are not being signed (seal_on_start)
-    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)  # approvals (policy.py); empty: none needed
-
-    def require(self, request: Request, scope: str, environment: str | None = None) -> Principal:
-        address = request.client.host if request.client is not None else ""
-        return self.auth.require(request.headers.get("authorization"), scope, environment, address)
 
 
 def problem_response(problem: Problem) -> Response:

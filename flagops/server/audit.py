@@ -80,7 +80,7 @@ def _int(text: str | None) -> int | None:
 
 
 def _meta(db: Any) -> dict[str, str]:
-    return {k: v for k, v in db.execute("SELECT key, value FROM meta")}
+    return dict(db.execute("SELECT key, value FROM meta"))
 
 
 def verify_database(db: Any, public_raw: bytes | None, signing_problem: str | None = None) -> dict[str, Any]:
@@ -178,8 +178,9 @@ def audit_query(
             sql += " AND e.entity=?"
             args.append(entity)
     if flag is not None:
-        sql += " AND a.flag=?"
-        args.append(flag)
+        # the flag's own writes (as before governance): its change request and review rows need entity=flag:KEY
+        sql += " AND a.flag=? AND (e.entity IS NULL OR e.entity=?)"
+        args += [flag, f"flag:{flag}"]
     if environment is not None:
         sql += " AND a.environment=?"
         args.append(environment)

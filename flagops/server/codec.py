@@ -177,9 +177,8 @@ def parse_patch(d: Any, flag: Flag) -> tuple[StateChange, str, str | None, Chang
     rollout = _rollout(d["rollout"]) if d.get("rollout") is not None else None
     rules = _rules(d["rules"], variants) if d.get("rules") is not None else None
     default_variant = d.get("defaultVariant")
-    if default_variant is not None:
-        if not isinstance(default_variant, str) or default_variant not in variants:
-            raise ValueError(f"defaultVariant: expected one of {', '.join(sorted(variants))}")
+    if default_variant is not None and (not isinstance(default_variant, str) or default_variant not in variants):
+        raise ValueError(f"defaultVariant: expected one of {', '.join(sorted(variants))}")
     change = StateChange(enabled=enabled, rollout=rollout, rules=rules, default_variant=default_variant)
     reason, ticket, origin = _reason(d)
     if change.is_empty():

@@ -100,7 +100,7 @@ def start_embedded(
         args += ["--signing-key", str(root / "audit-signing.key")]
     args += extra_args or []
     log = open(log_path, "wb")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments, no shell
         args,
         stdout=log,
         stderr=subprocess.STDOUT,

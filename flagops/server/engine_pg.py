@@ -25,7 +25,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
-from flagops.server.engine import SCHEMA, Rows
+from flagops.server.engine_contract import SCHEMA, Rows
 from flagops.server.problems import Problem
 
 log = logging.getLogger("flagops.server")

@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 
 from flagops.governance import ApprovalPolicy
-from flagops.server.app import Service, create_app
+from flagops.server.app import create_app
 from flagops.server.auth import Authenticator, FailedAuthThrottle, Principal, RateLimiter, hash_token, load_tokens
 from flagops.server.demo import DEMO_SEGMENTS, INCIDENT_FLAG, demo_flags
 from flagops.server.engine import is_postgres_url
@@ -31,6 +31,7 @@ from flagops.server.guard import RequestGuard, protocol_with_header_timeout
 from flagops.server.metrics import MetricsStore
 from flagops.server.policy import DEMO_POLICY, PolicyFileError, load_policy
 from flagops.server.segments import seed_segments
+from flagops.server.service import Service
 from flagops.server.signing import SigningKeyError, load_signer, seal_on_start
 from flagops.server.store import Store
 from flagops.server.stream import Broker
@@ -252,7 +253,7 @@ def _run(
             lines.append("  tokens (generated for this run; pass --tokens FILE to use your own):")
             lines += [f"    {name}: {token}" for name, token in printed_tokens]
             lines.append(f"  try: curl -H 'Authorization: Bearer <admin token>' '{url}/v1/flags?environment=prod'")
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines), flush=True)  # noqa: T201 - the banner (URL, tokens) is the program's output
 
     svc.on_ready = ready
     config = uvicorn.Config(
@@ -297,4 +298,4 @@ def redacted(url: str) -> str:
 
 def main_error(message: str) -> None:
     logging.getLogger("flagops.server").error(message)
-    print(f"flagops serve: {message}", file=sys.stderr, flush=True)
+    print(f"flagops serve: {message}", file=sys.stderr, flush=True)  # noqa: T201 - to the operator, not the log

@@ -136,5 +136,5 @@ class ReadModel:
         """The flag as the list serves it: its metadata with only this environment's state (the text
         `codec.flag_json(flag, environment)` would encode to: "environments" is its last member)."""
         state = self._state_text.get((key, environment))
-        states = "{%s:%s}" % (env_json, state) if state is not None else "{}"
-        return '%s,"environments":%s}' % (self._meta_text[key][:-1], states)
+        states = f"{{{env_json}:{state}}}" if state is not None else "{}"
+        return f'{self._meta_text[key][:-1]},"environments":{states}}}'

@@ -26,7 +26,7 @@ class Reviews:
         self.gov = governance
 
     def opening_review(
-        self, flag_key: str, environment: str, actor: str, reason: str, opened: list[Review]
+        self, flag_key: str, environment: str, actor: str, reason: str, ticket: str | None, opened: list[Review]
     ) -> AlsoWrite:
         """The AlsoWrite for a break-glass kill: the review opens in the kill's own transaction."""
 
@@ -48,6 +48,7 @@ class Reviews:
                     reason=reason,
                     after=data,
                     entity=f"review:{review.id}",
+                    ticket=ticket,
                     at=kill.at,
                 )
             ]

@@ -15,8 +15,8 @@ from flagops.server.problems import Problem, invalid
 from flagops.server.store import WriteResult
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
     from flagops.server.routes_governance import Gate
+    from flagops.server.service import Service
 
 ENV_QUERY = Query(..., description="Environment key, e.g. prod.", max_length=100)
 
@@ -97,7 +97,7 @@ def add_routes(app: FastAPI, svc: Service, gate: Gate) -> None:
             change, reason, ticket, origin = codec.parse_patch(raw, flag)
         except ValueError as exc:
             raise invalid(str(exc)) from None
-        also, opened = gate.for_patch(principal, flag, environment, change, reason)  # 409 approval-required
+        also, opened = gate.for_patch(principal, flag, environment, change, reason, ticket)  # 409 approval-required
         result = await run_in_threadpool(
             store.patch,
             key,

@@ -42,7 +42,13 @@ class Gate:
     reviews: Reviews
 
     def for_patch(
-        self, principal: Principal, flag: Flag, environment: str, change: StateChange, reason: str
+        self,
+        principal: Principal,
+        flag: Flag,
+        environment: str,
+        change: StateChange,
+        reason: str,
+        ticket: str | None,
     ) -> tuple[AlsoWrite | None, list[Review]]:
         """None: write as usual; an AlsoWrite: a break-glass kill (the review opens with it); raises 409 when
         the policy requires a change request."""
@@ -52,7 +58,7 @@ class Gate:
             return None, []
         if is_kill(change) and flag.kill_switch:  # never block the panic button
             opened: list[Review] = []
-            return self.reviews.opening_review(flag.key, environment, principal.actor, reason, opened), opened
+            return self.reviews.opening_review(flag.key, environment, principal.actor, reason, ticket, opened), opened
         raise approval_required(flag, environment, rule.approvers)
 
     def for_restore(self, flag: Flag, environment: str) -> None:

@@ -20,10 +20,12 @@ from flagops.server.metrics import BASE_STEP, MAX_POINTS, RETENTION, parse_inges
 from flagops.server.problems import Problem, invalid
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
     from flagops.server.auth import Principal
+    from flagops.server.service import Service
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
+# a list-typed query default is built once, here, not in the signature (FastAPI reads it, never mutates it)
+_FLAG_KEYS_QUERY = Query(None, description="flag keys (repeat); default: all live")
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:
@@ -136,7 +138,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         request: Request,
         environment: str = Query(..., max_length=100),
         _: Any = BEARER,
-        flag: list[str] | None = Query(None, description="flag keys (repeat); default: all live"),
+        flag: list[str] | None = _FLAG_KEYS_QUERY,
         window: int = Query(300, ge=BASE_STEP, le=RETENTION, description="seconds"),
         step: int = Query(30, ge=BASE_STEP, le=RETENTION, description="seconds; a multiple of 10"),
     ) -> Response:

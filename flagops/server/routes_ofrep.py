@@ -36,7 +36,7 @@ from flagops.server.ofrep import (
 from flagops.server.problems import Problem
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
+    from flagops.server.service import Service
 
 log = logging.getLogger("flagops.server")
 # above this many flags a bulk answer is computed off the event loop, so streams and kills are not held up

@@ -23,7 +23,7 @@ from flagops.server.metrics import BASE_STEP
 from flagops.server.problems import Problem
 
 if TYPE_CHECKING:
-    from flagops.server.app import Service
+    from flagops.server.service import Service
 
 RAMP = (2.0, 5.0, 10.0, 25.0, 50.0)
 BOT = "deploy-bot"
@@ -71,7 +71,7 @@ def simulate_step(record: Recorder, flags: list[Flag], env: str, at: float, seco
 class Traffic:
     def __init__(self, svc: Service, *, seed: int = 7, step_seconds: float = 45.0, tick: float = 1.0) -> None:
         self.svc = svc
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         self.step_seconds = step_seconds
         self.tick = tick
 

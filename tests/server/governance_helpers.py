@@ -34,7 +34,14 @@ def start_governed(
     tokens_file = workdir / "tokens.yaml"
     tokens_file.write_text(yaml.safe_dump(entries))
     svc = start_service(
-        workdir, demo=True, tokens_file=tokens_file, tokens=tokens, extra_args=extra_args, db_path=db_path, timeout=60
+        workdir,
+        demo=True,
+        tokens_file=tokens_file,
+        tokens=tokens,
+        extra_args=extra_args,
+        db_path=db_path,
+        timeout=60,
+        demo_policy=True,
     )
     return svc, tokens["bob"]
 
