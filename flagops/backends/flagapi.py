@@ -51,7 +51,10 @@ from flagops.secrets import Secret
 from flagops.v1 import flag_list, wire
 from flagops.v1.audit import audit_from_json
 
-STREAM_EVENTS = frozenset({"flag.updated", "flag.created", "flag.archived"})
+# governance steps ride the same stream: the console reads its approvals lists again when one arrives
+STREAM_EVENTS = frozenset(
+    {"flag.updated", "flag.created", "flag.archived", "change-request.updated", "review.updated", "segment.updated"}
+)
 
 
 @dataclass

@@ -29,8 +29,10 @@ from flagops.errors import FlagOpsError, Forbidden, Unauthorized
 from flagops.model import Environment
 from flagops.ops import AppliedChange, Ops
 from flagops.probe import probe_for
+from flagops.tui.governance_live import LiveGovernance
 from flagops.tui.host import ActionKind, ConsoleHost, Destination
 from flagops.tui.live.changes import ChangeFeed
+from flagops.tui.live.connection import ConnectionState, Link
 from flagops.tui.live.error_rates import ErrorRateFeed
 from flagops.tui.live.store import LiveFlags
 from flagops.tui.palette import PALETTE_PROVIDERS, ConsolePalette
@@ -104,6 +106,10 @@ class FlagOpsApp(App[None]):
         self.store = LiveFlags(self.environment)
         self.changes = ChangeFeed(backend, self.store)
         self.error_rates = ErrorRateFeed(backend, self.store)
+        # change requests and reviews: read again on their stream events and whenever the stream comes back
+        self.governance = LiveGovernance(backend, self.environment)
+        self.store.on_event(self.governance.event_seen)
+        self.store.on_connection(self._governance_connection)
         self._too_small: TooSmallScreen | None = None
         self._screens_ready = False  # the size check waits for the flags screen (resize comes first)
 
@@ -153,11 +159,17 @@ class FlagOpsApp(App[None]):
                 )
             self.environment = keys[0] if keys else self.environment
         self.store.environment = self.environment
+        self.governance.switch_environment(self.environment)
         self._start_live()
+        self.run_worker(self.governance.run(), name="governance", group="governance", exit_on_error=False)
 
     def _start_live(self) -> None:
         self.run_worker(self.changes.run(), name="live", group="live", exclusive=True, exit_on_error=False)
         self.run_worker(self.error_rates.run(), name="metrics", group="metrics", exclusive=True, exit_on_error=False)
+
+    def _governance_connection(self, state: ConnectionState) -> None:
+        if state.link is Link.LIVE:
+            self.governance.refresh_soon()  # events may have been missed while the stream was down
 
     def current_environment(self) -> Environment | None:
         for env in self.environments:
@@ -174,6 +186,7 @@ class FlagOpsApp(App[None]):
         self.workers.cancel_group(self, "metrics")
         self.environment = environment
         await self.store.switch_environment(environment)
+        self.governance.switch_environment(environment)
         self._start_live()
 
     async def on_unmount(self) -> None:
@@ -234,6 +247,10 @@ class FlagOpsApp(App[None]):
             from flagops.tui.screens.timeline_screen import TimelineScreen
 
             return TimelineScreen()
+        if name == "approvals":
+            from flagops.tui.screens.approvals_screen import ApprovalsScreen
+
+            return ApprovalsScreen()
         from flagops.tui.screens.runbooks_screen import RunbooksScreen
 
         return RunbooksScreen(select=select)

@@ -14,11 +14,12 @@ from flagops.backends.base import FlagBackend
 from flagops.config import Profile
 from flagops.model import Environment
 from flagops.ops import Ops
+from flagops.tui.governance_live import LiveGovernance
 from flagops.tui.live.error_rates import ErrorRateFeed
 from flagops.tui.live.store import LiveFlags
 
 ActionKind = Literal["kill", "rollout", "rollback"]
-Destination = Literal["dashboard", "runbooks", "timeline"]  # the screens reached by name from anywhere
+Destination = Literal["dashboard", "runbooks", "timeline", "approvals"]  # the screens reached by name from anywhere
 
 
 @runtime_checkable
@@ -37,6 +38,11 @@ class ConsoleHost(Protocol):
     @property
     def store(self) -> LiveFlags:
         """The current environment's flags and error rates, kept current by the app's feeds."""
+        ...
+
+    @property
+    def governance(self) -> LiveGovernance:
+        """Open change requests and break-glass reviews of the current environment, kept current."""
         ...
 
     @property

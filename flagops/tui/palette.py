@@ -46,6 +46,7 @@ DESTINATIONS: tuple[tuple[Destination, str], ...] = (
     ("dashboard", "Flags ranked by error rate and recent change, live change feed"),
     ("timeline", "Every flag change of the last hours: who, why, error rate after"),
     ("runbooks", "Every runbook: plan, run, undo"),
+    ("approvals", "Change requests waiting for approval, open break-glass reviews"),
 )
 
 

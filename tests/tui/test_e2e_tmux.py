@@ -111,7 +111,9 @@ def test_demo_search_kill_with_reason_in_a_real_terminal(tmux: Tmux, tmp_path: P
     tmux.keys("Escape")
 
     with httpx.Client(base_url=connection["url"], headers=headers, timeout=10) as client:
-        entry = client.get("/v1/audit", params={"flag": FLAG, "environment": "prod"}).json()["entries"][0]
+        entries = client.get("/v1/audit", params={"flag": FLAG, "environment": "prod"}).json()["entries"]
+        # a kill-switch flag in prod: break-glass, so the kill's own row sits under the review it opened
+        entry = next(e for e in entries if e["action"] == "flag.updated")
         assert entry["reason"] == REASON
         assert entry["after"]["enabled"] is False and entry["before"]["enabled"] is True
         state = client.get(f"/v1/flags/{FLAG}", params={"environment": "prod"}).json()["environments"]["prod"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import RunningService, start_service
 from textual.pilot import Pilot
+from tui_helpers import no_approvals
 
 MARKUP = "[bold]B[/bold] [/] [@click=app.quit]Q[/] [$error]E"
 ANSI = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07"
@@ -57,7 +58,8 @@ def hostile_flag(key: str, name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def hostile_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    svc = start_service(tmp_path_factory.mktemp("hostile"), demo=True)
+    workdir = tmp_path_factory.mktemp("hostile")
+    svc = start_service(workdir, demo=True, extra_args=no_approvals(workdir))
     with svc.client() as http:
         for key, name in (("hostile-markup", CORPUS), ("hostile-long", LONG_NAME)):
             response = http.post("/v1/flags", json=hostile_flag(key, name))

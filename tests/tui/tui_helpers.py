@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -105,3 +106,12 @@ def audit_entries(client: Any, key: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     entries: list[dict[str, Any]] = response.json()["entries"]
     return entries
+
+
+def no_approvals(workdir: Path) -> list[str]:
+    """Service arguments for a demo without its default approval policy (prod high/critical need one):
+    for tests about direct writes to high-risk prod flags, not about approvals (test_approvals.py is)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    policy = workdir / "no-approvals.yaml"
+    policy.write_text("approvals: []\n")
+    return ["--policy", str(policy)]

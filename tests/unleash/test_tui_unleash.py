@@ -89,3 +89,14 @@ async def test_a_change_made_in_unleash_shows_up(
             "the change made in Unleash",
             timeout=10,
         )
+
+
+async def test_approvals_screen_says_unleash_does_not_enforce_them(app: FlagOpsApp) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.store.loaded, "flags loaded")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.screen.id == "approvals-screen", "the approvals screen")
+        notice = str(app.screen.query_one("#approvals-notice").render())
+        assert "Approvals are not enforced by the Unleash backend" in notice
+        actions = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not actions & {"approve", "reject", "apply", "acknowledge"}  # nothing to sign off there

@@ -29,6 +29,7 @@ class FlagMetrics:
 FlagsListener = Callable[[set[str]], None]  # keys whose flag or metrics changed
 ConnectionListener = Callable[[ConnectionState], None]
 ReloadListener = Callable[[], None]  # everything changed (first load, environment switch, resync)
+EventListener = Callable[[ChangeEvent], None]  # every stream event, before it is applied (change requests too)
 
 
 class LiveFlags:
@@ -48,6 +49,7 @@ class LiveFlags:
         self._flags_listeners: list[FlagsListener] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._reload_listeners: list[ReloadListener] = []
+        self._event_listeners: list[EventListener] = []
 
     # -- listeners ---------------------------------------------------------------------------------
 
@@ -60,9 +62,18 @@ class LiveFlags:
     def on_reload(self, listener: ReloadListener) -> None:
         self._reload_listeners.append(listener)
 
+    def on_event(self, listener: EventListener) -> None:
+        """Every event of the stream, flag or not (the approvals follow change-request events this way)."""
+        self._event_listeners.append(listener)
+
     def remove_listener(self, listener: object) -> None:
         """Stop calling `listener` (a widget that goes away must not be called back)."""
-        for listeners in (self._flags_listeners, self._connection_listeners, self._reload_listeners):
+        for listeners in (
+            self._flags_listeners,
+            self._connection_listeners,
+            self._reload_listeners,
+            self._event_listeners,
+        ):
             while listener in listeners:
                 listeners.remove(listener)  # type: ignore[arg-type]
 
@@ -114,6 +125,8 @@ class LiveFlags:
 
     def apply_event(self, event: ChangeEvent) -> None:
         """One change from the stream: update that flag in place."""
+        for listener in list(self._event_listeners):
+            listener(event)
         if event.environment not in (None, self.environment):
             return
         if event.type == "flag.archived" or (event.flag is not None and event.flag.archived):

@@ -26,7 +26,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from flagops.errors import Conflict, FlagOpsError, ReasonTooShort, Refused
+from flagops.governance import ChangeRequest
 from flagops.ops import AppliedChange, PlannedChange, describe_state
+from flagops.tui.approval_effect import ApprovalEffect, approval_effect, request_opened_text, review_opened_text
 from flagops.tui.host import ActionKind, ConsoleHost, console_host
 from flagops.tui.live.connection import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
@@ -54,6 +56,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self.key = key
         self.environment = environment
         self.plan: PlannedChange | None = None
+        self.approval: ApprovalEffect | None = None  # what the policy does with the plan (None: nothing)
         self.applied: AppliedChange | None = None
         self.busy = False
         self._idempotency_key = str(uuid.uuid4())
@@ -72,6 +75,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             yield Label(f"Environment  {printable(self.environment, 40)}", id="action-environment", markup=False)
             yield Label("Effect       planning…", id="action-effect", markup=False)
             yield Label("Blast radius …", id="action-blast", markup=False)
+            yield Label("", id="action-approval", markup=False)  # shown when the policy has a say
             if self.kind == "rollout":
                 yield Label("New rollout % (0-100)", classes="action-field-label", markup=False)
                 yield Input(placeholder="e.g. 5", id="action-percent", restrict=r"[0-9.%]*", max_length=6)
@@ -103,6 +107,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self.query_one("#action-typed-label").display = False
         self.query_one("#action-typed-key").display = False
         self.query_one("#action-close").display = False
+        self.query_one("#action-approval").display = False
         self.query_one("#action-cancel", Button).focus()
         if self.kind == "rollout":
             flag = self.host.store.get(self.key)
@@ -144,6 +149,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             self._message(f"{exc.message} This dialog plans again when the service is back.", "error")
             return
         self._plan_failed = False
+        self.approval = await approval_effect(ops, plan)
         self.plan = plan
         self._idempotency_key = str(uuid.uuid4())
         self._show_plan(plan)
@@ -169,6 +175,7 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             if plan.to_version is not None:
                 effect += f"  (restores v{plan.to_version})"
         self._show_effect(effect, plan.blast.describe())
+        self._show_approval(plan)
         needs_key = self.host.ops.needs_typed_key(plan)
         typed_label = self.query_one("#action-typed-label", Label)
         # the key on a line of its own (it wraps when long): the whole key must be readable to be typed
@@ -182,6 +189,16 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self._set_asking(True)
         # a plan that changes nothing has nothing to apply (rollout: the number may still change)
         self.query_one("#action-apply", Button).disabled = plan.noop
+
+    def _show_approval(self, plan: PlannedChange) -> None:
+        """What the policy does with this change: hold it for approval, or apply a break-glass kill at once."""
+        label = self.query_one("#action-approval", Label)
+        effect = None if plan.noop else self.approval
+        label.display = effect is not None
+        label.update(f"Approval     {effect.text}" if effect is not None else "")
+        label.set_class(effect is not None and effect.holds, "holds")
+        verb = "Request" if effect is not None and effect.holds else VERBS[self.kind]
+        self.query_one("#action-apply", Button).label = verb
 
     def _show_nothing_to_do(self, plan: PlannedChange) -> None:
         """Kill an off flag, roll back to what it already is: say so, ask nothing, write nothing."""
@@ -288,7 +305,8 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         self._set_inputs_disabled(True)
         self._message("Applying…", None)
         try:
-            applied = await self.host.ops.apply(
+            # through the ops core: it writes, or opens a change request where the policy holds the change
+            submitted = await self.host.ops.approvals.submit(
                 plan, reason=reason, ticket=ticket, idempotency_key=self._idempotency_key
             )
         except Conflict as exc:
@@ -313,9 +331,17 @@ class ActionModal(ModalScreen[AppliedChange | None]):
             return
         finally:
             self.busy = False
+        governance = self.host.governance
+        if submitted.request is not None or submitted.review_id is not None:
+            governance.refresh_soon()  # the stream says so too; this console need not wait for it
+        if submitted.request is not None:
+            self._show_request_opened(submitted.request)
+            return
+        applied = submitted.applied
+        assert applied is not None
         self.applied = applied
         self.host.store.put(applied.flag)
-        self._show_result(applied)
+        self._show_result(applied, submitted.review_id)
         if self.host.ops.will_probe(applied):  # the profile's propagation probe: after the kill, never before
             self.probe_clients(applied)
 
@@ -328,7 +354,12 @@ class ActionModal(ModalScreen[AppliedChange | None]):
         if result is not None:
             self._message(f"{done} Probe: {result.describe()}.", "success" if result.ok else "warning")
 
-    def _show_result(self, applied: AppliedChange) -> None:
+    def _show_request_opened(self, request: ChangeRequest) -> None:
+        """Nothing was written: the change waits for approval, on the approvals screen of every console."""
+        self._message(request_opened_text(request), "success")
+        self._show_close()
+
+    def _show_result(self, applied: AppliedChange, review_id: str | None = None) -> None:
         state = applied.state
         if applied.noop:
             text = f"Nothing to change: already {describe_state(state)}."
@@ -341,7 +372,12 @@ class ActionModal(ModalScreen[AppliedChange | None]):
                 f"Written: now {describe_state(state)} (v{state.version}), "
                 "but the service did not confirm it is served yet."
             )
+        if review_id is not None:
+            text += f" {review_opened_text(review_id)}"
         self._message(text, "success")
+        self._show_close()
+
+    def _show_close(self) -> None:
         self.query_one("#action-apply").display = False
         self.query_one("#action-cancel").display = False
         close = self.query_one("#action-close", Button)

@@ -3,8 +3,8 @@
 - the context header on top (profile, environment, [RO]/[RW], connection; widgets/header.py follows the
   live store by itself) and the footer at the bottom: subclasses compose only their body;
 - `host`: the app as a ConsoleHost (flagops/tui/host.py), the one way a screen reaches the console;
-- the keys that reach the other screens from anywhere: `d` dashboard, `b` runbooks, `t` timeline, `?`
-  keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action), and going to a
+- the keys that reach the other screens from anywhere: `d` dashboard, `b` runbooks, `t` timeline, `c`
+  approvals, `?` keys, `g` go to a flag by key. A screen's own key for itself is hidden (check_action), and going to a
   screen that is already open further down goes back to it (the app's `go_to`) instead of stacking a
   second copy that would poll the service too.
 """
@@ -28,6 +28,8 @@ NAVIGATION: list[BindingType] = [
     Binding("t", "go('timeline')", "Timeline", id="timeline"),
     Binding("question_mark", "help", "Keys", id="help"),
     Binding("g", "goto_flag", "Go to flag", id="goto", show=False),  # in `?` and the palette; 80 columns are full
+    # also off the footer for the same reason; the header's badge names the key when something waits
+    Binding("c", "go('approvals')", "Approvals", id="approvals", show=False),
 ]
 NAVIGATION_KEYS = frozenset(b.key for b in NAVIGATION if isinstance(b, Binding))
 

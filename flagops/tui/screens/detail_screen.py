@@ -112,6 +112,9 @@ def environment_lines(flag: Flag, environments: list[Environment], current: str)
     return Content.assemble(*parts)
 
 
+SEGMENT_OP = "in_segment"  # a rule that references segments (flagops/governance.py Segment) by key
+
+
 def rules_lines(state: FlagState | None) -> Content:
     if state is None:
         return Content("the flag has no state in this environment")
@@ -129,7 +132,10 @@ def rules_lines(state: FlagState | None) -> Content:
     for n, rule in enumerate(state.rules, start=1):
         values = ", ".join(plain(v, 40) for v in rule.values[:10])
         more = f" (+{len(rule.values) - 10} more)" if len(rule.values) > 10 else ""
-        parts.append(f"\n{n}. if {plain(rule.attribute, 40)} {rule.op} [{values}{more}]")
+        if rule.op == SEGMENT_OP:  # a saved predicate, by key: name it as the segment it is
+            parts.append(f"\n{n}. if in segment {values}{more}")
+        else:
+            parts.append(f"\n{n}. if {plain(rule.attribute, 40)} {rule.op} [{values}{more}]")
         parts.append(f" -> {plain(rule.variant, 30)}")
     return Content.assemble(*parts)
 

@@ -7,6 +7,8 @@ screen is never called back.
 
 Each part is its own Label so the TCSS can colour it by class (`.protected`, `.readonly`, `.live`,
 `.reconnecting`, `.stale`). Values come from config and the API, so Labels are built with markup off.
+While break-glass reviews are open or requests wait for approval, a badge says so (and names the
+approvals key) on every screen.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from textual.content import Content
 from textual.widgets import Label
 
 from flagops.model import Environment
+from flagops.tui.approvals_text import badge_text
 from flagops.tui.host import ConsoleHost
 from flagops.tui.live.connection import ConnectionState, Link
 from flagops.tui.widgets.flag_table import printable
 
+BADGE_AND_SPACER = ("header-governance", "header-spacer")
 SYMBOLS = {Link.LIVE: "●", Link.RECONNECTING: "◌", Link.STALE: "✖", Link.CONNECTING: "◌", Link.FAILED: "✖"}
 
 
@@ -34,6 +38,8 @@ class ConsoleHeader(Horizontal):
     ConsoleHeader > Label { padding: 0 1; }
     ConsoleHeader > #header-title { text-style: bold; color: $primary; }
     ConsoleHeader > #header-spacer { width: 1fr; padding: 0; }
+    ConsoleHeader > #header-governance { color: $warning; text-style: bold; display: none; }
+    ConsoleHeader > #header-governance.-shown { display: block; }
     """
 
     def __init__(self, host: ConsoleHost) -> None:
@@ -46,6 +52,7 @@ class ConsoleHeader(Horizontal):
         yield Label("", id="header-env", markup=False)
         yield Label("", id="header-mode", markup=False)
         yield Label("", id="header-spacer", markup=False)
+        yield Label("", id="header-governance", markup=False)  # open reviews / requests to approve
         yield Label("connecting", id="header-connection", classes="connecting", markup=False)
 
     def on_mount(self) -> None:
@@ -59,13 +66,30 @@ class ConsoleHeader(Horizontal):
         store.on_connection(self.set_connection)
         store.on_reload(self._show_environment)  # an environment switch reloads the store
         self.set_connection(store.connection)
+        self.host.governance.on_change(self._show_governance)
+        self._show_governance()
 
     def on_unmount(self) -> None:
         self.host.store.remove_listener(self.set_connection)
         self.host.store.remove_listener(self._show_environment)
+        self.host.governance.remove_listener(self._show_governance)
 
     def _show_environment(self) -> None:
         self.set_environment(self.host.current_environment())
+
+    def _show_governance(self) -> None:
+        """Open break-glass reviews stay in sight on every screen until someone acknowledges them."""
+        governance = self.host.governance
+        label = self.query_one("#header-governance", Label)
+        # what the other parts leave (each has one cell of padding either side): never push "live" off
+        used = sum(len(str(part.content)) + 2 for part in self.query(Label) if part.id not in BADGE_AND_SPACER)
+        room = self.app.size.width - used - 2
+        text = badge_text(len(governance.reviews), governance.pending_count(), room)
+        label.update(text)
+        label.set_class(bool(text), "-shown")
+
+    def on_resize(self) -> None:
+        self._show_governance()
 
     def set_environment(self, environment: Environment | None) -> None:
         label = self.query_one("#header-env", Label)
@@ -82,6 +106,7 @@ class ConsoleHeader(Horizontal):
         label.update(f"{SYMBOLS[state.link]} {state.label()}")
         for link in Link:
             label.set_class(state.link is link, link.value)
+        self._show_governance()  # the connection text's length changed: the badge may fit more or less
         if state.error and state.link is not Link.LIVE:
             label.tooltip = Content(printable(state.error, 200))  # a str tooltip would be parsed as markup
         else:
